@@ -1,0 +1,1 @@
+"""The seed plan's spelling, `python -m src.cli …`, kept as an alias of `ntrader`."""

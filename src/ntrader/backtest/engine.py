@@ -1,0 +1,312 @@
+"""Runs one strategy on one bar frame in a Nautilus `BacktestEngine` and collects the result."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from nautilus_trader.backtest.engine import BacktestEngine
+from nautilus_trader.backtest.models import FeeModel
+from nautilus_trader.config import BacktestEngineConfig, LoggingConfig, StrategyConfig
+from nautilus_trader.model.currencies import USD
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.identifiers import InstrumentId, Symbol, TraderId, Venue
+from nautilus_trader.model.instruments import Equity, Instrument
+from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.persistence.wranglers import BarDataWrangler
+from nautilus_trader.trading.strategy import Strategy
+
+from ntrader.data.bars import BarSize
+from ntrader.errors import InputError
+
+DEFAULT_VENUE = "NASDAQ"
+
+_logging_initialised = False
+
+
+def make_equity(symbol: str, venue: str = DEFAULT_VENUE, price_precision: int = 2) -> Equity:
+    """A US stock as Nautilus sees it: whole shares, cent ticks, quoted in USD."""
+    increment = Price(10.0**-price_precision, price_precision)
+    return Equity(
+        instrument_id=InstrumentId(Symbol(symbol), Venue(venue)),
+        raw_symbol=Symbol(symbol),
+        currency=USD,
+        price_precision=price_precision,
+        price_increment=increment,
+        lot_size=Quantity.from_int(1),
+        ts_event=0,
+        ts_init=0,
+    )
+
+
+@dataclass(frozen=True)
+class Fill:
+    timestamp: pd.Timestamp
+    side: str
+    quantity: float
+    price: float
+    commission: float
+
+
+@dataclass
+class RunResult:
+    """What a backtest produced: fills, round-trip trades, mark-to-market equity per bar."""
+
+    instrument_id: str
+    bar_type: str
+    capital: float
+    fills: list[Fill]
+    trades: pd.DataFrame
+    equity: pd.Series
+    final_balance: float
+    final_equity: float
+    bars: int
+    orders: int
+    split_fills: int
+    engine_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_return(self) -> float:
+        return self.final_equity / self.capital - 1.0
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult({self.instrument_id}, bars={self.bars}, trades={len(self.trades)}, "
+            f"final_equity={self.final_equity:,.2f}, return={self.total_return:+.2%})"
+        )
+
+
+def _logging_config(verbose: bool) -> LoggingConfig:
+    global _logging_initialised
+    # Nautilus's Rust logger can be initialised once per process: the first run decides.
+    if verbose and not _logging_initialised:
+        _logging_initialised = True
+        return LoggingConfig(log_level="INFO")
+    _logging_initialised = True
+    return LoggingConfig(bypass_logging=True) if not verbose else LoggingConfig(log_level="INFO")
+
+
+def bars_to_nautilus(
+    frame: pd.DataFrame, bar_type: BarType, instrument: Instrument, bar_size: BarSize
+) -> list[Any]:
+    """Bars through Nautilus's wrangler, stamped at their close time (in bulk, never per bar)."""
+    data = frame[["open", "high", "low", "close", "volume"]].copy()
+    data.index = bar_size.close_times(pd.DatetimeIndex(frame.index))
+    data.index.name = "timestamp"
+    return BarDataWrangler(bar_type, instrument).process(data)
+
+
+def run_engine(
+    bars: pd.DataFrame,
+    *,
+    symbol: str,
+    bar_size: BarSize,
+    strategy_class: type[Strategy],
+    config_factory: Callable[[InstrumentId, BarType], StrategyConfig],
+    capital: float,
+    venue: str = DEFAULT_VENUE,
+    fee_model: FeeModel | None = None,
+    verbose: bool = False,
+    extra_data: Callable[[Instrument], list[Any]] | None = None,
+    venue_options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run `strategy_class` over `bars` and return fills, trades and the per-bar equity curve."""
+    if bars.empty:
+        raise InputError("no bars to backtest")
+    if capital <= 0:
+        raise InputError(f"capital must be greater than 0, got {capital}")
+    import nautilus_trader
+
+    instrument = make_equity(symbol, venue)
+    bar_type = BarType.from_str(f"{instrument.id}-{bar_size.nautilus_spec}-EXTERNAL")
+    engine = BacktestEngine(
+        BacktestEngineConfig(
+            trader_id=TraderId("NTRADER-001"),
+            logging=_logging_config(verbose),
+            run_analysis=False,
+        )
+    )
+    try:
+        engine.add_venue(
+            venue=Venue(venue),
+            oms_type=OmsType.NETTING,
+            account_type=AccountType.CASH,
+            base_currency=USD,
+            starting_balances=[Money(capital, USD)],
+            fee_model=fee_model,
+            **(venue_options or {}),
+        )
+        engine.add_instrument(instrument)
+        engine.add_data(bars_to_nautilus(bars, bar_type, instrument, bar_size))
+        if extra_data is not None:
+            engine.add_data(extra_data(instrument))
+        engine.add_strategy(strategy_class(config_factory(instrument.id, bar_type)))
+        engine.run()
+        fills = _collect_fills(engine)
+        account = engine.portfolio.account(Venue(venue))
+        final_balance = account.balance_total(USD).as_double() if account else capital
+        orders = len(engine.cache.orders())
+    finally:
+        engine.dispose()
+    equity = equity_curve(bars, bar_size, fills, capital)
+    trades = round_trips(fills, last_price=float(bars["close"].iloc[-1]))
+    return RunResult(
+        instrument_id=str(instrument.id),
+        bar_type=str(bar_type),
+        capital=capital,
+        fills=fills,
+        trades=trades,
+        equity=equity,
+        final_balance=final_balance,
+        final_equity=float(equity.iloc[-1]),
+        bars=len(bars),
+        orders=orders,
+        split_fills=_count_split_orders(fills),
+        engine_version=f"nautilus_trader {nautilus_trader.__version__}",
+    )
+
+
+def _collect_fills(engine: BacktestEngine) -> list[Fill]:
+    fills: list[Fill] = []
+    for order in engine.cache.orders():
+        for event in order.events:
+            if isinstance(event, OrderFilled):
+                fills.append(
+                    Fill(
+                        timestamp=pd.Timestamp(event.ts_event, unit="ns", tz="UTC"),
+                        side="BUY" if event.order_side == OrderSide.BUY else "SELL",
+                        quantity=event.last_qty.as_double(),
+                        price=event.last_px.as_double(),
+                        commission=event.commission.as_double(),
+                    )
+                )
+    fills.sort(key=lambda f: f.timestamp)
+    return fills
+
+
+def _count_split_orders(fills: list[Fill]) -> int:
+    """Orders filled in more than one part (volume too thin for the order at one price)."""
+    stamps = pd.Series([(f.timestamp, f.side) for f in fills])
+    return int(stamps.duplicated().sum()) if len(stamps) else 0
+
+
+def equity_curve(bars: pd.DataFrame, bar_size: BarSize, fills: list[Fill], capital: float) -> pd.Series:
+    """Cash plus position marked at each bar's close, stamped at the bar's close time.
+
+    Built from the fills in bulk: fills at a bar's close belong to that bar.
+    """
+    closes_at = bar_size.close_times(pd.DatetimeIndex(bars.index))
+    close = bars["close"].to_numpy(dtype="float64")
+    cash = np.full(len(bars), capital, dtype="float64")
+    position = np.zeros(len(bars), dtype="float64")
+    if fills:
+        fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
+        signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
+        cash_delta = np.array([-q * f.price - f.commission for q, f in zip(signed, fills, strict=True)])
+        # Index of the bar each fill belongs to: the first bar closing at or after the fill.
+        slot = np.searchsorted(_nanos(closes_at), fill_ts, side="left")
+        slot = np.clip(slot, 0, len(bars) - 1)
+        cash += np.cumsum(np.bincount(slot, weights=cash_delta, minlength=len(bars)))
+        position = np.cumsum(np.bincount(slot, weights=signed, minlength=len(bars)))
+    series = pd.Series(cash + position * close, index=closes_at, name="equity")
+    series.index.name = "timestamp"
+    return series
+
+
+def _nanos(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFrame:
+    """Pair fills into trades (flat → position → flat), net of both sides' commissions.
+
+    A position still open at the end is one trade with no exit, its pnl marked at `last_price`.
+    """
+    columns = [
+        "side",
+        "quantity",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "pnl",
+        "commission",
+    ]
+    rows: list[dict[str, Any]] = []
+    position = 0.0
+    current: dict[str, Any] | None = None
+    for fill in fills:
+        signed = fill.quantity if fill.side == "BUY" else -fill.quantity
+        remaining = signed
+        commission_left = fill.commission
+        while not math.isclose(remaining, 0.0, abs_tol=1e-9):
+            if current is None or math.isclose(position, 0.0, abs_tol=1e-9):
+                current = {
+                    "side": "LONG" if remaining > 0 else "SHORT",
+                    "quantity": 0.0,
+                    "entry_cost": 0.0,
+                    "entry_time": fill.timestamp,
+                    "exit_qty": 0.0,
+                    "exit_value": 0.0,
+                    "exit_time": None,
+                    "commission": 0.0,
+                }
+                position = 0.0
+            opening = (position >= 0 and remaining > 0) or (position <= 0 and remaining < 0)
+            if opening:
+                qty = abs(remaining)
+                current["quantity"] += qty
+                current["entry_cost"] += qty * fill.price
+                current["commission"] += commission_left
+                commission_left = 0.0
+                position += remaining
+                remaining = 0.0
+            else:
+                qty = min(abs(remaining), abs(position))
+                share = qty / abs(remaining)
+                current["exit_qty"] += qty
+                current["exit_value"] += qty * fill.price
+                current["exit_time"] = fill.timestamp
+                current["commission"] += commission_left * share
+                commission_left -= commission_left * share
+                step = qty if remaining > 0 else -qty
+                position += step
+                remaining -= step
+                if math.isclose(position, 0.0, abs_tol=1e-9):
+                    rows.append(_close_trade(current))
+                    current = None
+    if current is not None and current["quantity"] > 0:
+        rows.append(_close_trade(current, open_=True, last_price=last_price))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _close_trade(
+    trade: dict[str, Any], open_: bool = False, last_price: float | None = None
+) -> dict[str, Any]:
+    qty = trade["quantity"]
+    entry_price = trade["entry_cost"] / qty
+    direction = 1.0 if trade["side"] == "LONG" else -1.0
+    if open_:
+        mark = entry_price if last_price is None else last_price
+        gross = direction * (mark - entry_price) * qty
+        exit_price = None
+    else:
+        exit_price = trade["exit_value"] / trade["exit_qty"]
+        gross = direction * (trade["exit_value"] - trade["exit_qty"] * entry_price)
+    return {
+        "side": trade["side"],
+        "quantity": qty,
+        "entry_time": trade["entry_time"],
+        "entry_price": entry_price,
+        "exit_time": None if open_ else trade["exit_time"],
+        "exit_price": exit_price,
+        "pnl": gross - trade["commission"],
+        "commission": trade["commission"],
+    }

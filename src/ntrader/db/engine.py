@@ -1,0 +1,150 @@
+"""Database engines: one per URL, migrated to the newest schema on first use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import NoSuchModuleError as NoSuchDriverError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ntrader.config import get_settings, mask_url
+from ntrader.errors import DatabaseUnavailable, InputError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _describe(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database}"
+    return f"{parsed.get_backend_name()} at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+def _create(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"DATABASE_URL is not a database URL: {mask_url(url)}") from exc
+    kwargs: dict[str, object] = {"future": True}
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 5}
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(parsed, **kwargs)  # type: ignore[arg-type]
+    except NoSuchDriverError as exc:
+        raise InputError(f"DATABASE_URL names an unknown database driver: {mask_url(url)}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
+    """The engine for `url` (default: the configured one), migrated to head on first use."""
+    url = url or get_settings().resolved_database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create(url)
+            if migrate:
+                upgrade(engine)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and long-lived processes switching databases)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def upgrade(engine: Engine) -> str:
+    """Run every pending migration; returns the revision the database is at."""
+    try:
+        with engine.begin() as connection:
+            config = _alembic_config(engine.url.render_as_string(hide_password=False))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            return MigrationContext.configure(connection).get_current_revision() or "base"
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({_describe(engine.url.render_as_string(False))}): "
+            f"{_first_line(exc.orig)}"
+        ) from exc
+
+
+def status(url: str | None = None) -> dict[str, str]:
+    """The database URL (password masked), its current revision and the newest one we ship."""
+    url = url or get_settings().resolved_database_url
+    engine = _create(url)
+    head = ScriptDirectory.from_config(_alembic_config(url)).get_current_head() or "base"
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision() or "none"
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({_describe(url)}): {_first_line(exc.orig)}"
+        ) from exc
+    finally:
+        engine.dispose()
+    return {"url": mask_url(url), "backend": engine.dialect.name, "revision": current, "head": head}
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+_sessionmakers: dict[Engine, sessionmaker[Session]] = {}
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    engine = get_engine(url)
+    maker = _sessionmakers.setdefault(engine, sessionmaker(engine, expire_on_commit=False))
+    session = maker()
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise DatabaseUnavailable(
+            f"database error ({_describe(url or get_settings().resolved_database_url)}): "
+            f"{_first_line(exc.orig)}"
+        ) from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,238 @@
+"""Saving backtest runs with their trades and equity curves, and reading them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select
+
+from ntrader.db.engine import get_engine, session_scope
+from ntrader.db.models import BacktestRun, EquityPoint, Trade
+from ntrader.errors import NotFoundError
+
+TRADE_COLUMNS = [
+    "side",
+    "quantity",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "pnl",
+    "commission",
+]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A stored run as plain values (no live database session attached)."""
+
+    id: int
+    created_at: datetime
+    status: str
+    strategy: str
+    params: dict[str, Any]
+    symbol: str
+    bar_type: str
+    data_source: str
+    start: datetime
+    end: datetime
+    bars: int
+    capital: float
+    final_equity: float
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    engine_version: str
+
+    @property
+    def total_return(self) -> float:
+        return self.final_equity / self.capital - 1.0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "status": self.status,
+            "strategy": self.strategy,
+            "params": self.params,
+            "symbol": self.symbol,
+            "bar_type": self.bar_type,
+            "data_source": self.data_source,
+            "start": self.start.date().isoformat(),
+            "end": self.end.date().isoformat(),
+            "bars": self.bars,
+            "capital": self.capital,
+            "final_equity": self.final_equity,
+            "total_return": self.total_return,
+            "settings": self.settings,
+            "metrics": self.metrics,
+            "engine_version": self.engine_version,
+        }
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _record(row: BacktestRun) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        created_at=_utc(row.created_at),
+        status=row.status,
+        strategy=row.strategy,
+        params=dict(row.params),
+        symbol=row.symbol,
+        bar_type=row.bar_type,
+        data_source=row.data_source,
+        start=_utc(row.start),
+        end=_utc(row.end),
+        bars=row.bars,
+        capital=float(row.capital),
+        final_equity=float(row.final_equity),
+        settings=dict(row.settings),
+        metrics=dict(row.metrics),
+        engine_version=row.engine_version,
+    )
+
+
+def _py_datetimes(values: pd.Series) -> list[datetime | None]:
+    stamps = pd.to_datetime(values, utc=True)
+    return [None if pd.isna(v) else v.to_pydatetime() for v in stamps]
+
+
+def _py_floats(values: pd.Series) -> list[float | None]:
+    return [None if pd.isna(v) else round(float(v), 8) for v in values]
+
+
+def _trade_rows(run_id: int, trades: pd.DataFrame) -> list[dict[str, Any]]:
+    columns: dict[str, list[Any]] = {
+        "side": trades["side"].astype(str).tolist(),
+        "entry_time": _py_datetimes(trades["entry_time"]),
+        "exit_time": _py_datetimes(trades["exit_time"]),
+    }
+    for name in ("quantity", "entry_price", "exit_price", "pnl", "commission"):
+        columns[name] = _py_floats(trades[name])
+    return [
+        {"run_id": run_id, **dict(zip(columns, values, strict=True))}
+        for values in zip(*columns.values(), strict=True)
+    ]
+
+
+def save_run(
+    *,
+    strategy: str,
+    params: dict[str, Any],
+    symbol: str,
+    bar_type: str,
+    data_source: str,
+    start: datetime,
+    end: datetime,
+    bars: int,
+    capital: float,
+    final_equity: float,
+    settings: dict[str, Any],
+    metrics: dict[str, Any],
+    engine_version: str,
+    trades: pd.DataFrame,
+    equity: pd.Series,
+    url: str | None = None,
+) -> int:
+    """Store a run, its trades and its equity curve in one transaction; returns the run id."""
+    with session_scope(url) as session:
+        run = BacktestRun(
+            created_at=datetime.now(UTC),
+            status="completed",
+            strategy=strategy,
+            params=params,
+            symbol=symbol,
+            bar_type=bar_type,
+            data_source=data_source,
+            start=start,
+            end=end,
+            bars=bars,
+            capital=round(capital, 8),
+            final_equity=round(final_equity, 8),
+            settings=settings,
+            metrics=metrics,
+            engine_version=engine_version,
+        )
+        session.add(run)
+        session.flush()
+        if len(trades):
+            session.execute(insert(Trade), _trade_rows(run.id, trades))
+        if len(equity):
+            stamps = pd.DatetimeIndex(equity.index).tz_convert("UTC").to_pydatetime()
+            values = np.round(equity.to_numpy(dtype="float64"), 8).tolist()
+            session.execute(
+                insert(EquityPoint),
+                [
+                    {"run_id": run.id, "timestamp": ts, "equity": value}
+                    for ts, value in zip(stamps, values, strict=True)
+                ],
+            )
+        return run.id
+
+
+def get_run(run_id: int, url: str | None = None) -> RunRecord:
+    with session_scope(url) as session:
+        row = session.get(BacktestRun, run_id)
+        if row is None:
+            raise NotFoundError(f"no backtest run with id {run_id} (see `ntrader backtest list-results`)")
+        return _record(row)
+
+
+def list_runs(
+    *,
+    strategy: str | None = None,
+    symbol: str | None = None,
+    limit: int = 20,
+    url: str | None = None,
+) -> list[RunRecord]:
+    """Stored runs, newest first."""
+    query = select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)
+    if strategy:
+        query = query.where(BacktestRun.strategy == strategy)
+    if symbol:
+        query = query.where(BacktestRun.symbol == symbol.upper())
+    with session_scope(url) as session:
+        return [_record(row) for row in session.scalars(query)]
+
+
+def update_metrics(run_id: int, metrics: dict[str, Any], url: str | None = None) -> None:
+    with session_scope(url) as session:
+        row = session.get(BacktestRun, run_id)
+        if row is None:
+            raise NotFoundError(f"no backtest run with id {run_id}")
+        row.metrics = metrics
+
+
+def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
+    query = select(*(getattr(Trade, c) for c in TRADE_COLUMNS)).where(Trade.run_id == run_id)
+    with get_engine(url).connect() as connection:
+        frame = pd.DataFrame(connection.execute(query.order_by(Trade.id)).all(), columns=TRADE_COLUMNS)
+    for column in ("entry_time", "exit_time"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("quantity", "entry_price", "exit_price", "pnl", "commission"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+def load_equity(run_id: int, url: str | None = None) -> pd.Series:
+    query = (
+        select(EquityPoint.timestamp, EquityPoint.equity)
+        .where(EquityPoint.run_id == run_id)
+        .order_by(EquityPoint.timestamp)
+    )
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(query).all()
+    index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], utc=True), name="timestamp")
+    return pd.Series([float(r[1]) for r in rows], index=index, name="equity", dtype="float64")
+
+
+def delete_run(run_id: int, url: str | None = None) -> None:
+    with session_scope(url) as session:
+        session.execute(delete(BacktestRun).where(BacktestRun.id == run_id))
