@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import empyrical
 import numpy as np
@@ -46,8 +47,18 @@ CURVES = {
         0.0004,
         0.011,
     ),
-    "daily_drift_500": random_walk(pd.bdate_range("2022-03-01", periods=500, tz="UTC"), 2, 0.001, 0.02),
-    "daily_losing_400": random_walk(pd.bdate_range("2019-06-03", periods=400, tz="UTC"), 5, -0.0008, 0.015),
+    "daily_drift_500": random_walk(
+        pd.bdate_range("2022-03-01", periods=500, tz="UTC"),
+        2,
+        0.001,
+        0.02,
+    ),
+    "daily_losing_400": random_walk(
+        pd.bdate_range("2019-06-03", periods=400, tz="UTC"),
+        5,
+        -0.0008,
+        0.015,
+    ),
     "intraday_5min_rth": random_walk(rth_index(60, 5), 3, 0.00002, 0.0012),
     "intraday_hourly_24x7": random_walk(
         pd.date_range("2024-02-01", periods=24 * 90, freq="h", tz="UTC"), 4, -0.00001, 0.004
@@ -69,9 +80,9 @@ def curve(request: pytest.FixtureRequest) -> pd.Series:
     return CURVES[request.param]
 
 
-def textbook_drawdowns(equity: pd.Series) -> list[tuple[float, object, object, object, float]]:
+def textbook_drawdowns(equity: pd.Series) -> list[tuple[Any, ...]]:
     """(depth, peak, trough, recovery, days) by walking the curve one bar at a time."""
-    out = []
+    out: list[tuple[Any, ...]] = []
     peak_value, peak_time = equity.iloc[0], equity.index[0]
     current: list[object] | None = None
     for time, value in equity.items():
@@ -216,7 +227,8 @@ def test_sharpe_matches_textbook_and_empyrical(curve: pd.Series, risk_free_rate:
     ours = sharpe_ratio(curve, risk_free_rate)
     assert ours == pytest.approx(textbook, rel=REL)
     # empyrical's risk_free is already a per-period (daily) rate: we convert rf / 252 first.
-    assert ours == pytest.approx(empyrical.sharpe_ratio(returns, risk_free=risk_free_rate / 252), rel=REL)
+    daily_rf = risk_free_rate / 252
+    assert ours == pytest.approx(empyrical.sharpe_ratio(returns, risk_free=daily_rf), rel=REL)
 
 
 @pytest.mark.parametrize("risk_free_rate", [0.0, 0.035])

@@ -34,11 +34,13 @@ def trades_from_pnl(
     n = len(pnl) + open_trades
     hours = hours or [1.0] * len(pnl)
     entries = [T0 + pd.Timedelta(days=i) for i in range(n)]
-    exits = [entry + pd.Timedelta(hours=h) for entry, h in zip(entries, hours, strict=False)]
+    exits: list[pd.Timestamp | None] = [
+        entry + pd.Timedelta(hours=h) for entry, h in zip(entries, hours, strict=False)
+    ]
     return pd.DataFrame(
         {
             "entry_time": entries,
-            "exit_time": pd.to_datetime(exits + [pd.NaT] * open_trades, utc=True),
+            "exit_time": pd.to_datetime(pd.Series(exits + [None] * open_trades), utc=True),
             "entry_price": 100.0,
             "exit_price": [100.0] * len(pnl) + [np.nan] * open_trades,
             "quantity": 10.0,

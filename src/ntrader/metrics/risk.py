@@ -1,0 +1,144 @@
+"""Risk figures of an equity curve: drawdowns and their durations, Sharpe, Sortino, Calmar."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ntrader.metrics.returns import TRADING_DAYS_PER_YEAR, cagr, daily_returns, stop_at_ruin
+
+# Conventions:
+# * Drawdowns are negative fractions (-0.25 is 25 % below the running peak), as in empyrical and
+#   pyfolio, and are measured bar by bar: an intraday dip counts even if the day closes flat.
+# * A drawdown period starts at its peak bar (the last bar at the running high before equity
+#   falls) and ends at its recovery bar (the first bar back at or above that high). A period
+#   still open at the end runs to the last bar; it has no recovery but its duration counts.
+#   Durations are calendar days (fractions for intraday curves).
+# * Sharpe and Sortino use daily returns (see returns.py), a daily risk-free rate of
+#   risk_free_rate / periods_per_year, and annualize with sqrt(periods_per_year). Sortino's
+#   downside deviation is sqrt(mean(min(r - rf, 0)^2)) over all days, the textbook definition.
+#   Both need two daily returns and are None when the deviation is (numerically) zero.
+
+# Daily-return deviations below this are float noise (a steadily compounding curve yields
+# ~1e-19), and dividing by them would print a meaningless ratio of ~1e15.
+ZERO_DEVIATION = 1e-12
+_SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Drawdown:
+    """One drawdown: depth (<= 0), peak, trough and recovery times; recovery None if none yet."""
+
+    depth: float
+    peak: pd.Timestamp | None
+    trough: pd.Timestamp | None
+    recovery: pd.Timestamp | None
+    duration_days: float
+
+
+NO_DRAWDOWN = Drawdown(depth=0.0, peak=None, trough=None, recovery=None, duration_days=0.0)
+
+
+def drawdown_series(equity: pd.Series) -> pd.Series:
+    """Equity over its running peak minus one, per bar (<= 0), up to ruin."""
+    eq, _ = stop_at_ruin(equity)
+    values = eq.to_numpy()
+    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=eq.index, name="drawdown")
+
+
+def drawdowns(equity: pd.Series) -> list[Drawdown]:
+    """Every drawdown period in time order."""
+    series = drawdown_series(equity)
+    depth = series.to_numpy()
+    times = pd.DatetimeIndex(series.index)
+    under = np.concatenate(([0], (depth < 0).astype(np.int8), [0]))
+    edges = np.diff(under)
+    # Runs of underwater bars [start, stop); the first bar is never underwater, so start >= 1.
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    periods = []
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        trough = start + int(np.argmin(depth[start:stop]))
+        recovered = stop < len(depth)
+        peak_time = pd.Timestamp(times[start - 1])
+        end_time = pd.Timestamp(times[stop] if recovered else times[-1])
+        periods.append(
+            Drawdown(
+                depth=float(depth[trough]),
+                peak=peak_time,
+                trough=pd.Timestamp(times[trough]),
+                recovery=end_time if recovered else None,
+                duration_days=(end_time - peak_time).total_seconds() / _SECONDS_PER_DAY,
+            )
+        )
+    return periods
+
+
+def max_drawdown(equity: pd.Series) -> Drawdown:
+    """The deepest drawdown (the earliest on a tie); depth 0.0 and no dates if never under water."""
+    periods = drawdowns(equity)
+    if not periods:
+        return NO_DRAWDOWN
+    return min(periods, key=lambda period: period.depth)
+
+
+def max_drawdown_duration(equity: pd.Series) -> float:
+    """Longest drawdown period in calendar days, an unrecovered one included; 0.0 if none."""
+    return max((period.duration_days for period in drawdowns(equity)), default=0.0)
+
+
+def average_drawdown_duration(equity: pd.Series) -> float | None:
+    """Mean drawdown period in calendar days, an unrecovered one included; None if none."""
+    periods = drawdowns(equity)
+    if not periods:
+        return None
+    return float(np.mean([period.duration_days for period in periods]))
+
+
+def _excess_daily_returns(
+    equity: pd.Series,
+    risk_free_rate: float,
+    periods_per_year: int,
+) -> np.ndarray:
+    return daily_returns(equity).to_numpy() - risk_free_rate / periods_per_year
+
+
+def sharpe_ratio(
+    equity: pd.Series,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float | None:
+    """Annualized Sharpe ratio of daily returns; ``risk_free_rate`` is annual."""
+    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year)
+    if excess.size < 2:
+        return None
+    deviation = float(excess.std(ddof=1))
+    if deviation <= ZERO_DEVIATION:
+        return None
+    return float(excess.mean() / deviation * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(
+    equity: pd.Series,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float | None:
+    """Annualized Sortino ratio of daily returns; None when no day is below the risk-free rate."""
+    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year)
+    if excess.size < 2:
+        return None
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    if downside <= ZERO_DEVIATION:
+        return None
+    return float(excess.mean() / downside * math.sqrt(periods_per_year))
+
+
+def calmar_ratio(equity: pd.Series) -> float | None:
+    """CAGR over the absolute max drawdown; None without a drawdown or a CAGR."""
+    growth = cagr(equity)
+    depth = max_drawdown(equity).depth
+    if growth is None or depth == 0.0:
+        return None
+    return growth / abs(depth)

@@ -1,0 +1,302 @@
+"""All backtest metrics in one frozen record, with JSON round-trip and grouped report formatting."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from ntrader.errors import InputError
+from ntrader.metrics.returns import (
+    DAYS_PER_YEAR,
+    TRADING_DAYS_PER_YEAR,
+    annualized_return,
+    annualized_volatility,
+    buy_and_hold_return,
+    cagr,
+    exposure_time,
+    stop_at_ruin,
+    total_return,
+)
+from ntrader.metrics.risk import (
+    average_drawdown_duration,
+    calmar_ratio,
+    max_drawdown,
+    max_drawdown_duration,
+    sharpe_ratio,
+    sortino_ratio,
+)
+from ntrader.metrics.trades import trade_stats
+
+NONE_MARK = "–"
+INFINITY_MARK = "∞"
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How the figures were computed, stored with them so a reader never has to guess."""
+
+    annualization_factor: int = TRADING_DAYS_PER_YEAR
+    risk_free_rate: float = 0.0
+    cagr_day_count: float = DAYS_PER_YEAR
+    drawdown_sign: str = "negative"
+    daily_resampling: str = "last equity per calendar day with data"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every figure of one backtest by name; fractions (0.05 = 5 %), money, calendar days.
+
+    None means undefined (see the conventions of returns.py, risk.py and trades.py); the only
+    infinite value is ``profit_factor`` (wins and no losses).
+    """
+
+    # Returns
+    start: pd.Timestamp
+    end: pd.Timestamp
+    starting_equity: float
+    ending_equity: float
+    total_return: float
+    cagr: float | None
+    annualized_return: float | None
+    annualized_volatility: float | None
+    buy_and_hold_return: float | None
+    exposure: float
+    # Risk
+    max_drawdown: float
+    max_drawdown_peak: pd.Timestamp | None
+    max_drawdown_trough: pd.Timestamp | None
+    max_drawdown_recovery: pd.Timestamp | None
+    max_drawdown_duration_days: float
+    avg_drawdown_duration_days: float | None
+    sharpe: float | None
+    sortino: float | None
+    calmar: float | None
+    ruined: bool
+    ruin_time: pd.Timestamp | None
+    # Trades
+    trade_count: int
+    open_trade_count: int
+    winning_trades: int
+    losing_trades: int
+    win_rate: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    best_trade: float | None
+    worst_trade: float | None
+    avg_trade_duration_days: float | None
+    profit_factor: float | None
+    expectancy: float | None
+    sqn: float | None
+    total_pnl: float
+    total_commission: float
+    conventions: Conventions = field(default_factory=Conventions)
+
+    _TIMESTAMPS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "start",
+            "end",
+            "max_drawdown_peak",
+            "max_drawdown_trough",
+            "max_drawdown_recovery",
+            "ruin_time",
+        }
+    )
+    # Fields that can legitimately be infinite; each gets a "<name>_infinite" flag in JSON.
+    _MAY_BE_INFINITE: ClassVar[tuple[str, ...]] = ("profit_factor",)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: ISO-8601 times, None for inf/NaN, ``<name>_infinite`` flags."""
+        out: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name == "conventions":
+                out[item.name] = dataclasses.asdict(value)
+            elif item.name in self._TIMESTAMPS:
+                out[item.name] = None if value is None else value.isoformat()
+            elif isinstance(value, float) and not math.isfinite(value):
+                out[item.name] = None
+            else:
+                out[item.name] = value
+        for name in self._MAY_BE_INFINITE:
+            value = getattr(self, name)
+            out[f"{name}_infinite"] = value is not None and math.isinf(value)
+        return out
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> Metrics:
+        """Rebuild Metrics from :meth:`to_json_dict` output (unknown keys are ignored)."""
+        values: dict[str, Any] = {}
+        try:
+            for item in dataclasses.fields(cls):
+                if item.name == "conventions":
+                    values[item.name] = Conventions(**data.get(item.name, {}))
+                    continue
+                raw = data[item.name]
+                if item.name in cls._TIMESTAMPS:
+                    values[item.name] = None if raw is None else pd.Timestamp(raw)
+                elif item.name in cls._MAY_BE_INFINITE and data.get(f"{item.name}_infinite"):
+                    values[item.name] = math.inf
+                else:
+                    values[item.name] = raw
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a metrics record: {exc!r}") from exc
+        return cls(**values)
+
+    def groups(self) -> dict[str, list[tuple[str, str]]]:
+        """Labelled, formatted figures in the report groups "Returns", "Risk" and "Trades"."""
+        recovery = (
+            _time(self.max_drawdown_recovery)
+            if self.max_drawdown_recovery is not None or self.max_drawdown == 0.0
+            else "not recovered"
+        )
+        return {
+            "Returns": [
+                ("Start", _time(self.start)),
+                ("End", _time(self.end)),
+                ("Starting equity", _money(self.starting_equity)),
+                ("Ending equity", _money(self.ending_equity)),
+                ("Total return", _pct(self.total_return)),
+                ("CAGR", _pct(self.cagr)),
+                ("Annualized return", _pct(self.annualized_return)),
+                ("Annualized volatility", _pct(self.annualized_volatility)),
+                ("Buy & hold return", _pct(self.buy_and_hold_return)),
+                ("Exposure time", _pct(self.exposure)),
+            ],
+            "Risk": [
+                ("Max drawdown", _pct(self.max_drawdown)),
+                ("Max drawdown peak", _time(self.max_drawdown_peak)),
+                ("Max drawdown trough", _time(self.max_drawdown_trough)),
+                ("Max drawdown recovery", recovery),
+                ("Max drawdown duration", _days(self.max_drawdown_duration_days)),
+                ("Avg drawdown duration", _days(self.avg_drawdown_duration_days)),
+                ("Sharpe ratio", _ratio(self.sharpe)),
+                ("Sortino ratio", _ratio(self.sortino)),
+                ("Calmar ratio", _ratio(self.calmar)),
+                ("Ruin", _time(self.ruin_time) if self.ruined else "no"),
+            ],
+            "Trades": [
+                ("Trades", str(self.trade_count)),
+                ("Open trades", str(self.open_trade_count)),
+                ("Win rate", _pct(self.win_rate)),
+                ("Average win", _money(self.avg_win)),
+                ("Average loss", _money(self.avg_loss)),
+                ("Best trade", _money(self.best_trade)),
+                ("Worst trade", _money(self.worst_trade)),
+                ("Avg trade duration", _days(self.avg_trade_duration_days)),
+                ("Profit factor", _ratio(self.profit_factor)),
+                ("Expectancy", _money(self.expectancy)),
+                ("SQN", _ratio(self.sqn)),
+                ("Net P&L", _money(self.total_pnl)),
+                ("Total commission", _money(self.total_commission)),
+            ],
+        }
+
+
+def compute_metrics(
+    equity: pd.Series,
+    trades: pd.DataFrame | None,
+    closes: pd.Series | None = None,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    positions: pd.Series | None = None,
+) -> Metrics:
+    """Compute every figure of a backtest.
+
+    ``equity`` is the mark-to-market curve, ``trades`` the trades table (None or empty for no
+    trades), ``closes`` the symbol's bar closes for buy-and-hold over the equity's period.
+    ``risk_free_rate`` is annual; ``periods_per_year`` annualizes daily figures. Exposure comes
+    from ``positions`` (per bar, bool or quantity) when given, else from the trades.
+    """
+    if periods_per_year <= 0:
+        raise InputError(f"periods_per_year must be positive, got {periods_per_year}")
+    if not math.isfinite(risk_free_rate):
+        raise InputError(f"risk_free_rate must be finite, got {risk_free_rate}")
+    cut, ruin_time = stop_at_ruin(equity)
+    # The full curve sets the period and bars; return and risk figures stop at ruin.
+    full_index = pd.DatetimeIndex(equity.index)
+    start, end = pd.Timestamp(full_index[0]), pd.Timestamp(full_index[-1])
+    drawdown = max_drawdown(cut)
+    stats = trade_stats(trades)
+    return Metrics(
+        start=start,
+        end=end,
+        starting_equity=float(cut.iloc[0]),
+        ending_equity=float(cut.iloc[-1]),
+        total_return=total_return(cut),
+        cagr=cagr(cut),
+        annualized_return=annualized_return(cut, periods_per_year),
+        annualized_volatility=annualized_volatility(cut, periods_per_year),
+        buy_and_hold_return=None if closes is None else buy_and_hold_return(closes, start, end),
+        exposure=exposure_time(full_index, trades, positions=positions),
+        max_drawdown=drawdown.depth,
+        max_drawdown_peak=drawdown.peak,
+        max_drawdown_trough=drawdown.trough,
+        max_drawdown_recovery=drawdown.recovery,
+        max_drawdown_duration_days=max_drawdown_duration(cut),
+        avg_drawdown_duration_days=average_drawdown_duration(cut),
+        sharpe=sharpe_ratio(cut, risk_free_rate, periods_per_year),
+        sortino=sortino_ratio(cut, risk_free_rate, periods_per_year),
+        calmar=calmar_ratio(cut),
+        ruined=ruin_time is not None,
+        ruin_time=ruin_time,
+        trade_count=stats.trade_count,
+        open_trade_count=stats.open_trade_count,
+        winning_trades=stats.winning_trades,
+        losing_trades=stats.losing_trades,
+        win_rate=stats.win_rate,
+        avg_win=stats.avg_win,
+        avg_loss=stats.avg_loss,
+        best_trade=stats.best_trade,
+        worst_trade=stats.worst_trade,
+        avg_trade_duration_days=stats.avg_trade_duration_days,
+        profit_factor=stats.profit_factor,
+        expectancy=stats.expectancy,
+        sqn=stats.sqn,
+        total_pnl=stats.total_pnl,
+        total_commission=stats.total_commission,
+        conventions=Conventions(
+            annualization_factor=periods_per_year,
+            risk_free_rate=risk_free_rate,
+        ),
+    )
+
+
+def _pct(value: float | None) -> str:
+    return NONE_MARK if value is None else f"{value * 100:.2f}%"
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return NONE_MARK
+    if math.isinf(value):
+        return INFINITY_MARK if value > 0 else f"-{INFINITY_MARK}"
+    return f"{value:.2f}"
+
+
+def _money(value: float | None) -> str:
+    return NONE_MARK if value is None else f"{value:,.2f}"
+
+
+def _time(value: pd.Timestamp | None) -> str:
+    if value is None:
+        return NONE_MARK
+    # Daily bars stamped at midnight read better as plain dates.
+    if value == value.normalize():
+        return value.strftime("%Y-%m-%d")
+    return value.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _days(value: float | None) -> str:
+    if value is None:
+        return NONE_MARK
+    # Intraday spans are clearer in hours and minutes than in fractions of a day.
+    if value < 1.0:
+        minutes = round(value * 24 * 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+    return f"{value:.1f} days"
