@@ -12,6 +12,8 @@ from nautilus_trader.config import StrategyConfig
 from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.errors import InputError, NotFoundError
+from ntrader.strategies.mean_reversion import MeanReversion, MeanReversionConfig
+from ntrader.strategies.momentum import Momentum, MomentumConfig
 from ntrader.strategies.sma import SMACrossover, SMACrossoverConfig
 
 # Fields ntrader sets itself; users never pass them as --param.
@@ -159,7 +161,43 @@ BUILTINS: tuple[StrategySpec, ...] = (
             "previous bar; close the position on the opposite cross (or flip short when "
             "allow_short=true). Market orders, filled at the signal bar's close."
         ),
-        bounds={"fast_period": ">= 1, < slow_period", "slow_period": ">= 1"},
+        bounds={
+            "fast_period": ">= 1, < slow_period",
+            "slow_period": ">= 1",
+            "position_pct": "> 0, <= 1",
+        },
+    ),
+    StrategySpec(
+        name="mean_reversion",
+        aliases=("bollinger",),
+        strategy_class=MeanReversion,
+        config_class=MeanReversionConfig,
+        description="Bollinger band mean reversion.",
+        rule=(
+            "Enter long when the close falls below SMA(lookback) − num_std·σ, σ being the population "
+            "standard deviation of the last `lookback` closes; close the position when the close "
+            "reaches the SMA (close >= SMA). Long only. Market orders."
+        ),
+        bounds={"lookback": ">= 2", "num_std": "> 0", "position_pct": "> 0, <= 1"},
+    ),
+    StrategySpec(
+        name="momentum",
+        aliases=("rsi",),
+        strategy_class=Momentum,
+        config_class=MomentumConfig,
+        description="RSI momentum (Wilder's RSI).",
+        rule=(
+            "Enter long when Wilder's RSI(rsi_period) crosses up through `oversold` (previous bar <= "
+            "oversold, this bar > oversold: momentum turning up); close the position when RSI "
+            "crosses down through `overbought` (previous >= overbought, this bar < overbought: "
+            "momentum fading). Long only. Market orders."
+        ),
+        bounds={
+            "rsi_period": ">= 2",
+            "oversold": "> 0, < overbought",
+            "overbought": "< 100",
+            "position_pct": "> 0, <= 1",
+        },
     ),
 )
 
