@@ -207,10 +207,16 @@ def list_strategies() -> list[StrategySpec]:
 
 
 def get_strategy(name: str) -> StrategySpec:
-    """A built-in by name or alias (case-insensitive)."""
+    """A built-in by name or alias (case-insensitive), or a user's `file.py:Class` / `module:Class`."""
+    from ntrader.strategies.loader import is_user_reference, load_user_strategy
+
+    if is_user_reference(name):
+        return load_user_strategy(name.strip())
     key = name.strip().lower()
     for spec in BUILTINS:
         if key == spec.name or key in spec.aliases:
             return spec
     known = ", ".join(s.name for s in BUILTINS)
-    raise NotFoundError(f"unknown strategy {name!r}; known strategies: {known}")
+    raise NotFoundError(
+        f"unknown strategy {name!r}; known strategies: {known} (or path/to/file.py:ClassName)"
+    )
