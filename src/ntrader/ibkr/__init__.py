@@ -1,0 +1,1 @@
+"""Interactive Brokers: pacing, request planning, client wrapper and a fake gateway."""

@@ -1,0 +1,326 @@
+"""Plan IB historical-data requests: split a time range into windows IB accepts, find gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ntrader.errors import InputError
+
+NEW_YORK = "America/New_York"
+
+BAR_SIZES: tuple[str, ...] = ("1-SECOND", "5-SECOND", "1-MINUTE", "5-MINUTE", "1-HOUR", "1-DAY")
+
+#: ntrader bar-size name -> IB ``barSizeSetting``.
+BAR_SIZE_SETTING: dict[str, str] = {
+    "1-SECOND": "1 secs",
+    "5-SECOND": "5 secs",
+    "1-MINUTE": "1 min",
+    "5-MINUTE": "5 mins",
+    "1-HOUR": "1 hour",
+    "1-DAY": "1 day",
+}
+
+#: ntrader bar-size name -> length of one bar.
+BAR_LENGTH: dict[str, pd.Timedelta] = {
+    "1-SECOND": pd.Timedelta(seconds=1),
+    "5-SECOND": pd.Timedelta(seconds=5),
+    "1-MINUTE": pd.Timedelta(minutes=1),
+    "5-MINUTE": pd.Timedelta(minutes=5),
+    "1-HOUR": pd.Timedelta(hours=1),
+    "1-DAY": pd.Timedelta(days=1),
+}
+
+#: IB's documented largest duration per request, as IB spells it.
+MAX_DURATION_STR: dict[str, str] = {
+    "1-SECOND": "1800 S",
+    "5-SECOND": "3600 S",
+    "1-MINUTE": "1 D",
+    "5-MINUTE": "1 W",
+    "1-HOUR": "1 M",
+    "1-DAY": "1 Y",
+}
+
+#: The same limits as time spans. A month is taken as 30 days and a year as 365 so that a
+#: window never exceeds what IB means by "1 M" / "1 Y"; windows are sent as "N D" / "N S".
+MAX_DURATION: dict[str, pd.Timedelta] = {
+    "1-SECOND": pd.Timedelta(seconds=1800),
+    "5-SECOND": pd.Timedelta(seconds=3600),
+    "1-MINUTE": pd.Timedelta(days=1),
+    "5-MINUTE": pd.Timedelta(days=7),
+    "1-HOUR": pd.Timedelta(days=30),
+    "1-DAY": pd.Timedelta(days=365),
+}
+
+_DAY_SECONDS = 86_400
+_RTH = (dt.time(9, 30), dt.time(16, 0))
+_EXTENDED = (dt.time(4, 0), dt.time(20, 0))
+
+
+def check_bar_size(bar_size: str) -> str:
+    """Return ``bar_size`` normalised to upper case, or raise InputError naming the valid ones."""
+    name = bar_size.strip().upper()
+    if name not in BAR_LENGTH:
+        raise InputError(f"unknown bar size {bar_size!r}; expected one of {', '.join(BAR_SIZES)}")
+    return name
+
+
+def to_utc(value: pd.Timestamp | dt.datetime | dt.date | str) -> pd.Timestamp:
+    """A UTC timestamp; naive input is taken to be UTC already."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def duration_to_str(span: pd.Timedelta) -> str:
+    """IB duration string covering ``span``: whole days as "N D", shorter spans as "N S"."""
+    seconds = span.total_seconds()
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {span}")
+    if seconds % _DAY_SECONDS == 0:
+        return f"{int(seconds // _DAY_SECONDS)} D"
+    if seconds <= _DAY_SECONDS:
+        return f"{math.ceil(seconds)} S"
+    # IB refuses "S" durations beyond one day, so round a ragged multi-day span up to days.
+    return f"{math.ceil(seconds / _DAY_SECONDS)} D"
+
+
+def parse_duration(text: str) -> pd.Timedelta:
+    """Time span of an IB duration string ("1800 S", "2 D", "1 W", "1 M", "1 Y")."""
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1].upper() not in ("S", "D", "W", "M", "Y"):
+        raise ValueError(f"not an IB duration: {text!r}")
+    count, unit = int(parts[0]), parts[1].upper()
+    days = {"D": 1, "W": 7, "M": 30, "Y": 365}
+    if unit == "S":
+        return pd.Timedelta(seconds=count)
+    return pd.Timedelta(days=count * days[unit])
+
+
+@dataclass(frozen=True)
+class RequestWindow:
+    """One historical-data request: bars starting in [start, end), both UTC.
+
+    IB counts durations back from the end, and a ragged multi-day span is sent rounded up to
+    whole days, so a reply can hold bars from before ``start``: keep only [start, end).
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def span(self) -> pd.Timedelta:
+        return self.end - self.start
+
+    @property
+    def duration_str(self) -> str:
+        return duration_to_str(self.span)
+
+    @property
+    def end_datetime_str(self) -> str:
+        """The end in IB's explicit-UTC form, so TWS never applies its own login time zone."""
+        return f"{to_utc(self.end):%Y%m%d-%H:%M:%S}"
+
+
+def _subtract(
+    start: pd.Timestamp, end: pd.Timestamp, cached: Sequence[tuple[pd.Timestamp, pd.Timestamp]]
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Parts of [start, end) not covered by any cached [a, b)."""
+    pieces = [(start, end)]
+    for a, b in sorted((to_utc(lo), to_utc(hi)) for lo, hi in cached):
+        if b <= a:
+            continue
+        nxt: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+        for s, e in pieces:
+            if b <= s or a >= e:
+                nxt.append((s, e))
+                continue
+            if s < a:
+                nxt.append((s, a))
+            if b < e:
+                nxt.append((b, e))
+        pieces = nxt
+    return pieces
+
+
+def plan_windows(
+    start: pd.Timestamp | dt.datetime | str,
+    end: pd.Timestamp | dt.datetime | str,
+    bar_size: str,
+    *,
+    newest_first: bool = False,
+    cached: Sequence[tuple[pd.Timestamp, pd.Timestamp]] = (),
+    skip_closed: bool = True,
+    holidays: Collection[dt.date] | None = None,
+    extended_hours: bool = False,
+) -> list[RequestWindow]:
+    """Split [start, end) into request windows no longer than IB's maximum for ``bar_size``.
+
+    Ranges in ``cached`` (each [a, b), UTC) are already stored: windows they cover fully are
+    skipped, and windows they cover in part are trimmed to the uncovered part. Each uncovered
+    stretch is cut from its end backwards, so that the short remainder (if any) is its oldest
+    window. Windows come oldest first unless ``newest_first``.
+
+    With ``skip_closed`` (the default) windows that hold no session of a US equity are dropped
+    (weekends, New York dates in ``holidays``, nights): each would cost a request against IB's
+    pacing budget and return nothing. Pass ``extended_hours`` when requesting with useRTH=0, so
+    that windows holding only pre- or post-market hours are kept.
+    """
+    name = check_bar_size(bar_size)
+    lo, hi = to_utc(start), to_utc(end)
+    if hi <= lo:
+        raise InputError(f"empty range: start {lo} is not before end {hi}")
+    limit = MAX_DURATION[name]
+    windows: list[RequestWindow] = []
+    for s, e in _subtract(lo, hi, cached):
+        cursor = e
+        while cursor > s:
+            w_start = max(s, cursor - limit)
+            window = RequestWindow(w_start, cursor)
+            cursor = w_start
+            if skip_closed and not _could_trade(window, name, holidays, extended_hours):
+                continue
+            windows.append(window)
+    windows.sort(key=lambda w: w.start, reverse=newest_first)
+    return windows
+
+
+def _could_trade(
+    window: RequestWindow,
+    bar_size: str,
+    holidays: Collection[dt.date] | None,
+    extended_hours: bool,
+) -> bool:
+    if bar_size == "1-DAY":
+        # Daily bars are stamped at midnight UTC: the window must hold a trading date's midnight.
+        return bool(len(bar_starts(window.start, window.end, BAR_LENGTH[bar_size], holidays=holidays)))
+    return any(
+        s_open < window.end and window.start < s_close
+        for s_open, s_close in _sessions(window.start, window.end, holidays, extended_hours)
+    )
+
+
+def _sessions(
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    holidays: Collection[dt.date] | None,
+    extended_hours: bool,
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(open, close) in UTC of every weekday session whose New York date is near [lo, hi)."""
+    open_t, close_t = _EXTENDED if extended_hours else _RTH
+    skip = set(holidays or ())
+    first = lo.tz_convert(NEW_YORK).date() - dt.timedelta(days=1)
+    last = hi.tz_convert(NEW_YORK).date() + dt.timedelta(days=1)
+    out = []
+    for day in pd.date_range(first, last, freq="D"):
+        date = day.date()
+        if day.dayofweek >= 5 or date in skip:
+            continue
+        s_open = pd.Timestamp(dt.datetime.combine(date, open_t)).tz_localize(NEW_YORK)
+        s_close = pd.Timestamp(dt.datetime.combine(date, close_t)).tz_localize(NEW_YORK)
+        out.append((s_open.tz_convert("UTC"), s_close.tz_convert("UTC")))
+    return out
+
+
+def _freq(step: pd.Timedelta) -> str:
+    """A pandas frequency string for ``step`` (the stubs only accept strings in ``floor``)."""
+    return f"{int(step.total_seconds())}s"
+
+
+def bar_starts(
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    *,
+    holidays: Collection[dt.date] | None = None,
+    extended_hours: bool = False,
+) -> pd.DatetimeIndex:
+    """Start times (UTC) of the bars a US equity produces in [start, end) for bars of ``step``.
+
+    Bars of a day or longer get one bar per weekday, stamped at midnight UTC of the trading date
+    (the way Nautilus stamps IB daily bars). Shorter bars cover the session in New York time
+    (09:30-16:00, or 04:00-20:00 with ``extended_hours``) on a clock-aligned grid, the first bar
+    starting at the open (an hourly session is 09:30, 10:00, ..., 15:00, as IB returns it).
+    Dates in ``holidays`` (New York dates) are left out.
+    """
+    lo, hi = to_utc(start), to_utc(end)
+    skip = set(holidays or ())
+    if hi <= lo:
+        return pd.DatetimeIndex([], tz="UTC")
+    if step >= pd.Timedelta(days=1):
+        days = pd.date_range(lo.normalize(), hi, freq="D")
+        days = days[(days >= lo) & (days < hi) & (days.dayofweek < 5)]
+        if skip:
+            days = days[[d.date() not in skip for d in days]]
+        return pd.DatetimeIndex(days)
+    parts: list[pd.DatetimeIndex] = []
+    for s_open, s_close in _sessions(lo, hi, holidays, extended_hours):
+        # Floor in UTC: New York is a whole number of hours off, so the grid is the same, and
+        # UTC has no ambiguous wall-clock times. Only the part inside [lo, hi) is generated.
+        freq = _freq(step)
+        begin = max(s_open.floor(freq), lo.floor(freq))
+        stop = min(s_close, hi)
+        if begin >= stop:
+            continue
+        grid = pd.date_range(begin, stop, freq=step, inclusive="left")
+        stamps = grid.where(grid >= s_open, s_open)
+        parts.append(stamps[(stamps >= lo) & (stamps < hi)])
+    if not parts:
+        return pd.DatetimeIndex([], tz="UTC")
+    return pd.DatetimeIndex(parts[0].append(parts[1:])).unique()
+
+
+def expected_sessions(
+    start: pd.Timestamp | dt.datetime | str,
+    end: pd.Timestamp | dt.datetime | str,
+    bar_size: str,
+    *,
+    holidays: Collection[dt.date] | None = None,
+    extended_hours: bool = False,
+) -> pd.DatetimeIndex:
+    """Bar timestamps a US equity should have in [start, end) during regular trading hours.
+
+    Weekdays only; daily bars are stamped at midnight UTC of the date, intraday bars at their
+    start. Exchange holidays are not known here: a weekday holiday shows up as a gap unless its
+    New York date is passed in ``holidays``.
+    """
+    name = check_bar_size(bar_size)
+    return bar_starts(
+        to_utc(start),
+        to_utc(end),
+        BAR_LENGTH[name],
+        holidays=holidays,
+        extended_hours=extended_hours,
+    )
+
+
+def find_gaps(
+    expected: pd.DatetimeIndex, received: pd.DatetimeIndex, bar_size: str
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Missing bars as [first missing bar start, last missing bar start + bar length) ranges.
+
+    Missing bars that are neighbours in ``expected`` form one range, even when a night or a
+    weekend lies between them, so a range is what one re-fetch would need.
+    """
+    length = BAR_LENGTH[check_bar_size(bar_size)]
+    exp = pd.DatetimeIndex(expected).sort_values()
+    got = pd.DatetimeIndex(received)
+    if exp.tz is None:
+        exp = exp.tz_localize("UTC")
+    if len(got) and got.tz is None:
+        got = got.tz_localize("UTC")
+    missing = ~exp.isin(got)
+    gaps: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    run_start: int | None = None
+    for i, is_missing in enumerate(missing):
+        if is_missing and run_start is None:
+            run_start = i
+        elif not is_missing and run_start is not None:
+            gaps.append((exp[run_start], exp[i - 1] + length))
+            run_start = None
+    if run_start is not None:
+        gaps.append((exp[run_start], exp[len(exp) - 1] + length))
+    return gaps
