@@ -12,8 +12,9 @@ NONE_MARK = "–"
 
 
 def console() -> Console:
-    """A console on stdout; narrow terminals and pipes still get whole lines."""
-    return Console(highlight=False, soft_wrap=False, width=max(100, Console().width))
+    """A console on stdout; pipes and files get 120 columns instead of rich's 80."""
+    out = Console(highlight=False, soft_wrap=False)
+    return out if out.is_terminal else Console(highlight=False, soft_wrap=False, width=120)
 
 
 def err_console() -> Console:
