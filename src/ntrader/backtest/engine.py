@@ -22,6 +22,8 @@ from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.persistence.wranglers import BarDataWrangler
 from nautilus_trader.trading.strategy import Strategy
 
+from ntrader.backtest.fills import FILL_NEXT_OPEN, bar_lead_ns, open_ticks, parse_fill_at
+from ntrader.backtest.fills import venue_options as fill_venue_options
 from ntrader.data.bars import BarSize
 from ntrader.errors import InputError
 
@@ -94,11 +96,14 @@ def _logging_config(verbose: bool) -> LoggingConfig:
 
 
 def bars_to_nautilus(
-    frame: pd.DataFrame, bar_type: BarType, instrument: Instrument, bar_size: BarSize
+    frame: pd.DataFrame, bar_type: BarType, instrument: Instrument, bar_size: BarSize, lead_ns: int = 0
 ) -> list[Any]:
-    """Bars through Nautilus's wrangler, stamped at their close time (in bulk, never per bar)."""
+    """Bars through Nautilus's wrangler, stamped at their close time (in bulk, never per bar).
+
+    `lead_ns` stamps them that much earlier (next-open fills need 1 ns: see `ntrader.backtest.fills`).
+    """
     data = frame[["open", "high", "low", "close", "volume"]].copy()
-    data.index = bar_size.close_times(pd.DatetimeIndex(frame.index))
+    data.index = bar_size.close_times(pd.DatetimeIndex(frame.index)) - pd.Timedelta(lead_ns, unit="ns")
     data.index.name = "timestamp"
     return BarDataWrangler(bar_type, instrument).process(data)
 
@@ -116,8 +121,13 @@ def run_engine(
     verbose: bool = False,
     extra_data: Callable[[Instrument], list[Any]] | None = None,
     venue_options: dict[str, Any] | None = None,
+    fill_at: str = "close",
 ) -> RunResult:
-    """Run `strategy_class` over `bars` and return fills, trades and the per-bar equity curve."""
+    """Run `strategy_class` over `bars` and return fills, trades and the per-bar equity curve.
+
+    `fill_at`: "close" (market orders fill at the signal bar's close) or "next-open".
+    """
+    fill_at = parse_fill_at(fill_at)
     if bars.empty:
         raise InputError("no bars to backtest")
     if capital <= 0:
@@ -141,10 +151,16 @@ def run_engine(
             base_currency=USD,
             starting_balances=[Money(capital, USD)],
             fee_model=fee_model,
-            **(venue_options or {}),
+            **{**fill_venue_options(fill_at), **(venue_options or {})},
         )
+        bind_clock = getattr(fee_model, "bind_clock", None)
+        if bind_clock is not None:
+            # Monthly-volume commission tiers need the fill time, which Nautilus does not pass.
+            bind_clock(engine.kernel.clock)
         engine.add_instrument(instrument)
-        engine.add_data(bars_to_nautilus(bars, bar_type, instrument, bar_size))
+        engine.add_data(bars_to_nautilus(bars, bar_type, instrument, bar_size, bar_lead_ns(fill_at)))
+        if fill_at == FILL_NEXT_OPEN:
+            engine.add_data(open_ticks(bars, bar_size, instrument))
         if extra_data is not None:
             engine.add_data(extra_data(instrument))
         engine.add_strategy(strategy_class(config_factory(instrument.id, bar_type)))
@@ -155,7 +171,7 @@ def run_engine(
         orders = len(engine.cache.orders())
     finally:
         engine.dispose()
-    equity = equity_curve(bars, bar_size, fills, capital)
+    equity = equity_curve(bars, bar_size, fills, capital, fills_at_open=fill_at == FILL_NEXT_OPEN)
     trades = round_trips(fills, last_price=float(bars["close"].iloc[-1]))
     return RunResult(
         instrument_id=str(instrument.id),
@@ -197,10 +213,14 @@ def _count_split_orders(fills: list[Fill]) -> int:
     return int(stamps.duplicated().sum()) if len(stamps) else 0
 
 
-def equity_curve(bars: pd.DataFrame, bar_size: BarSize, fills: list[Fill], capital: float) -> pd.Series:
+def equity_curve(
+    bars: pd.DataFrame, bar_size: BarSize, fills: list[Fill], capital: float, *, fills_at_open: bool = False
+) -> pd.Series:
     """Cash plus position marked at each bar's close, stamped at the bar's close time.
 
-    Built from the fills in bulk: fills at a bar's close belong to that bar.
+    Built from the fills in bulk: fills at a bar's close belong to that bar. With `fills_at_open`
+    a fill belongs to the bar it opens: the first bar closing strictly after it, since an intraday
+    bar opens at the instant the previous one closes.
     """
     closes_at = bar_size.close_times(pd.DatetimeIndex(bars.index))
     close = bars["close"].to_numpy(dtype="float64")
@@ -211,7 +231,7 @@ def equity_curve(bars: pd.DataFrame, bar_size: BarSize, fills: list[Fill], capit
         signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
         cash_delta = np.array([-q * f.price - f.commission for q, f in zip(signed, fills, strict=True)])
         # Index of the bar each fill belongs to: the first bar closing at or after the fill.
-        slot = np.searchsorted(_nanos(closes_at), fill_ts, side="left")
+        slot = np.searchsorted(_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
         slot = np.clip(slot, 0, len(bars) - 1)
         cash += np.cumsum(np.bincount(slot, weights=cash_delta, minlength=len(bars)))
         position = np.cumsum(np.bincount(slot, weights=signed, minlength=len(bars)))
