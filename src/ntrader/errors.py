@@ -7,6 +7,8 @@ class NtraderError(Exception):
     """Base of every error ntrader raises on purpose; the CLI prints its message as one line."""
 
     exit_code = 1
+    #: The request field the error is about (e.g. "capital"), so config files can point at its line.
+    field: str | None = None
 
 
 class InputError(NtraderError):

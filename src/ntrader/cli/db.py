@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ntrader.cli.render import console
 from ntrader.config import get_settings, mask_url
 from ntrader.db import get_engine, status, upgrade
 
@@ -23,7 +22,7 @@ def upgrade_command() -> None:
       DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ntrader ntrader db upgrade
     """
     revision = upgrade(get_engine(migrate=False))
-    console().print(f"Database {mask_url(get_settings().resolved_database_url)} is at revision {revision}.")
+    click.echo(f"Database {mask_url(get_settings().resolved_database_url)} is at revision {revision}.")
 
 
 @db.command("status")
@@ -35,7 +34,7 @@ def status_command() -> None:
       ntrader db status
     """
     info = status()
-    out = console()
-    out.print(f"URL:      {info['url']}")
-    out.print(f"Backend:  {info['backend']}")
-    out.print(f"Revision: {info['revision']} (newest: {info['head']})")
+    # Plain lines, never wrapped: URLs are long and people copy them.
+    click.echo(f"URL:      {info['url']}")
+    click.echo(f"Backend:  {info['backend']}")
+    click.echo(f"Revision: {info['revision']} (newest: {info['head']})")

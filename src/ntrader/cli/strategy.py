@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from ntrader.backtest.config_file import load_run_config
 from ntrader.cli.render import console, echo_json
 from ntrader.strategies import get_strategy, list_strategies
 
@@ -68,3 +69,17 @@ def show_command(name: str) -> None:
     for p in spec.parameters:
         table.add_row(p.name, p.type.__name__, str(p.default), spec.bounds.get(p.name, ""))
     out.print(table)
+
+
+@strategy.command("validate")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def validate_command(config_file: str) -> None:
+    """Check a YAML run config (fields, strategy, parameters, dates) without running it.
+
+    \b
+    Example:
+      ntrader strategy validate examples/configs/sma.yaml
+    """
+    config = load_run_config(config_file)
+    params = ", ".join(f"{k}={v}" for k, v in config.params.items()) or "defaults"
+    click.echo(f"{config_file}: OK ({config.strategy} on {config.symbol}, {params})")

@@ -1,0 +1,107 @@
+"""Backtest configs in YAML: one validated model, errors that name the field and its line."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ntrader.errors import InputError, NotFoundError, NtraderError
+
+
+class RunConfig(BaseModel):
+    """Everything `backtest run` takes, as a file that can be versioned and rerun."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    symbol: str
+    start: date | None = None
+    end: date | None = None
+    data_source: Literal["mock", "csv", "ibkr"] = "mock"
+    bar_size: str = "1-DAY"
+    capital: float | None = Field(default=None, gt=0)
+    commission: str = "ibkr-fixed"
+    fill_at: Literal["close", "next-open"] = "close"
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip().upper()
+
+
+def _key_lines(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Line number (1-based) of every mapping key, by its path."""
+    lines: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, str(key.value))
+            lines[path] = key.start_mark.line + 1
+            lines.update(_key_lines(value, path))
+    return lines
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run config, including the strategy and its parameters."""
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"config file not found: {file}")
+    text = file.read_text()
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{line}not valid YAML: {problem}", file=str(file)) from None
+    if not isinstance(data, dict) or root is None:
+        raise InputError("expected a mapping of fields (strategy, symbol, …)", file=str(file))
+    lines = _key_lines(root)
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        line_no = next((lines[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in lines), None)
+        field = ".".join(loc) or "config"
+        where = f"line {line_no}: " if line_no is not None else ""
+        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        if error["type"] == "missing":
+            message = "required field is missing"
+        raise InputError(f"{where}field {field!r}: {message}", file=str(file)) from None
+    _check_semantics(config, lines, file)
+    return config
+
+
+def _check_semantics(config: RunConfig, lines: dict[tuple[str, ...], int], file: Path) -> None:
+    """What pydantic cannot know: the strategy exists, its params fit, the dates make sense."""
+    from ntrader.backtest.service import check_request
+
+    try:
+        check_request(
+            config.strategy,
+            config.symbol,
+            config.start,
+            config.end,
+            bar_size=config.bar_size,
+            capital=config.capital,
+            params=config.params,
+            commission=config.commission,
+            fill_at=config.fill_at,
+        )
+    except NtraderError as exc:
+        field = exc.field
+        line = lines.get((field,)) if field else None
+        where = f"line {line}: " if line is not None else ""
+        raise InputError(f"{where}field {field!r}: {exc}" if field else str(exc), file=str(file)) from None
+
+
+def dump_run_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False)
