@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, parse_commission
 from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.backtest.fills import FILL_CLOSE, parse_fill_at
 from ntrader.config import get_settings
-from ntrader.data import load_bars, parse_bar_size, parse_period
+from ntrader.data import BarSize, load_bars, parse_bar_size
+from ntrader.data.period import parse_date, parse_period
+from ntrader.data.store import resolve_period
 from ntrader.db.runs import get_run, save_run
-from ntrader.errors import InputError
+from ntrader.errors import InputError, NtraderError
 from ntrader.metrics import Metrics, compute_metrics
 from ntrader.strategies.registry import StrategySpec, coerce_params, coerce_value, get_strategy
 
@@ -48,6 +54,71 @@ def resolve_params(spec: StrategySpec, params: Mapping[str, Any] | None) -> dict
     return {**spec.defaults(), **typed}
 
 
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A backtest request whose every field was validated; nothing was loaded or written yet."""
+
+    spec: StrategySpec
+    symbol: str
+    capital: float
+    bar_size: BarSize
+    params: dict[str, Any]
+    commission: CommissionModel
+    fill_at: str
+
+
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Tag any ntrader error raised inside with the request field it concerns."""
+    try:
+        yield
+    except NtraderError as exc:
+        exc.field = exc.field or field
+        raise
+
+
+def check_request(
+    strategy: str,
+    symbol: str,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    *,
+    bar_size: str = "1-DAY",
+    capital: float | None = None,
+    params: Mapping[str, Any] | None = None,
+    commission: str = DEFAULT_COMMISSION,
+    fill_at: str = FILL_CLOSE,
+) -> CheckedRequest:
+    """Validate a request without touching data or the database (also used by config files)."""
+    with _about("strategy"):
+        spec = get_strategy(strategy)
+    with _about("symbol"):
+        symbol = symbol.strip().upper()
+        if not symbol:
+            raise InputError("symbol must not be empty")
+    with _about("capital"):
+        capital = get_settings().default_capital if capital is None else float(capital)
+        if capital <= 0:
+            raise InputError(f"capital must be greater than 0, got {capital:g}")
+    with _about("commission"):
+        commission_model = parse_commission(commission)
+    with _about("fill_at"):
+        fill_mode = parse_fill_at(fill_at)
+    with _about("bar_size"):
+        size = parse_bar_size(bar_size)
+    with _about("start"):
+        start_date = parse_date(start, "start") if start is not None else None
+    with _about("end"):
+        end_date = parse_date(end, "end") if end is not None else None
+    if start_date and end_date:
+        with _about("start"):
+            parse_period(start_date, end_date)
+    with _about("params"):
+        typed = resolve_params(spec, params)
+        spec.build_config(typed)
+    return CheckedRequest(spec, symbol, capital, size, typed, commission_model, fill_mode)
+
+
 def run_backtest(
     strategy: str,
     symbol: str,
@@ -58,28 +129,58 @@ def run_backtest(
     bar_size: str = "1-DAY",
     capital: float | None = None,
     params: Mapping[str, Any] | None = None,
+    commission: str = DEFAULT_COMMISSION,
+    fill_at: str = FILL_CLOSE,
     save: bool = True,
     verbose: bool = False,
     database_url: str | None = None,
+    csv_file: str | Path | None = None,
+    no_fetch: bool = False,
 ) -> BacktestOutcome:
     """Backtest `strategy` on `symbol` and (by default) save the run; the library's front door.
 
     Every argument is checked before anything runs or is written, so bad input leaves no trace.
+    `commission`: ibkr-fixed (default), ibkr-tiered, none, per-share:X or bps:X (see `parse_commission`);
+    `fill_at`: close (the signal bar's close, default) or next-open (see `ntrader.backtest.fills`).
+    `csv_file` runs on a CSV file's bars without importing them. Without dates, the csv source (and a
+    file) use the whole range of bars available; mock uses the last year. The ibkr source uses the
+    stored IB bars (without dates: their whole range, else the last year), fetching what is missing
+    unless `no_fetch`.
     """
     settings = get_settings()
-    spec = get_strategy(strategy)
-    symbol = symbol.strip().upper()
-    if not symbol:
-        raise InputError("symbol must not be empty")
-    capital = settings.default_capital if capital is None else float(capital)
-    if capital <= 0:
-        raise InputError(f"capital must be greater than 0, got {capital:g}")
-    period = parse_period(start, end)
-    size = parse_bar_size(bar_size)
-    typed = resolve_params(spec, params)
-    spec.build_config(typed)  # validate before loading any data
+    request = check_request(
+        strategy,
+        symbol,
+        start,
+        end,
+        bar_size=bar_size,
+        capital=capital,
+        params=params,
+        commission=commission,
+        fill_at=fill_at,
+    )
+    spec, symbol, capital, size, typed = (
+        request.spec,
+        request.symbol,
+        request.capital,
+        request.bar_size,
+        request.params,
+    )
+    commission_model, fill_at = request.commission, request.fill_at
+    data_source = "csv" if csv_file is not None else data_source
+    period = resolve_period(
+        symbol, start, end, data_source=data_source, bar_size=size, csv_file=csv_file, url=database_url
+    )
 
-    bars = load_bars(symbol, period, data_source=data_source, bar_size=size)
+    bars = load_bars(
+        symbol,
+        period,
+        data_source=data_source,
+        bar_size=size,
+        csv_file=csv_file,
+        database_url=database_url,
+        no_fetch=no_fetch,
+    )
     result = run_engine(
         bars,
         symbol=symbol,
@@ -90,6 +191,8 @@ def run_backtest(
         ),
         capital=capital,
         verbose=verbose,
+        fee_model=commission_model.fee_model(),
+        fill_at=fill_at,
     )
     metrics = compute_metrics(
         result.equity,
@@ -100,8 +203,8 @@ def run_backtest(
     run_settings = {
         "bar_size": size.name,
         "instrument_id": result.instrument_id,
-        "fill_at": "close",
-        "commission": "none",
+        "fill_at": fill_at,
+        "commission": commission_model.describe(),
         "orders": result.orders,
         "split_fills": result.split_fills,
         "final_balance": result.final_balance,
@@ -139,4 +242,4 @@ def run_backtest(
     )
 
 
-__all__ = ["BacktestOutcome", "get_run", "resolve_params", "run_backtest"]
+__all__ = ["BacktestOutcome", "CheckedRequest", "check_request", "get_run", "resolve_params", "run_backtest"]

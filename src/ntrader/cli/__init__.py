@@ -2,13 +2,20 @@
 
 from ntrader.cli.app import cli, main
 from ntrader.cli.backtest import backtest
+from ntrader.cli.data import data
 from ntrader.cli.db import db
-from ntrader.cli.report import report
+from ntrader.cli.ibkr import connect_command, fetch_command, ibkr
+from ntrader.cli.report import compare_command, report
 from ntrader.cli.strategy import strategy
 
 cli.add_command(strategy)
 cli.add_command(backtest)
+backtest.add_command(compare_command)
 cli.add_command(report)
 cli.add_command(db)
+cli.add_command(data)
+data.add_command(connect_command)
+data.add_command(fetch_command)
+cli.add_command(ibkr)
 
 __all__ = ["cli", "main"]

@@ -8,10 +8,14 @@ import click
 from rich.table import Table
 
 from ntrader.backtest import run_backtest
+from ntrader.backtest.config_file import load_run_config
+from ntrader.backtest.costs import DEFAULT_COMMISSION
+from ntrader.backtest.fills import FILL_CLOSE, FILL_MODES
 from ntrader.cli.render import console, echo_json, err_console, pct
 from ntrader.cli.report import render_summary
 from ntrader.data import DATA_SOURCES
 from ntrader.db.runs import get_run, list_runs
+from ntrader.reports import write_run_html
 from ntrader.strategies import get_strategy, parse_param_pairs
 
 
@@ -23,8 +27,10 @@ def backtest() -> None:
 @backtest.command("run")
 @click.option("--strategy", "-s", required=True, help="Strategy name or alias (see `strategy list`).")
 @click.option("--symbol", required=True, help="Ticker, e.g. AAPL.")
-@click.option("--start", help="First day, YYYY-MM-DD (default: 365 days before --end).")
-@click.option("--end", help="Last day, YYYY-MM-DD, inclusive (default: yesterday).")
+@click.option(
+    "--start", help="First day, YYYY-MM-DD (default: 365 days before --end; csv: first stored bar)."
+)
+@click.option("--end", help="Last day, YYYY-MM-DD, inclusive (default: yesterday; csv: last stored bar).")
 @click.option(
     "--data-source",
     type=click.Choice(DATA_SOURCES, case_sensitive=False),
@@ -33,7 +39,35 @@ def backtest() -> None:
     help="Where the bars come from.",
 )
 @click.option("--bar-size", default="1-DAY", show_default=True, help="1-DAY, 1-HOUR, 5-MINUTE, 1-MINUTE.")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False),
+    help="Run on this CSV file's bars without importing them (timestamps without offset are UTC).",
+)
+@click.option(
+    "--no-fetch",
+    is_flag=True,
+    help="ibkr: use stored bars only; fail instead of fetching what is missing from IB.",
+)
 @click.option("--capital", type=float, help="Starting cash in USD (default: 100000).")
+@click.option(
+    "--commission",
+    default=DEFAULT_COMMISSION,
+    show_default=True,
+    metavar="MODEL",
+    help="ibkr-fixed (USD 0.005/share, min 1.00, max 1% of value), ibkr-tiered (IBKR's monthly-volume "
+    "tiers, min 0.35; exchange/regulatory fees not modelled), none, per-share:X (USD X a share) "
+    "or bps:X (X basis points of trade value).",
+)
+@click.option(
+    "--fill-at",
+    type=click.Choice(FILL_MODES, case_sensitive=False),
+    default=FILL_CLOSE,
+    show_default=True,
+    help="When market orders fill: close = the signal bar's close; next-open = the next bar's open "
+    "(sized at the signal bar's close; an order on the last bar never fills).",
+)
 @click.option(
     "--param",
     "-p",
@@ -44,6 +78,12 @@ def backtest() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")
+@click.option(
+    "--report",
+    "report_format",
+    type=click.Choice(["html"], case_sensitive=False),
+    help="Also write a report: html → $NTRADER_HOME/reports/run-<id>.html.",
+)
 def run_command(
     strategy: str,
     symbol: str,
@@ -51,10 +91,15 @@ def run_command(
     end: str | None,
     data_source: str,
     bar_size: str,
+    csv_file: str | None,
+    no_fetch: bool,
     capital: float | None,
+    commission: str,
+    fill_at: str,
     params: tuple[str, ...],
     as_json: bool,
     verbose: bool,
+    report_format: str | None,
 ) -> None:
     """Backtest a strategy on one symbol and save the run.
 
@@ -75,14 +120,62 @@ def run_command(
             bar_size=bar_size,
             capital=capital,
             params=raw_params,
+            commission=commission,
+            fill_at=fill_at,
             verbose=verbose,
+            csv_file=csv_file,
+            no_fetch=no_fetch,
         )
-    assert outcome.run_id is not None
-    record = get_run(outcome.run_id)
+    _present(outcome.run_id, as_json, report_format)
+
+
+def _present(run_id: int | None, as_json: bool, report_format: str | None) -> None:
+    """Show a saved run as `backtest run` does: the summary panel or JSON, plus the report path."""
+    assert run_id is not None
+    record = get_run(run_id)
+    report_path = write_run_html(record.id) if report_format else None
     if as_json:
         echo_json(record.to_json_dict())
-        return
-    render_summary(record)
+    else:
+        render_summary(record)
+    if report_path is not None:
+        # On stderr with --json, so stdout stays one JSON document.
+        click.echo(f"Report: {report_path}", err=as_json)
+
+
+@backtest.command("run-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")
+@click.option("--report", "report_format", type=click.Choice(["html"]), help="Also write a report.")
+def run_config_command(config_file: str, as_json: bool, verbose: bool, report_format: str | None) -> None:
+    """Run the backtest a YAML config file describes, and save it.
+
+    \b
+    Fields: strategy, params, symbol, start, end, data_source (mock|csv|ibkr), bar_size,
+    capital, commission, fill_at (close|next-open).
+
+    \b
+    Example:
+      ntrader backtest run-config examples/configs/sma.yaml
+    """
+    config = load_run_config(config_file)
+    status = err_console().status(f"Backtesting {config.strategy} on {config.symbol}…", spinner="dots")
+    with status if not (as_json or verbose) else nullcontext():
+        outcome = run_backtest(
+            config.strategy,
+            config.symbol,
+            config.start,
+            config.end,
+            data_source=config.data_source,
+            bar_size=config.bar_size,
+            capital=config.capital,
+            params=config.params,
+            commission=config.commission,
+            fill_at=config.fill_at,
+            verbose=verbose,
+        )
+    _present(outcome.run_id, as_json, report_format)
 
 
 @backtest.command("list-results")

@@ -202,6 +202,12 @@ def list_runs(
         return [_record(row) for row in session.scalars(query)]
 
 
+def list_run_ids(url: str | None = None) -> list[int]:
+    """Every stored run id, oldest first (cheap: no records are built)."""
+    with session_scope(url) as session:
+        return list(session.scalars(select(BacktestRun.id).order_by(BacktestRun.id)))
+
+
 def update_metrics(run_id: int, metrics: dict[str, Any], url: str | None = None) -> None:
     with session_scope(url) as session:
         row = session.get(BacktestRun, run_id)

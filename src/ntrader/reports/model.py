@@ -1,0 +1,279 @@
+"""A saved run gathered for reporting: record, metrics, trades, equity, and (optionally) its bars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from ntrader.data import BarSize, Period, load_bars, parse_bar_size
+from ntrader.db.runs import RunRecord, get_run, load_equity, load_trades
+from ntrader.errors import NtraderError
+from ntrader.metrics import Metrics, compute_metrics, drawdown_series
+from ntrader.metrics.summary import NONE_MARK
+
+STORED = "stored"
+RECOMPUTED = "recomputed"
+
+# How the fill and commission settings read in a report; unknown values are shown as stored.
+FILL_MODES = {
+    "close": "market orders fill at the close of the signal bar",
+    "next_open": "market orders fill at the open of the bar after the signal",
+    "next-open": "market orders fill at the open of the bar after the signal",
+}
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything a report shows about one run, read back without rerunning it.
+
+    ``metrics_source`` is "stored" when the run's saved metrics were readable, "recomputed" when
+    they were in an older format and were rebuilt from the stored equity and trades for this
+    report only (``ntrader report recompute`` saves them). ``bars`` is the reloaded bar frame
+    (indexed by bar open time) or None, with ``bars_note`` saying why.
+    """
+
+    record: RunRecord
+    metrics: Metrics
+    metrics_source: str
+    trades: pd.DataFrame
+    equity: pd.Series
+    bars: pd.DataFrame | None = None
+    bars_note: str | None = None
+
+    @property
+    def run_id(self) -> int:
+        return self.record.id
+
+    @property
+    def title(self) -> str:
+        return f"Backtest #{self.record.id}: {self.record.strategy} on {self.record.symbol}"
+
+    @property
+    def bar_size(self) -> BarSize | None:
+        return run_bar_size(self.record)
+
+    @property
+    def closes(self) -> pd.Series | None:
+        """Bar closes stamped at bar close time (the equity curve's clock), or None without bars."""
+        size = self.bar_size
+        if self.bars is None or size is None:
+            return None
+        index = size.close_times(pd.DatetimeIndex(self.bars.index))
+        return pd.Series(self.bars["close"].to_numpy(dtype="float64"), index=index, name="close")
+
+    def buy_and_hold(self) -> pd.Series | None:
+        """Starting capital held in the symbol from the first bar's close, on the equity's clock."""
+        closes = self.closes
+        if closes is None or self.equity.empty:
+            return None
+        aligned = closes.reindex(self.equity.index).ffill().dropna()
+        if aligned.empty or aligned.iloc[0] <= 0:
+            return None
+        return (self.equity.iloc[0] * aligned / aligned.iloc[0]).rename("buy_and_hold")
+
+    def drawdown(self) -> pd.Series:
+        return drawdown_series(self.equity) if not self.equity.empty else pd.Series(dtype="float64")
+
+    def settings_rows(self) -> list[tuple[str, str]]:
+        """What was run: strategy, parameters, data and every stored setting, as labelled text."""
+        r = self.record
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items()) or "defaults"
+        rows = [
+            ("Run id", str(r.id)),
+            ("Created", r.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+            ("Strategy", r.strategy),
+            ("Parameters", params),
+            ("Symbol", r.symbol),
+            ("Data source", r.data_source),
+            ("Bar type", r.bar_type),
+            ("Period", f"{r.start.date()} → {r.end.date()}"),
+            ("Bars", f"{r.bars:,}"),
+            ("Starting capital", f"{r.capital:,.2f}"),
+            ("Final equity", f"{r.final_equity:,.2f}"),
+            ("Engine", r.engine_version),
+        ]
+        shown = {"bar_size", "fill_at", "commission"}
+        rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
+        return rows
+
+    def convention_rows(self) -> list[tuple[str, str]]:
+        """How the figures were made, so nobody has to guess what a Sharpe ratio means here."""
+        return conventions(self.record, self.metrics)
+
+    def notes(self) -> list[str]:
+        """Warnings a reader should see before trusting the figures."""
+        out = []
+        if self.metrics_source == RECOMPUTED:
+            out.append(
+                "The stored metrics are in an older format; these were recomputed from the stored "
+                f"equity and trades. Run `ntrader report recompute {self.run_id}` to save them."
+            )
+        split = self.record.settings.get("split_fills")
+        if isinstance(split, int) and split > 0:
+            out.append(
+                f"{split} order(s) filled in two parts (bar volume / 4 below the order size); "
+                "the rest filled one tick worse."
+            )
+        if self.bars_note:
+            out.append(self.bars_note)
+        return out
+
+
+def conventions(record: RunRecord, metrics: Metrics) -> list[tuple[str, str]]:
+    """The conventions of a run's figures, from its metrics and its stored settings."""
+    c = metrics.conventions
+    fill = str(record.settings.get("fill_at", "close"))
+    commission = record.settings.get("commission", "none")
+    return [
+        ("Annualization", f"daily returns × {c.annualization_factor} (√{c.annualization_factor} for ratios)"),
+        ("Risk-free rate", f"{c.risk_free_rate * 100:.2f}% a year"),
+        ("Daily returns", c.daily_resampling),
+        ("CAGR", f"years of {c.cagr_day_count:g} calendar days"),
+        ("Drawdowns", f"{c.drawdown_sign} fractions of the running peak, bar by bar"),
+        ("Fills", FILL_MODES.get(fill, fill)),
+        ("Commission", _commission(commission)),
+    ]
+
+
+def run_bar_size(record: RunRecord) -> BarSize | None:
+    """The run's bar size from its settings, else from its bar type (``AAPL.SIM-1-DAY-LAST-…``)."""
+    name = record.settings.get("bar_size")
+    candidates = [str(name)] if name else []
+    # Counted from the end: a symbol may itself contain a dash (BRK-B).
+    parts = record.bar_type.split("-")
+    if len(parts) >= 4:
+        candidates.append(f"{parts[-4]}-{parts[-3]}")
+    for candidate in candidates:
+        try:
+            return parse_bar_size(candidate)
+        except NtraderError:
+            continue
+    return None
+
+
+def load_run_bars(record: RunRecord, url: str | None = None) -> tuple[pd.DataFrame | None, str | None]:
+    """Reload the bars a run used (stored bars from database ``url``); on failure None and why."""
+    size = run_bar_size(record)
+    if size is None:
+        return None, f"No price chart: the bar size of bar type {record.bar_type!r} is not known."
+    period = Period(record.start.date(), record.end.date())
+    try:
+        bars = load_bars(
+            record.symbol, period, data_source=record.data_source, bar_size=size, database_url=url
+        )
+    except Exception as exc:
+        # The price chart is an extra: whatever stops the bars from loading (a missing CSV, no
+        # gateway, a source added later) must not cost the user the rest of the report.
+        return None, f"No price chart or buy & hold curve: the bars could not be reloaded ({exc})."
+    if len(bars) != record.bars:
+        note = (
+            f"The reloaded {record.data_source} bars ({len(bars):,}) differ from the run's "
+            f"({record.bars:,}); the price chart shows the bars available now."
+        )
+        return bars, note
+    return bars, None
+
+
+def load_report(run_id: int, *, with_bars: bool = True, url: str | None = None) -> RunReport:
+    """Read run ``run_id`` with its trades and equity (and its bars when ``with_bars``)."""
+    record = get_run(run_id, url)
+    trades = load_trades(run_id, url)
+    equity = load_equity(run_id, url)
+    bars, note = load_run_bars(record, url) if with_bars else (None, None)
+    metrics, source = run_metrics(record, equity, trades)
+    return RunReport(record, metrics, source, trades, equity, bars, note)
+
+
+def run_metrics(record: RunRecord, equity: pd.Series, trades: pd.DataFrame) -> tuple[Metrics, str]:
+    """The stored metrics, or (older records) metrics rebuilt from the stored curve and trades."""
+    try:
+        return Metrics.from_json_dict(record.metrics), STORED
+    except NtraderError:
+        return recompute(record, equity, trades), RECOMPUTED
+
+
+def recompute(
+    record: RunRecord,
+    equity: pd.Series,
+    trades: pd.DataFrame,
+    closes: pd.Series | None = None,
+    risk_free_rate: float | None = None,
+) -> Metrics:
+    """Metrics from a run's stored equity and trades, with the run's own risk-free rate.
+
+    Without ``closes`` the stored buy-and-hold return is kept: it needs the bars, not the run.
+    """
+    stored = record.metrics.get("conventions") or {}
+    rate = float(stored.get("risk_free_rate", 0.0)) if risk_free_rate is None else risk_free_rate
+    factor = int(stored.get("annualization_factor", 252))
+    metrics = compute_metrics(equity, trades, closes, risk_free_rate=rate, periods_per_year=factor)
+    if closes is None and isinstance(record.metrics.get("buy_and_hold_return"), int | float):
+        metrics = replace(metrics, buy_and_hold_return=float(record.metrics["buy_and_hold_return"]))
+    return metrics
+
+
+def _commission(value: Any) -> str:
+    if value in (None, "", "none"):
+        return "none (no fees charged)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return NONE_MARK
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+TRADE_HEADINGS = ("#", "Side", "Qty", "Entry (UTC)", "Entry px", "Exit (UTC)", "Exit px", "P&L", "Commission")
+NUMERIC_HEADINGS = frozenset({"#", "Qty", "Entry px", "Exit px", "P&L", "Commission"})
+
+
+@dataclass(frozen=True)
+class TradeRow:
+    """One trade formatted for a table (cells in TRADE_HEADINGS order) and its P&L for colouring."""
+
+    cells: tuple[str, ...]
+    pnl: float
+
+
+def trade_rows(trades: pd.DataFrame, limit: int = 0) -> list[TradeRow]:
+    """The first ``limit`` trades (0 = all) as formatted table rows."""
+    shown = trades if limit <= 0 else trades.head(limit)
+    rows = []
+    records: list[dict[str, Any]] = shown.to_dict("records")  # type: ignore[assignment]
+    for number, t in enumerate(records, start=1):
+        pnl = float(t["pnl"])
+        open_ = pd.isna(t["exit_time"])
+        cells = (
+            str(number),
+            str(t["side"]),
+            f"{float(t['quantity']):,.0f}",
+            _stamp(t["entry_time"]),
+            _price(t["entry_price"]),
+            "open" if open_ else _stamp(t["exit_time"]),
+            _price(t["exit_price"]),
+            f"{pnl:,.2f}",
+            _price(t["commission"]),
+        )
+        rows.append(TradeRow(cells, pnl))
+    return rows
+
+
+def _stamp(value: pd.Timestamp) -> str:
+    return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _price(value: Any) -> str:
+    return NONE_MARK if value is None or pd.isna(value) else f"{float(value):,.2f}"

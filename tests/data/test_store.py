@@ -1,0 +1,110 @@
+"""Stored bars: bulk write, read back as a bar frame, ranges and listings, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import insert, select
+
+from ntrader.data import Period, load_bars
+from ntrader.data.mock import generate_bars
+from ntrader.data.store import (
+    import_csv,
+    list_stored,
+    read_bars,
+    resolve_period,
+    stored_range,
+    write_bars,
+)
+from ntrader.db import get_engine
+from ntrader.db.models import MarketData
+from ntrader.errors import NotFoundError
+from tests.conftest import count_rows
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
+
+
+def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
+    monkeypatch.setattr("ntrader.data.store.CHUNK_ROWS", 250)
+    bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
+    seen: list[tuple[int, int]] = []
+    inserted = write_bars(
+        bars, symbol="msft", bar_size="1-MINUTE", source="csv", progress=lambda d, t: seen.append((d, t))
+    )
+    assert inserted == len(bars) == 1560
+    assert seen[-1] == (1560, 1560) and len(seen) == 7
+    back = read_bars("MSFT", "1-MINUTE", "csv")
+    pd.testing.assert_frame_equal(back, bars, check_freq=False)
+    window = read_bars("MSFT", "1MIN", "csv", "2024-01-03", pd.Timestamp("2024-01-04", tz="UTC"))
+    assert len(window) == 390 and window.index[0] == pd.Timestamp("2024-01-03 14:30", tz="UTC")
+
+
+def test_timestamps_match_what_sqlalchemy_writes_and_reads(database_url):
+    bars = generate_bars("IBM", "2024-01-02", "2024-01-03", "1-HOUR")
+    write_bars(bars, symbol="IBM", bar_size="1-HOUR", source="csv")
+    # A row written through the ORM by other code sits in the same series and sorts with ours.
+    with get_engine(database_url).begin() as conn:
+        conn.execute(
+            insert(MarketData).values(
+                symbol="IBM", bar_type="1-HOUR", data_source="csv", open=1, high=1, low=1, close=1, volume=1,
+                timestamp=pd.Timestamp("2024-01-02 14:45", tz="UTC").to_pydatetime(),
+            )
+        )  # fmt: skip
+        stamps = conn.execute(select(MarketData.timestamp).order_by(MarketData.timestamp)).scalars().all()
+    expected = sorted([*bars.index, pd.Timestamp("2024-01-02 14:45", tz="UTC")])
+    assert [pd.Timestamp(s).tz_localize(None) if s.tzinfo else pd.Timestamp(s) for s in stamps] == [
+        t.tz_localize(None) for t in expected
+    ]
+    assert len(read_bars("IBM", "1-HOUR", "csv")) == len(bars) + 1
+
+
+def test_list_stored_groups_series_side_by_side(database_url, tmp_path):
+    import_csv(EXAMPLE, symbol="AAPL")
+    bars = read_bars("AAPL", "1-DAY", "csv").iloc[:10]
+    write_bars(bars, symbol="AAPL", bar_size="1-DAY", source="ibkr")
+    write_bars(bars.iloc[:3], symbol="MSFT", bar_size="1-DAY", source="csv")
+    listed = [s.to_json_dict() for s in list_stored()]
+    assert [(s["symbol"], s["source"], s["rows"]) for s in listed] == [
+        ("AAPL", "csv", 502), ("AAPL", "ibkr", 10), ("MSFT", "csv", 3)
+    ]  # fmt: skip
+    assert listed[0]["first"] == "2023-01-03T00:00:00+00:00"
+    assert listed[0]["last"] == "2024-12-31T00:00:00+00:00"
+    assert [s.source for s in list_stored("msft")] == ["csv"]
+    assert stored_range("AAPL", "1-DAY", "ibkr") == (bars.index[0], bars.index[-1])
+    assert stored_range("AAPL", "1-HOUR", "csv") is None
+
+
+def test_period_defaults_to_the_stored_range_and_nothing_stored_says_how_to_import(database_url):
+    with pytest.raises(NotFoundError) as caught:
+        resolve_period("AAPL", None, None, data_source="csv", bar_size="1-DAY")
+    assert str(caught.value) == (
+        "no 1-DAY bars stored for AAPL from csv; import a CSV first, e.g. "
+        "`ntrader data import-csv examples/data/AAPL.csv --symbol AAPL`"
+    )
+    import_csv(EXAMPLE, symbol="AAPL")
+    period = resolve_period("AAPL", None, None, data_source="csv", bar_size="1-DAY")
+    assert str(period) == "2023-01-03 → 2024-12-31"
+    assert str(resolve_period("AAPL", "2024-06-01", None, data_source="csv", bar_size="1-DAY")) == (
+        "2024-06-01 → 2024-12-31"
+    )
+    with pytest.raises(NotFoundError, match=r"stored instead: 1-DAY from csv"):
+        load_bars("AAPL", period, data_source="csv", bar_size="1-HOUR")
+    with pytest.raises(
+        NotFoundError, match=r"between 2020-01-01 and 2020-12-31; stored: 2023-01-03 → 2024-12-31"
+    ):
+        load_bars("AAPL", Period(pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-12-31").date()),
+                  data_source="csv")  # fmt: skip
+    bars = load_bars("AAPL", period, data_source="csv")
+    assert len(bars) == 502 and str(bars.index.tz) == "UTC"
+
+
+def test_a_csv_file_gives_bars_and_period_without_touching_the_database(database_url):
+    period = resolve_period(
+        "AAPL", None, "2023-06-30", data_source="mock", bar_size="1-DAY", csv_file=EXAMPLE
+    )
+    assert str(period) == "2023-01-03 → 2023-06-30"
+    bars = load_bars("AAPL", period, csv_file=EXAMPLE)
+    assert bars.index[-1] == pd.Timestamp("2023-06-30", tz="UTC")
+    assert count_rows(database_url, "market_data") == 0
