@@ -13,9 +13,7 @@ from sqlalchemy import text
 from ntrader.config import get_settings
 from ntrader.db import dispose_engines, get_engine
 
-PG_ADMIN_URL = os.environ.get(
-    "NTRADER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("NTRADER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = ("equity_curve", "trades", "backtest_runs", "market_data")
 
 
@@ -59,9 +57,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(
-    request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def database_url(request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """DATABASE_URL for a clean database: a new SQLite file, or the session's PostgreSQL, emptied."""
     if request.param == "sqlite":
         url = f"sqlite:///{isolated_home / 'test.db'}"

@@ -1,4 +1,4 @@
-"""docker-compose.yml is valid (checked by docker-compose itself) and .env.example documents every variable."""
+"""docker-compose.yml is valid (docker-compose itself checks it); .env.example documents every variable."""
 
 from __future__ import annotations
 

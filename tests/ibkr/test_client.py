@@ -170,7 +170,9 @@ def test_request_without_connection_is_refused() -> None:
 
 
 def test_classify_and_describe_every_documented_code() -> None:
-    pacing = "Historical Market Data Service error message:API historical data query cancelled: pacing violation"
+    pacing = (
+        "Historical Market Data Service error message:API historical data query cancelled: pacing violation"
+    )
     assert isinstance(classify(162, pacing), PacingViolation)
     assert isinstance(classify(162, "HMDS query returned no data: AAPL@SMART Trades"), NoData)
     assert isinstance(classify(162, "API historical data query cancelled: 5"), QueryCancelled)

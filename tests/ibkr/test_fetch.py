@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ import pandas as pd
 import pytest
 
 from ntrader.backtest import run_backtest
+from ntrader.data.bars import parse_bar_size
+from ntrader.data.period import parse_period
 from ntrader.data.store import read_bars
 from ntrader.errors import DataGapError, GatewayUnavailable, NotFoundError, PacingError
 from ntrader.ibkr.catalog import MANIFEST_NAME, Manifest, SeriesKey, open_catalog
 from ntrader.ibkr.fake_gateway import FakeGateway, FaultPlan, synthetic_bars
-from ntrader.ibkr.fetch import FetchProgress, fetch_bars, us_equity_holidays
+from ntrader.ibkr.fetch import FetchProgress, FetchService, InstrumentQuery, fetch_bars, us_equity_holidays
 from ntrader.ibkr.pacing import PacingRules
 from ntrader.ibkr.windows import expected_sessions
 from tests.conftest import count_rows
@@ -97,7 +100,9 @@ def test_daily_bars_for_two_symbols_then_a_refetch_sends_nothing(
     wider = fetch(gateway, "AAPL", start="2023-01-01", end="2024-08-31")
     new = gateway.historical_requests[before:]
     assert len(new) == 1 and new[0].end == "20240901-00:00:00"
-    assert wider.results[0].bars_received == len(served("AAPL", "2024-07-01", "2024-08-31", pd.Timedelta(days=1)))
+    assert wider.results[0].bars_received == len(
+        served("AAPL", "2024-07-01", "2024-08-31", pd.Timedelta(days=1))
+    )
     assert wider.results[0].gaps == []
 
 
@@ -129,12 +134,12 @@ def test_pacing_violation_is_retried_after_a_back_off(
     make_gateway: Callable[..., FakeGateway], database_url: str
 ) -> None:
     gateway = make_gateway(faults=FaultPlan(pacing_violation_on={2, 3}))
-    report = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1-HOUR")
+    report = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-03", bar_size="1MIN")
     result = report.results[0]
     outcomes = [r.outcome for r in gateway.historical_requests]
-    assert outcomes.count("pacing") == 2 and outcomes[-1] == "bars"
+    assert outcomes == ["bars", "pacing", "pacing", "bars"]
     assert result.retries == 2 and result.pacing_waits >= 2
-    assert result.gaps == [] and result.bars_stored == 4 * 7
+    assert result.gaps == [] and result.bars_stored == 2 * 390
 
 
 def test_pacing_violations_that_never_stop_raise_and_keep_what_arrived(
@@ -142,17 +147,11 @@ def test_pacing_violations_that_never_stop_raise_and_keep_what_arrived(
 ) -> None:
     gateway = make_gateway(faults=FaultPlan(pacing_violation_on=set(range(2, 50))))
     with pytest.raises(PacingError, match="pacing violations after 2 retries"):
-        from ntrader.ibkr.fetch import FetchService  # noqa: F401  (the knob is max_attempts)
-
-        import asyncio
-
-        from ntrader.data.bars import parse_bar_size
-        from ntrader.data.period import parse_period
-        from ntrader.ibkr.fetch import InstrumentQuery
-
         service = FetchService(port=gateway.port, rules=FAST, max_attempts=2, connect_timeout=5)
         asyncio.run(
-            service.fetch([InstrumentQuery("AAPL")], parse_period("2024-01-02", "2024-01-03"), parse_bar_size("1MIN"))
+            service.fetch(
+                [InstrumentQuery("AAPL")], parse_period("2024-01-02", "2024-01-03"), parse_bar_size("1MIN")
+            )
         )
     # The first day arrived before the violations began, and is kept.
     assert count_rows(database_url, "market_data") == 390
@@ -212,7 +211,7 @@ def test_gateway_down_is_exit_3_but_a_cached_range_needs_no_gateway(
     port = gateway.port
     gateway.stop()
     again = fetch_bars(["AAPL"], "2024-01-02", "2024-01-31", port=port, connect_timeout=1, rules=FAST)
-    assert again.results[0].requests == 0 and again.results[0].bars_stored == 21
+    assert again.results[0].requests == 0 and again.results[0].bars_stored == 22  # the fake trades on MLK day
     with pytest.raises(GatewayUnavailable) as caught:
         fetch_bars(["AAPL"], "2024-02-01", "2024-02-29", port=port, connect_timeout=1, rules=FAST)
     assert caught.value.exit_code == 3
@@ -236,7 +235,7 @@ def test_backtest_on_fetched_bars_fetches_only_what_is_missing(
         outcome = run_backtest(strategy, "AAPL", data_source="ibkr", params={}, save=True)
         assert outcome.data_source == "ibkr"
         assert outcome.period.start.isoformat() == "2023-01-02"  # the stored range, without dates
-        assert outcome.result.bars == 250
+        assert outcome.result.bars == len(served("AAPL", "2023-01-02", "2023-12-29", pd.Timedelta(days=1)))
     assert len(gateway.historical_requests) == sent  # everything was stored already
 
 

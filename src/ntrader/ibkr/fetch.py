@@ -489,6 +489,11 @@ class FetchService:
             if not new.empty:
                 instrument = root.instruments(instrument_ids=[series.instrument_id])[0]
                 write_catalog_bars(catalog, instrument, bar_type, size, new)
+                from ntrader.data.store import write_bars
+
+                result.inserted += write_bars(
+                    new, symbol=result.symbol, bar_size=size, source=series.source, url=self.database_url
+                )
         result.empty_windows = merge_ranges(empty)
         # Only after the bars are safely stored may the manifest say these windows are done.
         manifest.add(series, answered, empty)
@@ -503,7 +508,7 @@ class FetchService:
         stored = read_catalog_bars(catalog, bar_type, result.start, result.end)
         # Every fetch loads the whole stored range (ON CONFLICT DO NOTHING): a new or emptied
         # database gets the cached bars without a single request to IB.
-        result.inserted = write_bars(
+        result.inserted += write_bars(
             stored, symbol=result.symbol, bar_size=size, source=result.source, url=self.database_url
         )
         result.bars_stored = len(stored)

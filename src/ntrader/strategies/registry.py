@@ -159,7 +159,7 @@ BUILTINS: tuple[StrategySpec, ...] = (
         rule=(
             "Enter long when SMA(fast) > SMA(slow) on a bar after SMA(fast) <= SMA(slow) on the "
             "previous bar; close the position on the opposite cross (or flip short when "
-            "allow_short=true). Market orders, filled at the signal bar's close."
+            "allow_short=true). Market orders, filled per --fill-at (default: the signal bar's close)."
         ),
         bounds={
             "fast_period": ">= 1, < slow_period",
