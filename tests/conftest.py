@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from ntrader.config import get_settings
 from ntrader.db import dispose_engines, get_engine
+from ntrader.ibkr.fake_gateway import FakeGateway
 
 PG_ADMIN_URL = os.environ.get("NTRADER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = ("equity_curve", "trades", "backtest_runs", "market_data")
@@ -69,6 +71,21 @@ def database_url(request: pytest.FixtureRequest, isolated_home: Path, monkeypatc
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     return url
+
+
+@pytest.fixture
+def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
+    """Start fake IB gateways in background threads (`make_gateway(faults=...)`); all stopped after."""
+    started: list[FakeGateway] = []
+
+    def make(**kwargs: Any) -> FakeGateway:
+        gateway = FakeGateway(**kwargs).start_in_thread()
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
 
 
 def count_rows(url: str, table: str) -> int:

@@ -7,7 +7,7 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -28,20 +28,6 @@ def ib_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWS_USERNAME", "someone")
     monkeypatch.setenv("TWS_PASSWORD", SECRET)
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
-    started: list[FakeGateway] = []
-
-    def make(**kwargs: Any) -> FakeGateway:
-        gateway = FakeGateway(**kwargs).start_in_thread()
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.stop()
 
 
 def invoke(*args: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -27,20 +27,6 @@ from ntrader.ibkr.errors import (
 from ntrader.ibkr.fake_gateway import FakeGateway, FaultPlan
 
 BOUND = 20.0  # no test waits longer than this for anything
-
-
-@pytest.fixture
-def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
-    started: list[FakeGateway] = []
-
-    def make(**kwargs: Any) -> FakeGateway:
-        gateway = FakeGateway(**kwargs).start_in_thread()
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.stop()
 
 
 def run(coro: Any) -> Any:

@@ -155,20 +155,6 @@ def connect(gateway: FakeGateway, client_id: int = 1) -> Client:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
-    started: list[FakeGateway] = []
-
-    def make(**kwargs: Any) -> FakeGateway:
-        gateway = FakeGateway(**kwargs).start_in_thread()
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.stop()
-
-
-@pytest.fixture
 def gateway(make_gateway: Callable[..., FakeGateway]) -> FakeGateway:
     return make_gateway()
 

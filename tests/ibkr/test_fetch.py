@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,6 @@ FAST = PacingRules(
     backoff_base=0.01,
     backoff_max=0.05,
 )
-
-
-@pytest.fixture
-def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
-    started: list[FakeGateway] = []
-
-    def make(**kwargs: Any) -> FakeGateway:
-        gateway = FakeGateway(**kwargs).start_in_thread()
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.stop()
 
 
 def fetch(gateway: FakeGateway, *symbols: str, **kwargs: Any) -> Any:

@@ -26,6 +26,7 @@ from ntrader.backtest.fills import FILL_NEXT_OPEN, bar_lead_ns, open_ticks, pars
 from ntrader.backtest.fills import venue_options as fill_venue_options
 from ntrader.data.bars import BarSize
 from ntrader.errors import InputError
+from ntrader.metrics.trades import TRADE_COLUMNS
 
 DEFAULT_VENUE = "NASDAQ"
 
@@ -249,16 +250,6 @@ def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFr
 
     A position still open at the end is one trade with no exit, its pnl marked at `last_price`.
     """
-    columns = [
-        "side",
-        "quantity",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "pnl",
-        "commission",
-    ]
     rows: list[dict[str, Any]] = []
     position = 0.0
     current: dict[str, Any] | None = None
@@ -304,7 +295,7 @@ def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFr
                     current = None
     if current is not None and current["quantity"] > 0:
         rows.append(_close_trade(current, open_=True, last_price=last_price))
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
 
 
 def _close_trade(

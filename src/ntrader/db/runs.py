@@ -13,17 +13,7 @@ from sqlalchemy import delete, insert, select
 from ntrader.db.engine import get_engine, session_scope
 from ntrader.db.models import BacktestRun, EquityPoint, Trade
 from ntrader.errors import NotFoundError
-
-TRADE_COLUMNS = [
-    "side",
-    "quantity",
-    "entry_time",
-    "entry_price",
-    "exit_time",
-    "exit_price",
-    "pnl",
-    "commission",
-]
+from ntrader.metrics.trades import TRADE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -219,7 +209,7 @@ def update_metrics(run_id: int, metrics: dict[str, Any], url: str | None = None)
 def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
     query = select(*(getattr(Trade, c) for c in TRADE_COLUMNS)).where(Trade.run_id == run_id)
     with get_engine(url).connect() as connection:
-        frame = pd.DataFrame(connection.execute(query.order_by(Trade.id)).all(), columns=TRADE_COLUMNS)
+        frame = pd.DataFrame(connection.execute(query.order_by(Trade.id)).all(), columns=list(TRADE_COLUMNS))
     for column in ("entry_time", "exit_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     for column in ("quantity", "entry_price", "exit_price", "pnl", "commission"):

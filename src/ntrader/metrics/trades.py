@@ -11,13 +11,15 @@ import pandas as pd
 
 from ntrader.errors import InputError
 
+#: The columns of a trades frame, in the order runs store them: one round trip a row, pnl net of
+#: both sides' commissions, no exit for a position still open at the end.
 TRADE_COLUMNS = (
-    "entry_time",
-    "exit_time",
-    "entry_price",
-    "exit_price",
-    "quantity",
     "side",
+    "quantity",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
     "pnl",
     "commission",
 )
