@@ -62,9 +62,7 @@ def raw_nautilus(bars: pd.DataFrame) -> tuple[float, int]:
     engine.add_data(BarDataWrangler(bar_type, instrument).process(data))
     engine.add_strategy(
         SMACrossover(
-            SMACrossoverConfig(
-                instrument_id=instrument.id, bar_type=bar_type, fast_period=10, slow_period=20
-            )
+            SMACrossoverConfig(instrument_id=instrument.id, bar_type=bar_type, fast_period=10, slow_period=20)
         )
     )
     engine.run()
