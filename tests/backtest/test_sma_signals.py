@@ -116,3 +116,26 @@ def test_several_runs_in_one_process_give_identical_results():
     second, _ = backtest(bars, "1-DAY")
     assert first.fills == second.fills
     np.testing.assert_array_equal(first.equity.to_numpy(), second.equity.to_numpy())
+
+
+def test_allow_short_flips_between_long_and_short_at_each_cross():
+    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
+    fast_sma, slow_sma = bars["close"].rolling(10).mean(), bars["close"].rolling(20).mean()
+    above = fast_sma > slow_sma
+    defined = slow_sma.notna() & slow_sma.shift(1).notna()
+    crosses = bars.index[defined & (above != above.shift(1, fill_value=False))]
+    first_up = next(t for t in crosses if above[t])
+    crosses = [t for t in crosses if t >= first_up]
+
+    result, size = backtest(bars, "1-DAY", allow_short=True)
+
+    close_time = pd.Series(size.close_times(pd.DatetimeIndex(bars.index)), index=bars.index)
+    sides = ["LONG" if above[t] else "SHORT" for t in crosses]
+    assert list(result.trades["side"]) == sides
+    assert list(result.trades["entry_time"]) == [close_time[t] for t in crosses]
+    # Every exit but the last open one is the next trade's entry: always in the market after the first cross.
+    assert list(result.trades["exit_time"].iloc[:-1]) == [close_time[t] for t in crosses[1:]]
+    assert result.trades["exit_time"].isna().iloc[-1]
+    # Short P&L is (entry - exit) × quantity, net of commissions (none here).
+    short = result.trades[result.trades["side"] == "SHORT"].iloc[0]
+    assert short["pnl"] == pytest.approx((short["entry_price"] - short["exit_price"]) * short["quantity"])

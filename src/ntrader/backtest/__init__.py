@@ -2,5 +2,6 @@
 
 from ntrader.backtest.engine import Fill, RunResult, run_engine
 from ntrader.backtest.service import BacktestOutcome, run_backtest
+from ntrader.backtest.sweep import SweepOutcome, run_sweep
 
-__all__ = ["BacktestOutcome", "Fill", "RunResult", "run_backtest", "run_engine"]
+__all__ = ["BacktestOutcome", "Fill", "RunResult", "SweepOutcome", "run_backtest", "run_engine", "run_sweep"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.backtest.fills import FILL_NEXT_OPEN, bar_lead_ns, open_ticks, parse_fill_at
 from ntrader.backtest.fills import venue_options as fill_venue_options
-from ntrader.data.bars import BarSize
+from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError
 from ntrader.metrics.trades import TRADE_COLUMNS
 
@@ -131,6 +132,11 @@ def run_engine(
     fill_at = parse_fill_at(fill_at)
     if bars.empty:
         raise InputError("no bars to backtest")
+    # Own, writable float64 columns: Nautilus's wranglers reject read-only buffers, which is what
+    # Arrow-backed frames (CSV reads, Ray's object store) hand out.
+    bars = pd.DataFrame(
+        {column: np.array(bars[column], dtype="float64") for column in BAR_COLUMNS}, index=bars.index
+    )
     if capital <= 0:
         raise InputError(f"capital must be greater than 0, got {capital}")
     import nautilus_trader
@@ -144,11 +150,15 @@ def run_engine(
             run_analysis=False,
         )
     )
+    config = config_factory(instrument.id, bar_type)
+    # A cash account cannot sell short; strategies that may go short get a margin account at 1x.
+    short_selling = bool(getattr(config, "allow_short", False))
     try:
         engine.add_venue(
             venue=Venue(venue),
             oms_type=OmsType.NETTING,
-            account_type=AccountType.CASH,
+            account_type=AccountType.MARGIN if short_selling else AccountType.CASH,
+            default_leverage=Decimal(1) if short_selling else None,
             base_currency=USD,
             starting_balances=[Money(capital, USD)],
             fee_model=fee_model,
@@ -164,7 +174,7 @@ def run_engine(
             engine.add_data(open_ticks(bars, bar_size, instrument))
         if extra_data is not None:
             engine.add_data(extra_data(instrument))
-        engine.add_strategy(strategy_class(config_factory(instrument.id, bar_type)))
+        engine.add_strategy(strategy_class(config))
         engine.run()
         fills = _collect_fills(engine)
         account = engine.portfolio.account(Venue(venue))

@@ -7,11 +7,15 @@ from ntrader.cli.db import db
 from ntrader.cli.ibkr import connect_command, fetch_command, ibkr
 from ntrader.cli.report import compare_command, report
 from ntrader.cli.strategy import strategy
+from ntrader.cli.sweep import report_sweep_command, sweep_command, walk_forward_command
 
 cli.add_command(strategy)
 cli.add_command(backtest)
 backtest.add_command(compare_command)
 cli.add_command(report)
+backtest.add_command(sweep_command)
+backtest.add_command(walk_forward_command)
+report.add_command(report_sweep_command)
 cli.add_command(db)
 cli.add_command(data)
 data.add_command(connect_command)

@@ -158,8 +158,9 @@ BUILTINS: tuple[StrategySpec, ...] = (
         description="Simple moving average crossover (trend following).",
         rule=(
             "Enter long when SMA(fast) > SMA(slow) on a bar after SMA(fast) <= SMA(slow) on the "
-            "previous bar; close the position on the opposite cross (or flip short when "
-            "allow_short=true). Market orders, filled per --fill-at (default: the signal bar's close)."
+            "previous bar; close the position on the opposite cross (or, with allow_short=true, flip "
+            "short on a 1x margin account). Market orders, filled per --fill-at (default: the signal "
+            "bar's close)."
         ),
         bounds={
             "fast_period": ">= 1, < slow_period",

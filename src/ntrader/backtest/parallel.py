@@ -1,0 +1,232 @@
+"""Many Nautilus runs on the same bars: in this process, a local process pool, or a Ray cluster.
+
+Workers only run the engine and compute metrics; they return the results and the parent saves
+them (no database connection ever crosses a process boundary). The bars travel once per worker:
+the pool hands them to each process through its initializer, Ray puts them in the object store
+once (`ray.put`) and every task reads the same object. Nautilus initialises its logger once per
+process; `run_engine` runs with logging bypassed, which is safe in every fresh worker.
+
+The pool uses the "spawn" start method: a forked child would inherit the parent's Nautilus/pyo3
+runtime state (threads, the Rust logger), which fork does not copy safely.
+
+Ray: `ray_address` "auto" joins a running cluster (`ray start --head` on this machine or
+`RAY_ADDRESS`), "ray://host:10001" a remote one through Ray Client, "local" starts a private
+local instance. When Ray is already initialised in this process (a notebook, a test) that
+session is used as it is, and left running.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ntrader.backtest.costs import parse_commission
+from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.data.bars import parse_bar_size
+from ntrader.errors import ConnectionFailure, InputError, NtraderError
+from ntrader.metrics import Metrics, compute_metrics
+
+RAY_ADDRESS_ENV = "NTRADER_RAY_ADDRESS"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class EngineTask:
+    """One Nautilus run, described by plain values so that it pickles to any worker.
+
+    `strategy` is a built-in name or a user reference (`path/file.py:Class`, `module:Class`) that
+    the worker resolves itself; `params` are typed and complete (defaults merged).
+    """
+
+    strategy: str
+    params: dict[str, Any]
+    symbol: str
+    bar_size: str
+    capital: float
+    commission: str
+    fill_at: str
+    risk_free_rate: float = 0.0
+
+
+@dataclass
+class EngineOutput:
+    """What a worker sends back: the run and its metrics (nothing saved yet)."""
+
+    task: EngineTask
+    result: RunResult
+    metrics: Metrics
+
+
+def run_task(bars: pd.DataFrame, task: EngineTask) -> EngineOutput:
+    """Run one task in this process (what every worker calls)."""
+    from ntrader.strategies import get_strategy
+
+    spec = get_strategy(task.strategy)
+    params = dict(task.params)
+    # Writable arrays: Ray hands out the object store's read-only buffers (zero copy), and
+    # Nautilus's tick builder needs writable ones.
+    bars = bars.copy()
+    result = run_engine(
+        bars,
+        symbol=task.symbol,
+        bar_size=parse_bar_size(task.bar_size),
+        strategy_class=spec.strategy_class,
+        config_factory=lambda instrument_id, bar_type: spec.build_config(
+            params, instrument_id=instrument_id, bar_type=bar_type
+        ),
+        capital=task.capital,
+        fee_model=parse_commission(task.commission).fee_model(),
+        fill_at=task.fill_at,
+    )
+    metrics = compute_metrics(
+        result.equity,
+        result.trades,
+        bars["close"].set_axis(result.equity.index),
+        risk_free_rate=task.risk_free_rate,
+    )
+    return EngineOutput(task=task, result=result, metrics=metrics)
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def resolve_ray_address(ray_address: str | None) -> str | None:
+    """`--ray` if given, else `NTRADER_RAY_ADDRESS`, else None (no Ray)."""
+    address = ray_address if ray_address is not None else os.environ.get(RAY_ADDRESS_ENV)
+    address = (address or "").strip()
+    return address or None
+
+
+def run_tasks(
+    bars: pd.DataFrame,
+    tasks: Sequence[EngineTask],
+    *,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: Progress | None = None,
+) -> list[EngineOutput]:
+    """Every task on the same bars, results in the order of `tasks`.
+
+    Ray when `ray_address` (or `NTRADER_RAY_ADDRESS`) is set; else a process pool of `workers`
+    processes (default: the number of cores); one worker or one task runs in this process.
+    """
+    if not tasks:
+        return []
+    address = resolve_ray_address(ray_address)
+    if address is not None:
+        return _run_ray(bars, tasks, address, progress)
+    count = default_workers() if workers is None else workers
+    if count < 1:
+        raise InputError(f"workers must be at least 1, got {count}")
+    if count == 1 or len(tasks) == 1:
+        outputs = []
+        for task in tasks:
+            outputs.append(run_task(bars, task))
+            if progress is not None:
+                progress(1)
+        return outputs
+    return _run_pool(bars, tasks, min(count, len(tasks)), progress)
+
+
+# Process pool ------------------------------------------------------------------------------------
+
+_worker_bars: pd.DataFrame | None = None
+
+
+def _init_worker(bars: pd.DataFrame) -> None:
+    global _worker_bars
+    _worker_bars = bars
+
+
+def _pool_task(task: EngineTask) -> EngineOutput:
+    assert _worker_bars is not None, "worker started without bars"
+    return run_task(_worker_bars, task)
+
+
+def _run_pool(
+    bars: pd.DataFrame, tasks: Sequence[EngineTask], workers: int, progress: Progress | None
+) -> list[EngineOutput]:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(bars,)
+    ) as pool:
+        futures: dict[Future[EngineOutput], int] = {
+            pool.submit(_pool_task, t): k for k, t in enumerate(tasks)
+        }
+        outputs: list[EngineOutput | None] = [None] * len(tasks)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                outputs[futures[future]] = _unwrap(future)
+                if progress is not None:
+                    progress(1)
+    return [out for out in outputs if out is not None]
+
+
+def _unwrap(future: Future[EngineOutput]) -> EngineOutput:
+    try:
+        return future.result()
+    except NtraderError:
+        raise
+    except Exception as exc:  # a crashed worker (BrokenProcessPool) or an engine error
+        raise NtraderError(f"a backtest worker failed: {type(exc).__name__}: {exc}") from exc
+
+
+# Ray -------------------------------------------------------------------------------------------
+
+
+def _run_ray(
+    bars: pd.DataFrame, tasks: Sequence[EngineTask], address: str, progress: Progress | None
+) -> list[EngineOutput]:
+    if address == "local":
+        # Ray would start workers of a `uv run` driver with `uv run` in the current directory,
+        # which fails outside the project: a private local instance uses this interpreter.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "Ray is not installed: install the extra (pip install 'ntrader[ray]') or drop --ray"
+        ) from None
+    if not ray.is_initialized():
+        try:
+            ray.init(
+                address=None if address == "local" else address,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConnectionFailure(f"cannot connect to the Ray cluster at {address!r}: {exc}") from exc
+    remote = ray.remote(num_cpus=1)(run_task)
+    # Once into the object store; each task gets a reference, never its own copy of the bars.
+    bars_ref = ray.put(bars)
+    refs = [remote.remote(bars_ref, task) for task in tasks]
+    if progress is not None:
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            progress(len(done))
+    try:
+        return list(ray.get(refs))
+    except ray.exceptions.RayTaskError as exc:
+        raise NtraderError(f"a Ray backtest task failed: {exc}") from exc
+
+
+__all__ = [
+    "RAY_ADDRESS_ENV",
+    "EngineOutput",
+    "EngineTask",
+    "default_workers",
+    "resolve_ray_address",
+    "run_task",
+    "run_tasks",
+]

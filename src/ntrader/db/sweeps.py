@@ -1,0 +1,163 @@
+"""Parameter sweeps: the `sweeps` table (one row per sweep, its ranked results as JSON) and its access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ntrader.db.engine import session_scope
+from ntrader.db.models import MONEY, Base
+from ntrader.errors import NotFoundError
+
+
+class Sweep(Base):
+    """A grid screened (vector engine or Nautilus) and ranked; the confirmed runs are normal runs."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(200), index=True)
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    bar_type: Mapped[str] = mapped_column(String(64))
+    data_source: Mapped[str] = mapped_column(String(32))
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bars: Mapped[int] = mapped_column(Integer)
+    capital: Mapped[Decimal] = mapped_column(MONEY)
+    engine: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(32))
+    grid: Mapped[dict[str, Any]] = mapped_column(JSON)
+    constraints: Mapped[list[str]] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    run_ids: Mapped[list[int]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A stored sweep as plain values. `results` are ranked rows: rank, params, screened, run_id,
+    confirmed (metrics of the confirmed run, or None)."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    strategy: str
+    symbol: str
+    bar_type: str
+    data_source: str
+    start: datetime
+    end: datetime
+    bars: int
+    capital: float
+    engine: str
+    metric: str
+    grid: dict[str, Any]
+    constraints: list[str]
+    settings: dict[str, Any]
+    results: list[dict[str, Any]]
+    run_ids: list[int]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("created_at", "start", "end"):
+            out[key] = out[key].isoformat()
+        return out
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def save_sweep(
+    *,
+    kind: str,
+    strategy: str,
+    symbol: str,
+    bar_type: str,
+    data_source: str,
+    start: datetime,
+    end: datetime,
+    bars: int,
+    capital: float,
+    engine: str,
+    metric: str,
+    grid: dict[str, Any],
+    constraints: list[str],
+    settings: dict[str, Any],
+    results: list[dict[str, Any]],
+    run_ids: list[int],
+    url: str | None = None,
+) -> int:
+    """Store one sweep and return its id."""
+    with session_scope(url) as session:
+        row = Sweep(
+            created_at=datetime.now(UTC),
+            kind=kind,
+            strategy=strategy,
+            symbol=symbol,
+            bar_type=bar_type,
+            data_source=data_source,
+            start=start,
+            end=end,
+            bars=bars,
+            capital=round(capital, 8),
+            engine=engine,
+            metric=metric,
+            grid=grid,
+            constraints=constraints,
+            settings=settings,
+            results=results,
+            run_ids=run_ids,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _record(row: Sweep) -> SweepRecord:
+    return SweepRecord(
+        id=row.id,
+        created_at=_utc(row.created_at),
+        kind=row.kind,
+        strategy=row.strategy,
+        symbol=row.symbol,
+        bar_type=row.bar_type,
+        data_source=row.data_source,
+        start=_utc(row.start),
+        end=_utc(row.end),
+        bars=row.bars,
+        capital=float(row.capital),
+        engine=row.engine,
+        metric=row.metric,
+        grid=dict(row.grid),
+        constraints=list(row.constraints),
+        settings=dict(row.settings),
+        results=list(row.results),
+        run_ids=list(row.run_ids),
+    )
+
+
+def get_sweep(sweep_id: int, url: str | None = None) -> SweepRecord:
+    with session_scope(url) as session:
+        row = session.get(Sweep, sweep_id)
+        if row is None:
+            raise NotFoundError(f"no sweep with id {sweep_id} (see `ntrader backtest sweep --help`)")
+        return _record(row)
+
+
+def list_sweeps(*, limit: int = 20, url: str | None = None) -> list[SweepRecord]:
+    """Stored sweeps, newest first."""
+    with session_scope(url) as session:
+        query = select(Sweep).order_by(Sweep.id.desc()).limit(limit)
+        return [_record(row) for row in session.scalars(query)]
+
+
+__all__ = ["Sweep", "SweepRecord", "get_sweep", "list_sweeps", "save_sweep"]

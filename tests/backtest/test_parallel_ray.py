@@ -1,0 +1,71 @@
+"""Nautilus runs in a process pool and on a local Ray instance give identical results."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ntrader.backtest.parallel import EngineTask, resolve_ray_address, run_task, run_tasks
+from ntrader.backtest.sweep import run_sweep
+from ntrader.data.mock import generate_bars
+
+# Under `uv run`, Ray would start its workers with `uv run` in the current directory, which these
+# tests move to a temporary one (no project there): workers must use this very interpreter instead.
+os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def tasks() -> list[EngineTask]:
+    return [
+        EngineTask(
+            "sma",
+            {"fast_period": f, "slow_period": s, "allow_short": False, "position_pct": 0.95},
+            "AAPL",
+            "1-DAY",
+            100_000.0,
+            "ibkr-fixed",
+            fill,
+        )
+        for f, s, fill in ((5, 20, "close"), (10, 30, "next-open"), (10, 50, "close"))
+    ]
+
+
+def summary(outputs) -> list[tuple]:
+    return [
+        (
+            [(f.timestamp, f.side, f.quantity, f.price, f.commission) for f in o.result.fills],
+            o.result.equity.tolist(),
+            o.metrics.to_json_dict(),
+        )
+        for o in outputs
+    ]
+
+
+def test_pool_and_ray_give_the_same_results_as_one_process(local_ray):
+    bars = generate_bars("AAPL", "2021-01-01", "2023-12-31")
+    here = [run_task(bars, t) for t in tasks()]
+    advanced: list[int] = []
+    pool = run_tasks(bars, tasks(), workers=2, progress=advanced.append)
+    on_ray = run_tasks(bars, tasks(), ray_address="auto")
+    assert summary(pool) == summary(here) == summary(on_ray)
+    assert [o.task for o in on_ray] == tasks() and sum(advanced) == 3
+    assert all(len(o.result.fills) >= 4 for o in here)
+
+
+def test_sweep_confirmations_on_ray_equal_the_pool(local_ray, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'ray.db'}"
+    common = dict(grid=["fast_period=5,10,20", "slow_period=30,50"], top=3, database_url=url)
+    pooled = run_sweep("sma", "MSFT", "2021-01-01", "2023-12-31", workers=2, **common)
+    monkeypatch.setenv("NTRADER_RAY_ADDRESS", "auto")
+    assert resolve_ray_address(None) == "auto"
+    rayed = run_sweep("sma", "MSFT", "2021-01-01", "2023-12-31", **common)
+    assert [r.confirmed for r in rayed.confirmed] == [r.confirmed for r in pooled.confirmed]
+    assert len(rayed.confirmed) == 3

@@ -1,0 +1,196 @@
+"""The vector engine against the Nautilus engine: identical fills and trades, the same final equity.
+
+Every built-in, both fill modes and every commission model, on random walks (mock bars, daily and
+one-minute), on the real-looking examples/data/AAPL.csv and on a coarse price grid full of exact
+indicator ties. A mismatch is a bug in one of the engines, never a tolerance to loosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntrader.backtest.costs import parse_commission
+from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.backtest.vector import prepare_bars, run_vector, screen
+from ntrader.data import parse_bar_size
+from ntrader.data.csv import read_csv_bars
+from ntrader.data.mock import generate_bars
+from ntrader.errors import InputError
+from ntrader.strategies import get_strategy
+
+AAPL_CSV = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
+CAPITAL = 100_000.0
+COMMISSIONS = ("ibkr-fixed", "ibkr-tiered", "none", "per-share:0.01", "bps:5")
+FILLS = ("close", "next-open")
+PARAMS = {
+    "sma": [{"fast_period": 10, "slow_period": 30}, {"fast_period": 5, "slow_period": 20}],
+    "mean_reversion": [{"lookback": 20, "num_std": 1.5}, {"lookback": 10, "num_std": 1.0}],
+    "momentum": [
+        {"rsi_period": 14, "oversold": 35.0, "overbought": 65.0},
+        {"rsi_period": 7, "oversold": 30.0, "overbought": 70.0},
+    ],
+}
+
+
+def daily_walk() -> pd.DataFrame:
+    return generate_bars("MSFT", "2016-01-01", "2023-12-31")
+
+
+def aapl_csv() -> pd.DataFrame:
+    # A copy: the reader's arrays are read-only, which `fills.open_ticks` cannot take (reported).
+    return read_csv_bars(AAPL_CSV, bar_size=parse_bar_size("1-DAY")).frame.copy()
+
+
+def tie_grid(seed: int = 3) -> pd.DataFrame:
+    """Closes on a $0.25 grid that often stand still: exact SMA ties and closes exactly at the mean."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([-0.5, -0.25, 0.0, 0.0, 0.0, 0.25, 0.5], size=1500)
+    close = 100.0 + np.cumsum(steps)
+    index = pd.bdate_range("2015-01-01", periods=len(close), tz="UTC", name="timestamp")
+    open_ = np.concatenate(([100.0], close[:-1])) + rng.choice([-0.25, 0.0, 0.25], size=len(close))
+    frame = pd.DataFrame({"open": open_, "close": close, "volume": 5e6}, index=index)
+    frame["high"] = frame[["open", "close"]].max(axis=1) + 0.25
+    frame["low"] = frame[["open", "close"]].min(axis=1) - 0.25
+    return frame[["open", "high", "low", "close", "volume"]]
+
+
+def nautilus(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL) -> RunResult:
+    spec = get_strategy(name)
+    typed = {**spec.defaults(), **params}
+    return run_engine(
+        bars,
+        symbol="TEST",
+        bar_size=parse_bar_size(bar_size),
+        strategy_class=spec.strategy_class,
+        config_factory=lambda iid, bt: spec.build_config(typed, instrument_id=iid, bar_type=bt),
+        capital=capital,
+        fee_model=parse_commission(commission).fee_model(),
+        fill_at=fill_at,
+    )
+
+
+def vector(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL) -> RunResult:
+    spec = get_strategy(name)
+    return run_vector(
+        bars,
+        spec.name,
+        {**spec.defaults(), **params},
+        bar_size=parse_bar_size(bar_size),
+        capital=capital,
+        commission=commission,
+        fill_at=fill_at,
+        symbol="TEST",
+    )
+
+
+def fill_rows(result: RunResult) -> list[tuple]:
+    return [(f.timestamp, f.side, f.quantity, f.price, f.commission) for f in result.fills]
+
+
+def assert_same(expected: RunResult, actual: RunResult, min_fills: int = 4) -> None:
+    assert len(expected.fills) >= min_fills, "pick data and parameters that trade"
+    assert fill_rows(actual) == fill_rows(expected)
+    columns = ["side", "quantity", "entry_time", "entry_price", "exit_time", "exit_price"]
+    pd.testing.assert_frame_equal(actual.trades[columns], expected.trades[columns])
+    assert actual.final_equity == pytest.approx(expected.final_equity, rel=1e-6)
+    assert actual.final_balance == pytest.approx(expected.final_balance, rel=1e-9)
+    pd.testing.assert_series_equal(actual.equity, expected.equity, rtol=1e-9)
+
+
+@pytest.mark.parametrize("commission", COMMISSIONS)
+@pytest.mark.parametrize("fill_at", FILLS)
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_trades_match_nautilus(name, fill_at, commission):
+    for bars, params in ((daily_walk(), PARAMS[name][0]), (aapl_csv(), PARAMS[name][1])):
+        assert_same(
+            nautilus(bars, name, params, commission, fill_at), vector(bars, name, params, commission, fill_at)
+        )
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_exact_ties_are_decided_as_nautilus_decides_them(name, fill_at):
+    bars = tie_grid()
+    closes = bars["close"]
+    # The data really is full of ties: equal SMAs and closes exactly at their mean.
+    assert ((closes.rolling(10).mean() - closes.rolling(30).mean()).abs() < 1e-12).sum() >= 5
+    for params in PARAMS[name]:
+        assert_same(
+            nautilus(bars, name, params, "ibkr-fixed", fill_at),
+            vector(bars, name, params, "ibkr-fixed", fill_at),
+            2,
+        )
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_minute_bars(fill_at):
+    bars = generate_bars("QQQ", "2024-05-01", "2024-05-03", "1-MINUTE")
+    for name in PARAMS:
+        params = PARAMS[name][1]
+        assert_same(
+            nautilus(bars, name, params, "ibkr-tiered", fill_at, "1-MINUTE"),
+            vector(bars, name, params, "ibkr-tiered", fill_at, "1-MINUTE"),
+        )
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_tiers_cross_within_a_month(fill_at):
+    # About a million shares an order: later orders of a month pay tier-2 rates.
+    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
+    prices = ["open", "high", "low", "close"]
+    bars[prices] = (bars[prices] / 100).round(2)
+    bars["volume"] = 1e12
+    expected = nautilus(
+        bars, "sma", {"fast_period": 5, "slow_period": 20}, "ibkr-tiered", fill_at, capital=1e7
+    )
+    assert len({f.commission / f.quantity for f in expected.fills}) > 1
+    assert_same(
+        expected,
+        vector(bars, "sma", {"fast_period": 5, "slow_period": 20}, "ibkr-tiered", fill_at, capital=1e7),
+    )
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_full_position(fill_at):
+    bars = daily_walk()
+    # All the cash in, no fees: a buy that fits the cash at the close fills in both engines; at the
+    # next open a gap up can make it cost more than the cash: Nautilus then stops trading and the
+    # vector engine flags the combination instead of pretending to know what happens.
+    params = {"fast_period": 10, "slow_period": 30, "position_pct": 1.0}
+    expected = nautilus(bars, "sma", params, "none", fill_at)
+    actual = vector(bars, "sma", params, "none", fill_at)
+    if fill_at == "close":
+        assert_same(expected, actual)
+    else:
+        assert actual.extra["overdrawn"] >= 1 and len(expected.fills) == 1
+
+
+def test_screen_figures_equal_the_detailed_run():
+    bars = daily_walk()
+    size = parse_bar_size("1-DAY")
+    combos = [
+        {**get_strategy("sma").defaults(), "fast_period": f, "slow_period": s} for f, s in ((5, 20), (10, 50))
+    ]
+    figures = screen(prepare_bars(bars, size), "sma", combos, commission="ibkr-fixed")
+    from ntrader.metrics import compute_metrics
+
+    for combo, fig in zip(combos, figures, strict=True):
+        result = run_vector(bars, "sma", combo, bar_size=size, commission="ibkr-fixed")
+        metrics = compute_metrics(result.equity, result.trades)
+        assert fig.final_equity == pytest.approx(result.final_equity, rel=1e-12)
+        assert fig.total_return == pytest.approx(metrics.total_return, rel=1e-9)
+        assert fig.sharpe == pytest.approx(metrics.sharpe, rel=1e-9)
+        assert fig.cagr == pytest.approx(metrics.cagr, rel=1e-9)
+        assert fig.max_drawdown == pytest.approx(metrics.max_drawdown, rel=1e-9)
+        assert fig.calmar == pytest.approx(metrics.calmar, rel=1e-9)
+
+
+def test_vector_engine_refuses_short_selling():
+    with pytest.raises(InputError, match="long-only"):
+        vector(
+            daily_walk(), "sma", {"fast_period": 5, "slow_period": 20, "allow_short": True}, "none", "close"
+        )
