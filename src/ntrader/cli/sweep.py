@@ -115,13 +115,16 @@ class _Bars:
 
 
 def _progress() -> Progress:
+    console = err_console()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console(),
+        console=console,
         transient=True,
+        # In a pipe or a log a live bar is noise (and leaves a blank line before any error).
+        disable=not console.is_terminal,
     )
 
 
