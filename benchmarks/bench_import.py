@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 
-from ntrader.data.store import _PG_EPOCH_US, _PG_HEADER, _sqlite_times, import_csv
+from ntrader.data.store import _PG_HEADER, _sqlite_times, import_csv, pg_market_rows
 from ntrader.db import dispose_engines, get_engine
 
 PG_ADMIN = os.environ.get("NTRADER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -76,29 +76,13 @@ def floor_sqlite(path: Path, url: str) -> int:
 def floor_postgres(path: Path, url: str) -> int:
     frame = pd.read_csv(path, engine="pyarrow")
     ns = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").to_numpy().view("int64")
-    texts = [("symbol", b"BENCH"), ("bar_type", b"1-MINUTE")]
-    floats = ("open", "high", "low", "close", "volume")
-    layout: list[tuple[str, str]] = [("fields", ">i2")]
-    for name, value in texts:
-        layout += [(f"{name}_len", ">i4"), (name, f"S{len(value)}")]
-    layout += [("ts_len", ">i4"), ("ts", ">i8")]
-    for name in floats:
-        layout += [(f"{name}_len", ">i4"), (name, ">f8")]
-    layout += [("source_len", ">i4"), ("source", "S3")]
-    rows = np.empty(len(frame), dtype=np.dtype(layout))
-    rows["fields"] = 9
-    for name, value in texts:
-        rows[f"{name}_len"], rows[name] = len(value), value
-    rows["ts_len"], rows["ts"] = 8, ns // 1000 - _PG_EPOCH_US
-    for name in floats:
-        rows[f"{name}_len"], rows[name] = 8, frame[name].to_numpy(dtype="float64")
-    rows["source_len"], rows["source"] = 3, b"csv"
+    rows = pg_market_rows(ns, frame, slice(0, len(frame)), ("BENCH", "1-MINUTE", "csv"))
     raw = get_engine(url).raw_connection()
     try:
         connection: Any = raw.driver_connection
         copy_sql = f"COPY market_data ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
         with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            copy.write(_PG_HEADER + rows.tobytes() + b"\xff\xff")
+            copy.write(_PG_HEADER + rows + b"\xff\xff")
         raw.commit()
     finally:
         raw.close()

@@ -214,6 +214,27 @@ def _pg_binary(ns: np.ndarray, frame: pd.DataFrame, part: slice) -> bytes:
     return rows.tobytes()
 
 
+def pg_market_rows(ns: np.ndarray, frame: pd.DataFrame, part: slice, key: tuple[str, str, str]) -> bytes:
+    """Binary COPY rows for every market_data column, built in bulk (the key is constant per series)."""
+    symbol, bar_type, source = (text.encode() for text in key)
+    layout: list[tuple[str, str]] = [("fields", ">i2")]
+    layout += [("symbol_len", ">i4"), ("symbol", f"S{len(symbol)}")]
+    layout += [("bar_type_len", ">i4"), ("bar_type", f"S{len(bar_type)}")]
+    layout += [("ts_len", ">i4"), ("ts", ">i8")]
+    layout += [item for name in BAR_COLUMNS for item in ((f"{name}_len", ">i4"), (name, ">f8"))]
+    layout += [("source_len", ">i4"), ("source", f"S{len(source)}")]
+    rows = np.empty(part.stop - part.start, dtype=np.dtype(layout))
+    rows["fields"] = 4 + len(BAR_COLUMNS)
+    rows["symbol_len"], rows["symbol"] = len(symbol), symbol
+    rows["bar_type_len"], rows["bar_type"] = len(bar_type), bar_type
+    rows["ts_len"], rows["ts"] = 8, ns[part] // 1000 - _PG_EPOCH_US
+    for name in BAR_COLUMNS:
+        rows[f"{name}_len"] = 8
+        rows[name] = frame[name].to_numpy(dtype="float64")[part]
+    rows["source_len"], rows["source"] = len(source), source
+    return rows.tobytes()
+
+
 def _write_postgres(
     engine: Engine, frame: pd.DataFrame, key: tuple[str, str, str], progress: Progress | None
 ) -> int:
@@ -223,6 +244,24 @@ def _write_postgres(
         connection = raw.driver_connection
         assert connection is not None
         with connection.cursor() as cursor:
+            first, last = (pd.Timestamp(int(v), tz="UTC").to_pydatetime() for v in (ns.min(), ns.max()))
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM market_data WHERE symbol = %s AND bar_type = %s "
+                "AND data_source = %s AND timestamp BETWEEN %s AND %s)",
+                (*key, first, last),
+            )
+            row = cursor.fetchone()
+            if row is not None and not row[0] and frame.index.is_unique:
+                # Nothing stored in this range and no stamp twice in the frame: COPY straight
+                # into the table, twice as fast as staging. The unique key still guards against a
+                # concurrent import of the same bars, which then fails whole.
+                with cursor.copy(f"COPY market_data ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.write(_PG_HEADER)
+                    for part in _chunks(len(ns), progress):
+                        copy.write(pg_market_rows(ns, frame, part, key))
+                    copy.write(b"\xff\xff")
+                raw.commit()
+                return len(ns)
             cursor.execute(
                 "CREATE TEMP TABLE ntrader_import (timestamp timestamptz, open float8, high float8, "
                 "low float8, close float8, volume float8) ON COMMIT DROP"
