@@ -77,7 +77,13 @@ def ntrader_run(start: str, end: str) -> tuple[float, int]:
 
     started = time.perf_counter()
     outcome = run_backtest(
-        "sma", "AAPL", start, end, bar_size="1-MINUTE", params={"fast_period": 10, "slow_period": 20}
+        "sma",
+        "AAPL",
+        start,
+        end,
+        bar_size="1-MINUTE",
+        params={"fast_period": 10, "slow_period": 20},
+        commission="none",  # the raw baseline has no fee model either
     )
     return time.perf_counter() - started, len(outcome.result.fills)
 

@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 
-from ntrader.data.store import _PG_HEADER, _sqlite_times, import_csv, pg_market_rows
+from ntrader.data.store import import_csv, pg_market_rows
 from ntrader.db import dispose_engines, get_engine
+from ntrader.db.bulk import PG_HEADER, sqlite_times
 
 PG_ADMIN = os.environ.get("NTRADER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = "symbol, bar_type, timestamp, open, high, low, close, volume, data_source"
@@ -65,7 +66,7 @@ def floor_sqlite(path: Path, url: str) -> int:
         cursor: Any = raw.cursor()
         cursor.executemany(
             f"INSERT INTO market_data ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            zip(repeat("BENCH"), repeat("1-MINUTE"), _sqlite_times(ns), *values, repeat("csv"), strict=False),
+            zip(repeat("BENCH"), repeat("1-MINUTE"), sqlite_times(ns), *values, repeat("csv"), strict=False),
         )
         raw.commit()
     finally:
@@ -82,7 +83,7 @@ def floor_postgres(path: Path, url: str) -> int:
         connection: Any = raw.driver_connection
         copy_sql = f"COPY market_data ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
         with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            copy.write(_PG_HEADER + rows + b"\xff\xff")
+            copy.write(PG_HEADER + rows + b"\xff\xff")
         raw.commit()
     finally:
         raw.close()

@@ -209,9 +209,10 @@ class CommissionFeeModel(FeeModel):
             # The order's tier is fixed by the month's volume before its first fill. The venue clock
             # reads the fill time; the order's own last event is its submission (a next-open fill
             # placed on a month's last bar lands in the next month).
-            month = _month_of(self._clock.timestamp_ns() if self._clock is not None else order.ts_last)
-            if month != self._month:
-                self._month, self._month_volume = month, _ZERO
+            if self.model.is_tiered:
+                month = _month_of(self._clock.timestamp_ns() if self._clock is not None else order.ts_last)
+                if month != self._month:
+                    self._month, self._month_volume = month, _ZERO
             state = _OrderState(rate=self.model.rate_for(float(self._month_volume)))
             self._orders[order.client_order_id] = state
         state.quantity += qty
@@ -220,6 +221,8 @@ class CommissionFeeModel(FeeModel):
         total = self.model.order_commission(state.quantity, state.value, state.rate)
         charge = max(total - state.charged, _ZERO)
         state.charged += charge
+        if state.quantity == order.quantity.as_decimal():
+            del self._orders[order.client_order_id]  # filled: nothing more to charge, keep memory flat
         return Money(charge, instrument.quote_currency)
 
 

@@ -191,7 +191,7 @@ def run_backtest(
         ),
         capital=capital,
         verbose=verbose,
-        fee_model=commission_model.fee_model(),
+        fee_model=None if commission_model.spec == "none" else commission_model.fee_model(),
         fill_at=fill_at,
     )
     metrics = compute_metrics(

@@ -90,12 +90,25 @@ def dispose_engines() -> None:
 
 def upgrade(engine: Engine) -> str:
     """Run every pending migration; returns the revision the database is at."""
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as connection:
-            config = _alembic_config(engine.url.render_as_string(hide_password=False))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            return MigrationContext.configure(connection).get_current_revision() or "base"
+        with engine.connect() as connection:
+            if sqlite:
+                # SQLite migrations rebuild tables (copy, drop, rename); with foreign keys on, dropping
+                # backtest_runs would cascade-delete every run's trades and equity curve.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    config = _alembic_config(engine.url.render_as_string(hide_password=False))
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    revision = MigrationContext.configure(connection).get_current_revision() or "base"
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
+            return revision
     except OperationalError as exc:
         raise DatabaseUnavailable(
             f"cannot reach the database ({_describe(engine.url.render_as_string(False))}): "

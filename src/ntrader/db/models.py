@@ -59,7 +59,7 @@ class BacktestRun(Base):
     strategy: Mapped[str] = mapped_column(String(200), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     symbol: Mapped[str] = mapped_column(String(32), index=True)
-    bar_type: Mapped[str] = mapped_column(String(32))
+    bar_type: Mapped[str] = mapped_column(String(128))
     data_source: Mapped[str] = mapped_column(String(32))
     start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end: Mapped[datetime] = mapped_column(DateTime(timezone=True))

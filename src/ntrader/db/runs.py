@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select
 
+from ntrader.db.bulk import write_equity
 from ntrader.db.engine import get_engine, session_scope
 from ntrader.db.models import BacktestRun, EquityPoint, Trade
 from ntrader.errors import NotFoundError
@@ -154,16 +154,7 @@ def save_run(
         session.flush()
         if len(trades):
             session.execute(insert(Trade), _trade_rows(run.id, trades))
-        if len(equity):
-            stamps = pd.DatetimeIndex(equity.index).tz_convert("UTC").to_pydatetime()
-            values = np.round(equity.to_numpy(dtype="float64"), 8).tolist()
-            session.execute(
-                insert(EquityPoint),
-                [
-                    {"run_id": run.id, "timestamp": ts, "equity": value}
-                    for ts, value in zip(stamps, values, strict=True)
-                ],
-            )
+        write_equity(session.connection(), run.id, equity)
         return run.id
 
 
