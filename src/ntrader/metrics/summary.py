@@ -77,7 +77,7 @@ class Metrics:
     calmar: float | None
     ruined: bool
     ruin_time: pd.Timestamp | None
-    # Trades
+    # Trades: the fields of TradeStats, flattened so the JSON stays one level deep
     trade_count: int
     open_trade_count: int
     winning_trades: int
@@ -244,21 +244,7 @@ def compute_metrics(
         calmar=calmar_ratio(cut),
         ruined=ruin_time is not None,
         ruin_time=ruin_time,
-        trade_count=stats.trade_count,
-        open_trade_count=stats.open_trade_count,
-        winning_trades=stats.winning_trades,
-        losing_trades=stats.losing_trades,
-        win_rate=stats.win_rate,
-        avg_win=stats.avg_win,
-        avg_loss=stats.avg_loss,
-        best_trade=stats.best_trade,
-        worst_trade=stats.worst_trade,
-        avg_trade_duration_days=stats.avg_trade_duration_days,
-        profit_factor=stats.profit_factor,
-        expectancy=stats.expectancy,
-        sqn=stats.sqn,
-        total_pnl=stats.total_pnl,
-        total_commission=stats.total_commission,
+        **dataclasses.asdict(stats),
         conventions=Conventions(
             annualization_factor=periods_per_year,
             risk_free_rate=risk_free_rate,
