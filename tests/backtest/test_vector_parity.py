@@ -24,7 +24,17 @@ from ntrader.strategies import get_strategy
 
 AAPL_CSV = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
 CAPITAL = 100_000.0
-COMMISSIONS = ("ibkr-fixed", "ibkr-tiered", "none", "per-share:0.01", "bps:5")
+COMMISSIONS = (
+    "ibkr-fixed",
+    "ibkr-tiered",
+    "ibkr-fixed:no-reg-fees",
+    "ibkr-tiered:no-reg-fees",
+    "ibkr-tiered:commission-only",
+    "ibkr-tiered:exchange=0.0012,sec=0.0000206,taf-max=5.95",
+    "none",
+    "per-share:0.01",
+    "bps:5",
+)
 FILLS = ("close", "next-open")
 PARAMS = {
     "sma": [{"fast_period": 10, "slow_period": 30}, {"fast_period": 5, "slow_period": 20}],
@@ -152,6 +162,21 @@ def test_tiers_cross_within_a_month(fill_at):
         expected,
         vector(bars, "sma", {"fast_period": 5, "slow_period": 20}, "ibkr-tiered", fill_at, capital=1e7),
     )
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+@pytest.mark.parametrize("commission", ["ibkr-tiered", "ibkr-tiered:commission-only"])
+def test_one_order_crosses_several_tiers(fill_at, commission):
+    # ~10 million shares an order at about USD 1: the month's first order already runs through
+    # tiers 1-3 (marginal rates), and sales pay the TAF maximum.
+    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
+    prices = ["open", "high", "low", "close"]
+    bars[prices] = (bars[prices] / 1000).round(2).clip(lower=0.5)
+    bars["volume"] = 1e13
+    params = {"fast_period": 5, "slow_period": 20}
+    expected = nautilus(bars, "sma", params, commission, fill_at, capital=1e7)
+    assert max(f.quantity for f in expected.fills) > 3_000_000
+    assert_same(expected, vector(bars, "sma", params, commission, fill_at, capital=1e7))
 
 
 @pytest.mark.parametrize("fill_at", FILLS)

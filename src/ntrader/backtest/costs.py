@@ -1,25 +1,60 @@
-"""Commission models (IBKR fixed/tiered, per share, basis points) and their Nautilus fee model."""
+"""What a US stock order costs at IBKR: the broker's commission and every fee on top of it.
+
+One table (`US_STOCK_FEES`, with `RATES_AS_OF` and each line's source) holds every fee line: its rate,
+its basis (USD per share, a fraction of the trade value, or a fraction of the IBKR commission), the
+side it applies to and its maximum. `ibkr-fixed` is IBKR's fixed plan plus the regulatory fees IBKR
+passes through even on that plan (SEC Section 31 fee and FINRA TAF on sales, FINRA CAT fee on every
+share); `ibkr-tiered` is the tiered plan with its volume tiers applied marginally across the New York
+calendar month, plus a representative exchange (remove-liquidity) fee, NSCC/DTC clearing, IBKR's
+NYSE/FINRA pass-through fees and the same regulatory fees. Modifiers after a colon drop or override
+lines: `ibkr-fixed:no-reg-fees` (the commission alone: the figure ntrader charged before the full
+stack), `ibkr-tiered:no-reg-fees`, `ibkr-tiered:commission-only`, `ibkr-tiered:exchange=0.001,sec=0`.
+
+Rounding: every line of an order (commission, each fee) is computed exactly on the order's whole
+quantity and value and rounded half-up to cents; the order pays the sum of its rounded lines. An
+order filled in parts pays, on each fill, its total so far minus what its earlier fills paid.
+The vector engine's kernel does the same in integer arithmetic (`ntrader.backtest.vector`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
 from nautilus_trader.backtest.models import FeeModel
+from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.objects import Money
 
 from ntrader.errors import InputError
 
-COMMISSION_SPECS = ("ibkr-fixed", "ibkr-tiered", "none", "per-share:X", "bps:X")
+COMMISSION_SPECS = (
+    "ibkr-fixed",
+    "ibkr-tiered",
+    "ibkr-fixed:no-reg-fees",
+    "ibkr-tiered:no-reg-fees",
+    "ibkr-tiered:commission-only",
+    "none",
+    "per-share:X",
+    "bps:X",
+)
 DEFAULT_COMMISSION = "ibkr-fixed"
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 
-# IBKR US stocks, tiered pricing: USD per share by the month's share volume so far. Each entry is the
-# last share of the month (inclusive) the rate applies to; None means no upper bound.
+#: The date the rates below were read from the sources named on each line.
+RATES_AS_OF = "2025-05-01"
+IBKR_STOCKS_URL = "https://www.interactivebrokers.com/en/pricing/commissions-stocks.php"
+SEC_31_URL = "https://www.sec.gov/divisions/marketreg/sec31feesbasicinfo.htm"
+FINRA_TAF_URL = "https://www.finra.org/rules-guidance/guidance/trading-activity-fee"
+FINRA_CAT_URL = "https://www.finra.org/rules-guidance/key-topics/consolidated-audit-trail-cat/cat-fees"
+
+# IBKR US stocks, tiered pricing: USD per share by the month's share volume. Each entry is the last
+# share of the month (inclusive) the rate applies to; None means no upper bound. Applied marginally:
+# an order that crosses a boundary pays each tier's rate on the shares inside it.
 IBKR_TIERS: tuple[tuple[int | None, Decimal], ...] = (
     (300_000, Decimal("0.0035")),
     (3_000_000, Decimal("0.0020")),
@@ -28,6 +63,84 @@ IBKR_TIERS: tuple[tuple[int | None, Decimal], ...] = (
     (None, Decimal("0.0005")),
 )
 
+# Bases of a fee line.
+PER_SHARE = "share"  # USD per share of the order
+PER_VALUE = "value"  # fraction of the order's trade value
+PER_COMMISSION = "commission"  # fraction of the order's IBKR commission (pass-through fees)
+# Groups a run's cost breakdown adds up.
+COST_GROUPS = ("commission", "exchange", "clearing", "pass_through", "regulatory")
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    """One fee on top of the broker's commission: `rate` on `basis`, on `sides` ("both" or "sell"),
+    at most `maximum` USD per order; `key` is the name an override uses (`sec=0`)."""
+
+    key: str
+    name: str
+    group: str
+    rate: Decimal
+    basis: str
+    sides: str = "both"
+    maximum: Decimal | None = None
+    source: str = IBKR_STOCKS_URL
+
+    def amount(self, sell: bool, quantity: Decimal, value: Decimal, commission: Decimal) -> Decimal:
+        """This line for one order, rounded half-up to cents."""
+        if self.sides == "sell" and not sell:
+            return _ZERO
+        base = {PER_SHARE: quantity, PER_VALUE: value, PER_COMMISSION: commission}[self.basis]
+        amount = self.rate * base
+        if self.maximum is not None:
+            amount = min(amount, self.maximum)
+        return _cents(amount)
+
+    def describe(self) -> str:
+        side = " sold" if self.sides == "sell" else ""
+        if self.basis == PER_SHARE:
+            text = f"USD {self.rate.normalize():f}/share{side}"
+        elif self.basis == PER_VALUE:
+            text = f"{self.rate.normalize():f} × value{' of sales' if side else ''}"
+        else:
+            text = f"{self.rate.normalize():f} × commission"
+        if self.maximum is not None:
+            text += f", max {_usd(self.maximum)}/order"
+        return f"{self.name} {text}"
+
+
+SEC_FEE = FeeLine(
+    "sec", "SEC fee (Section 31)", "regulatory", Decimal("0.0000278"), PER_VALUE, "sell", source=SEC_31_URL
+)
+FINRA_TAF = FeeLine(
+    "taf",
+    "FINRA TAF",
+    "regulatory",
+    Decimal("0.000166"),
+    PER_SHARE,
+    "sell",
+    maximum=Decimal("8.30"),
+    source=FINRA_TAF_URL,
+)
+FINRA_CAT = FeeLine(
+    "cat", "FINRA CAT fee", "regulatory", Decimal("0.0000265"), PER_SHARE, source=FINRA_CAT_URL
+)
+EXCHANGE_FEE = FeeLine(
+    "exchange", "exchange fee (remove liquidity)", "exchange", Decimal("0.0030"), PER_SHARE
+)
+CLEARING_FEE = FeeLine("clearing", "clearing (NSCC, DTC)", "clearing", Decimal("0.00020"), PER_SHARE)
+NYSE_PASS_THROUGH = FeeLine(
+    "nyse-pass-through", "NYSE pass-through", "pass_through", Decimal("0.000175"), PER_COMMISSION
+)
+FINRA_PASS_THROUGH = FeeLine(
+    "finra-pass-through", "FINRA pass-through", "pass_through", Decimal("0.00056"), PER_COMMISSION
+)
+REGULATORY_FEES = (SEC_FEE, FINRA_TAF, FINRA_CAT)
+TIERED_FEES = (EXCHANGE_FEE, CLEARING_FEE, NYSE_PASS_THROUGH, FINRA_PASS_THROUGH)
+#: Every fee line ntrader knows for US stocks (rates as of `RATES_AS_OF`, each with its source).
+US_STOCK_FEES = (*TIERED_FEES, *REGULATORY_FEES)
+_FEE_KEYS = {line.key: line for line in US_STOCK_FEES}
+_OVERRIDE_KEYS = (*_FEE_KEYS, "taf-max")
+
 
 def _cents(amount: Decimal) -> Decimal:
     return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
@@ -35,7 +148,9 @@ def _cents(amount: Decimal) -> Decimal:
 
 def _decimal(value: Any) -> Decimal:
     # repr of a float is its shortest round-tripping form: 909.65 stays 909.65, not 909.649999…
-    return value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    # Rounded to 9 decimals first (Nautilus's fixed precision): a reported quantity such as
+    # 999304.9999999999 (`Quantity.as_double()` of 999 305) is 999 305 shares.
+    return value if isinstance(value, Decimal) else Decimal(repr(round(float(value), 9)))
 
 
 def _usd(amount: Decimal) -> str:
@@ -45,24 +160,35 @@ def _usd(amount: Decimal) -> str:
     return f"USD {text}"
 
 
+def _is_sell(side: Any) -> bool:
+    if isinstance(side, str):
+        return side.strip().upper() in ("SELL", "S", "-1")
+    if side == OrderSide.SELL:
+        return True
+    return isinstance(side, int) and not isinstance(side, OrderSide) and side < 0
+
+
 @dataclass(frozen=True)
 class CommissionModel:
-    """What one order costs: a per-share rate (flat or tiered by monthly volume) or basis points of
-    the trade value, with an optional minimum and a maximum as a fraction of the trade value, all per
-    ORDER (an order the engine fills in parts is charged as one)."""
+    """What one order costs: the broker's commission (a per-share rate, flat or tiered marginally by
+    the month's volume, or basis points of the trade value, with an optional minimum and a maximum
+    as a fraction of the trade value) plus fee lines (`fees`), all per ORDER (an order the engine
+    fills in parts is charged as one)."""
 
     spec: str
     tiers: tuple[tuple[int | None, Decimal], ...] = ()
     bps: Decimal = _ZERO
     minimum: Decimal = _ZERO
     max_fraction: Decimal | None = None
+    fees: tuple[FeeLine, ...] = ()
+    plan: str = ""
 
     @property
     def is_tiered(self) -> bool:
         return len(self.tiers) > 1
 
     def rate_for(self, month_volume: float = 0) -> Decimal:
-        """Per-share rate for an order whose first share is share `month_volume + 1` of the month."""
+        """Per-share rate of share `month_volume + 1` of the month."""
         if not self.tiers:
             return _ZERO
         for last_share, rate in self.tiers:
@@ -70,46 +196,111 @@ class CommissionModel:
                 return rate
         return self.tiers[-1][1]
 
-    def order_commission(self, quantity: Decimal, value: Decimal, rate: Decimal) -> Decimal:
-        """Commission in USD (rounded to cents) for an order of `quantity` shares worth `value`."""
+    def per_share_amount(self, quantity: Decimal, month_volume: Decimal = _ZERO) -> Decimal:
+        """The per-share part of the commission, tiers applied marginally from `month_volume`."""
+        amount, start, left = _ZERO, month_volume, quantity
+        for last_share, rate in self.tiers:
+            if left <= 0:
+                break
+            if last_share is None or start < last_share:
+                take = left if last_share is None else min(left, last_share - start)
+                amount += take * rate
+                start += take
+                left -= take
+        return amount
+
+    def order_commission(self, quantity: Decimal, value: Decimal, month_volume: Decimal = _ZERO) -> Decimal:
+        """The broker's commission in USD (rounded to cents) for an order of `quantity` shares worth
+        `value`, `month_volume` shares into the month."""
         if quantity <= 0:
             return _ZERO
-        amount = rate * quantity + value * self.bps / Decimal(10_000)
+        amount = self.per_share_amount(quantity, month_volume) + value * self.bps / Decimal(10_000)
         amount = max(amount, self.minimum)
         if self.max_fraction is not None:
             amount = min(amount, value * self.max_fraction)
         return _cents(amount)
 
-    def commission_for(self, quantity: float, price: float, *, month_volume: float = 0) -> float:
-        """Commission for one order of `quantity` shares at `price`, `month_volume` shares into the month."""
-        qty, px = _decimal(quantity), _decimal(price)
-        return float(self.order_commission(abs(qty), abs(qty) * px, self.rate_for(month_volume)))
+    def order_costs(
+        self, side: Any, quantity: Decimal, value: Decimal, month_volume: Decimal = _ZERO
+    ) -> dict[str, Decimal]:
+        """Each cost group of one order in USD (every line rounded to cents), `side` BUY or SELL."""
+        out = dict.fromkeys(COST_GROUPS, _ZERO)
+        if quantity <= 0:
+            return out
+        commission = self.order_commission(quantity, value, month_volume)
+        out["commission"] = commission
+        sell = _is_sell(side)
+        for line in self.fees:
+            out[line.group] += line.amount(sell, quantity, value, commission)
+        return out
+
+    def order_total(
+        self, side: Any, quantity: Decimal, value: Decimal, month_volume: Decimal = _ZERO
+    ) -> Decimal:
+        return sum(self.order_costs(side, quantity, value, month_volume).values(), _ZERO)
+
+    def commission_for(
+        self, quantity: float, price: float, *, month_volume: float = 0, side: Any = "BUY"
+    ) -> float:
+        """Everything one order of `quantity` shares at `price` pays, `month_volume` shares into the month."""
+        qty, px = abs(_decimal(quantity)), abs(_decimal(price))
+        return float(self.order_total(side, qty, qty * px, _decimal(month_volume)))
 
     def fee_model(self) -> CommissionFeeModel:
         """A fresh Nautilus fee model (it keeps per-order and per-month state, so one per run)."""
         return CommissionFeeModel(self)
 
+    def with_rates(self, **overrides: Decimal | float | str) -> CommissionModel:
+        """This model with fee lines' rates overridden (`exchange=0.001`, `sec=0`, `taf_max=8.30`)."""
+        fees = list(self.fees)
+        parts = []
+        for raw_key, value in overrides.items():
+            key = raw_key.replace("_", "-")
+            if key not in _OVERRIDE_KEYS:
+                raise InputError(f"unknown fee line {raw_key!r}; use one of {', '.join(_OVERRIDE_KEYS)}")
+            target = "taf" if key == "taf-max" else key
+            index = next((i for i, line in enumerate(fees) if line.key == target), None)
+            if index is None:
+                raise InputError(f"{self.spec} has no {target!r} fee line to override")
+            amount = _decimal(value) if not isinstance(value, str) else _parse_amount(key, value, "rate")
+            if key == "taf-max":
+                if amount != _cents(amount):
+                    raise InputError(f"taf-max must be whole cents, got {amount}")
+                fees[index] = replace(fees[index], maximum=amount)
+            else:
+                fees[index] = replace(fees[index], rate=amount)
+            parts.append(f"{key}={amount.normalize():f}")
+        spec = self.spec + ("," if ":" in self.spec else ":") + ",".join(parts) if parts else self.spec
+        return replace(self, fees=tuple(fees), spec=spec)
+
     def describe(self) -> str:
         if self.spec == "none":
             return "no commission"
-        if self.spec == "ibkr-fixed":
-            return (
+        if self.plan == "fixed":
+            text = (
                 f"IBKR fixed: {_usd(self.tiers[0][1])}/share, min {_usd(self.minimum)}, "
                 f"max {self._max_text()} of trade value"
             )
-        if self.spec == "ibkr-tiered":
+        elif self.plan == "tiered":
             steps = ", ".join(
                 f"{'above ' + _volume(self.tiers[i - 1][0]) if last is None else 'to ' + _volume(last)}: "
                 f"{rate:f}"
                 for i, (last, rate) in enumerate(self.tiers)
             )
-            return (
-                f"IBKR tiered: USD/share by monthly share volume ({steps}), min {_usd(self.minimum)}, "
-                f"max {self._max_text()} of trade value; exchange, clearing and regulatory fees not modelled"
+            text = (
+                f"IBKR tiered: USD/share by monthly share volume, marginally ({steps}), "
+                f"min {_usd(self.minimum)}, max {self._max_text()} of trade value"
             )
-        if self.tiers:
+        elif self.tiers:
             return f"{_usd(self.tiers[0][1])}/share, no minimum or maximum"
-        return f"{self.bps.normalize():f} bps of trade value, no minimum or maximum"
+        else:
+            return f"{self.bps.normalize():f} bps of trade value, no minimum or maximum"
+        if self.fees:
+            text += "; + " + "; ".join(line.describe() for line in self.fees)
+            text += f" (rates as of {RATES_AS_OF})"
+        else:
+            text += "; no exchange, clearing or regulatory fees"
+        return text
 
     def _max_text(self) -> str:
         assert self.max_fraction is not None
@@ -122,16 +313,75 @@ def _volume(shares: int | None) -> str:
 
 
 IBKR_FIXED = CommissionModel(
-    "ibkr-fixed", tiers=((None, Decimal("0.005")),), minimum=Decimal("1.00"), max_fraction=Decimal("0.01")
+    "ibkr-fixed",
+    tiers=((None, Decimal("0.005")),),
+    minimum=Decimal("1.00"),
+    max_fraction=Decimal("0.01"),
+    fees=REGULATORY_FEES,
+    plan="fixed",
 )
 IBKR_TIERED = CommissionModel(
-    "ibkr-tiered", tiers=IBKR_TIERS, minimum=Decimal("0.35"), max_fraction=Decimal("0.01")
+    "ibkr-tiered",
+    tiers=IBKR_TIERS,
+    minimum=Decimal("0.35"),
+    max_fraction=Decimal("0.01"),
+    fees=(*TIERED_FEES, *REGULATORY_FEES),
+    plan="tiered",
 )
 NO_COMMISSION = CommissionModel("none")
+_MODIFIERS = {
+    "no-reg-fees": lambda m: replace(m, fees=tuple(f for f in m.fees if f.group != "regulatory")),
+    "commission-only": lambda m: replace(m, fees=()),
+}
+
+
+def cost_table() -> list[dict[str, str]]:
+    """Every cost line of `ibkr-fixed` and `ibkr-tiered`: plan, line, rate, basis, side, limits,
+    source and the date the rates were taken (the README's cost table)."""
+    rows = []
+    for model in (IBKR_FIXED, IBKR_TIERED):
+        tiers = (
+            f"USD {model.tiers[0][1]:f}/share"
+            if not model.is_tiered
+            else "; ".join(f"{_volume(last) if last else 'above'}: {rate:f}" for last, rate in model.tiers)
+            + " USD/share by month volume, marginally"
+        )
+        rows.append(
+            {
+                "plan": model.spec,
+                "line": "IBKR commission",
+                "rate": tiers,
+                "basis": "per share",
+                "side": "both",
+                "limits": f"min {_usd(model.minimum)}, max {model._max_text()} of trade value",
+                "source": IBKR_STOCKS_URL,
+                "as_of": RATES_AS_OF,
+            }
+        )
+        for line in model.fees:
+            rows.append(
+                {
+                    "plan": model.spec,
+                    "line": line.name,
+                    "rate": f"{line.rate.normalize():f}",
+                    "basis": {
+                        PER_SHARE: "USD per share",
+                        PER_VALUE: "× trade value",
+                        PER_COMMISSION: "× commission",
+                    }[line.basis],
+                    "side": "sales" if line.sides == "sell" else "both",
+                    "limits": f"max {_usd(line.maximum)}/order" if line.maximum is not None else "",
+                    "source": line.source,
+                    "as_of": RATES_AS_OF,
+                }
+            )
+    return rows
 
 
 def parse_commission(text: str | CommissionModel) -> CommissionModel:
-    """`ibkr-fixed`, `ibkr-tiered`, `none`, `per-share:X` (USD per share) or `bps:X` into a model."""
+    """`ibkr-fixed`, `ibkr-tiered` (each with optional modifiers after a colon, comma-separated:
+    `no-reg-fees`, `commission-only`, `LINE=RATE` such as `exchange=0.001`, `sec=0`, `taf-max=8.30`),
+    `none`, `per-share:X` (USD per share) or `bps:X` into a model."""
     if isinstance(text, CommissionModel):
         return text
     spec = str(text).strip().lower()
@@ -139,6 +389,8 @@ def parse_commission(text: str | CommissionModel) -> CommissionModel:
     if spec in named:
         return named[spec]
     kind, sep, raw = spec.partition(":")
+    if sep and kind in ("ibkr-fixed", "ibkr-tiered"):
+        return _ibkr_with(named[kind], text, raw)
     if sep and kind in ("per-share", "bps"):
         value = _parse_amount(text, raw, kind)
         if kind == "per-share":
@@ -149,8 +401,41 @@ def parse_commission(text: str | CommissionModel) -> CommissionModel:
     raise InputError(f"unknown commission {text!r}; use one of {', '.join(COMMISSION_SPECS)}")
 
 
+def _ibkr_with(base: CommissionModel, text: str | CommissionModel, raw: str) -> CommissionModel:
+    flags, overrides = [], {}
+    for part in (p.strip() for p in raw.split(",")):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq:
+            if name not in _MODIFIERS:
+                raise InputError(
+                    f"commission {text!r}: unknown modifier {name!r}; use no-reg-fees, commission-only "
+                    f"or LINE=RATE with LINE one of {', '.join(_OVERRIDE_KEYS)}"
+                )
+            if name not in flags:
+                flags.append(name)
+        elif name not in _OVERRIDE_KEYS:
+            raise InputError(
+                f"commission {text!r}: unknown fee line {name!r}; use one of {', '.join(_OVERRIDE_KEYS)}"
+            )
+        else:
+            overrides[name] = _parse_amount(str(text), value, name)
+    model = base
+    for flag in sorted(flags, key=list(_MODIFIERS).index):
+        model = _MODIFIERS[flag](model)
+    model = replace(model, spec=f"{base.spec}:{','.join(flags)}" if flags else base.spec)
+    ordered = {k: overrides[k] for k in _OVERRIDE_KEYS if k in overrides}
+    return model.with_rates(**ordered) if ordered else model
+
+
 def _parse_amount(text: str, raw: str, kind: str) -> Decimal:
-    unit = "USD per share" if kind == "per-share" else "basis points of trade value"
+    unit = (
+        "USD per share"
+        if kind == "per-share"
+        else "basis points of trade value"
+        if kind == "bps"
+        else "a rate"
+    )
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:
@@ -168,14 +453,53 @@ def commission_for(
     model: CommissionModel | str = DEFAULT_COMMISSION,
     *,
     month_volume: float = 0,
+    side: Any = "BUY",
 ) -> float:
-    """Commission in USD for one order of `quantity` shares at `price` (no engine involved)."""
-    return parse_commission(model).commission_for(quantity, price, month_volume=month_volume)
+    """What one order of `quantity` shares at `price` pays in USD, commission and fees (no engine)."""
+    return parse_commission(model).commission_for(quantity, price, month_volume=month_volume, side=side)
+
+
+def cost_breakdown(fills: Iterable[Any], model: CommissionModel | str) -> dict[str, float]:
+    """A run's costs by group (commission, exchange, clearing, pass_through, regulatory, total) in
+    USD, recomputed from its fills (objects with timestamp, side, quantity, price; both engines').
+
+    Consecutive fills with the same time and side are one order (a split fill); tiers count the
+    shares of the run's fills per New York calendar month, as the fee models do.
+    """
+    m = parse_commission(model)
+    totals = dict.fromkeys(COST_GROUPS, _ZERO)
+    month: tuple[int, int] | None = None
+    month_volume = _ZERO
+    order: list[Any] = []
+
+    def close(parts: list[Any]) -> None:
+        nonlocal month, month_volume
+        if not parts:
+            return
+        first = parts[0]
+        when = _month_of(pd.Timestamp(first.timestamp).value)
+        if when != month:
+            month, month_volume = when, _ZERO
+        qty = sum((abs(_decimal(p.quantity)) for p in parts), _ZERO)
+        value = sum((abs(_decimal(p.quantity)) * _decimal(p.price) for p in parts), _ZERO)
+        for group, amount in m.order_costs(first.side, qty, value, month_volume).items():
+            totals[group] += amount
+        month_volume += qty
+
+    for fill in fills:
+        if order and (fill.timestamp != order[-1].timestamp or fill.side != order[-1].side):
+            close(order)
+            order = []
+        order.append(fill)
+    close(order)
+    out = {group: float(amount) for group, amount in totals.items()}
+    out["total"] = float(sum(totals.values(), _ZERO))
+    return out
 
 
 @dataclass
 class _OrderState:
-    rate: Decimal
+    month_volume: Decimal
     quantity: Decimal = _ZERO
     value: Decimal = _ZERO
     charged: Decimal = _ZERO
@@ -185,9 +509,9 @@ class CommissionFeeModel(FeeModel):
     """Nautilus fee model charging a `CommissionModel` per order.
 
     The matching engine calls `get_commission` once per fill. An order filled in parts (thin bar
-    volume) must pay the minimum once, so each fill is charged the order's commission on everything
+    volume) must pay the minimum once, so each fill is charged the order's costs on everything
     filled so far minus what its earlier fills were charged. Tiered rates count the shares of this
-    run's fills per New York calendar month; an order's rate is set by the volume before its first fill.
+    run's fills per New York calendar month, marginally from the volume before the order's first fill.
     """
 
     def __init__(self, model: CommissionModel) -> None:
@@ -202,23 +526,36 @@ class CommissionFeeModel(FeeModel):
         """Read fill times from the venue's clock (the engine's kernel clock) for monthly volumes."""
         self._clock = clock
 
+    def estimate_cents(self, side: Any, quantity: int, notional_c: int) -> int:
+        """What an order placed now will pay in total, in cents: how a strategy sizes an order so
+        that it and its costs fit in the cash (the same figure `get_commission` will charge)."""
+        month_volume = self._month_volume
+        if (
+            self.model.is_tiered
+            and self._clock is not None
+            and _month_of(self._clock.timestamp_ns()) != self._month
+        ):
+            month_volume = _ZERO
+        total = self.model.order_total(side, Decimal(quantity), Decimal(notional_c) / 100, month_volume)
+        return int(total * 100)
+
     def get_commission(self, order: Any, fill_qty: Any, fill_px: Any, instrument: Any) -> Money:
         qty = fill_qty.as_decimal()
         state = self._orders.get(order.client_order_id)
         if state is None:
-            # The order's tier is fixed by the month's volume before its first fill. The venue clock
+            # The order's tiers start from the month's volume before its first fill. The venue clock
             # reads the fill time; the order's own last event is its submission (a next-open fill
             # placed on a month's last bar lands in the next month).
             if self.model.is_tiered:
                 month = _month_of(self._clock.timestamp_ns() if self._clock is not None else order.ts_last)
                 if month != self._month:
                     self._month, self._month_volume = month, _ZERO
-            state = _OrderState(rate=self.model.rate_for(float(self._month_volume)))
+            state = _OrderState(month_volume=self._month_volume)
             self._orders[order.client_order_id] = state
         state.quantity += qty
         state.value += qty * fill_px.as_decimal()
         self._month_volume += qty
-        total = self.model.order_commission(state.quantity, state.value, state.rate)
+        total = self.model.order_total(order.side, state.quantity, state.value, state.month_volume)
         charge = max(total - state.charged, _ZERO)
         state.charged += charge
         if state.quantity == order.quantity.as_decimal():
@@ -233,13 +570,19 @@ def _month_of(ts_ns: int) -> tuple[int, int]:
 
 __all__ = [
     "COMMISSION_SPECS",
+    "COST_GROUPS",
     "DEFAULT_COMMISSION",
     "IBKR_FIXED",
     "IBKR_TIERED",
     "IBKR_TIERS",
     "NO_COMMISSION",
+    "RATES_AS_OF",
+    "US_STOCK_FEES",
     "CommissionFeeModel",
     "CommissionModel",
+    "FeeLine",
     "commission_for",
+    "cost_breakdown",
+    "cost_table",
     "parse_commission",
 ]

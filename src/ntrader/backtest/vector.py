@@ -14,9 +14,10 @@ thousands of parameter sets and confirm only the best ones in Nautilus. How it s
 - Sizing is `floor(equity * position_pct / close)` on `Money.as_double()`-identical floats; every
   entry is taken flat. The screen is long-only: `allow_short=true` (which Nautilus runs on a margin
   account) is refused here and swept with `--engine nautilus`.
-- Commissions are `CommissionModel.order_commission` in exact integer arithmetic (a common
-  denominator for the rate, bps, minimum and cap; half-up rounding to cents), tiers by the
-  New York month of the fill.
+- Costs are `CommissionModel.order_total` in exact integer arithmetic: the broker's commission over
+  a common denominator for the rates, bps, minimum and cap, tiers applied marginally from the New
+  York month's volume, half-up rounding to cents; then each fee line (per share, per value, per
+  commission; sale-only lines skipped on buys) over its own denominator, rounded half-up to cents.
 
 Signals depend on the position only through "flat or long", and sizing on the cash, so the
 position/cash recursion is sequential per combination: a compiled (numba) loop walks the bars of
@@ -148,6 +149,24 @@ class _CommissionTerms:
     bps: int  # per cent of notional, units of 1/D cent
     minimum: int
     cap: int  # per cent of notional; -1 = no cap
+    # One row per fee line: basis (0 per share, 1 per cent of value, 2 per cent of commission),
+    # numerator and denominator of its rate in cents per basis unit, maximum in cents (-1 none),
+    # 1 when it applies to sales only.
+    lines: np.ndarray
+
+
+_FEE_BASES = {"share": 0, "value": 1, "commission": 2}
+
+
+def _fee_lines(model: CommissionModel) -> np.ndarray:
+    rows = []
+    for line in model.fees:
+        rate = Fraction(line.rate) * (100 if line.basis == "share" else 1)
+        maximum = -1 if line.maximum is None else int(Fraction(line.maximum) * 100)
+        rows.append(
+            [_FEE_BASES[line.basis], rate.numerator, rate.denominator, maximum, int(line.sides == "sell")]
+        )
+    return np.array(rows, dtype=np.int64).reshape(len(rows), 5)
 
 
 def _commission_terms(model: CommissionModel) -> _CommissionTerms:
@@ -165,27 +184,46 @@ def _commission_terms(model: CommissionModel) -> _CommissionTerms:
         bps=int(bps * d),
         minimum=int(minimum * d),
         cap=-1 if cap is None else int(cap * d),
+        lines=_fee_lines(model),
     )
 
 
 @numba.njit(cache=True, nogil=True)
-def _commission(qty, price_c, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator):  # type: ignore[no-untyped-def]
-    """`CommissionModel.order_commission` in cents for `qty` shares at `price_c` cents."""
+def _commission(  # type: ignore[no-untyped-def]
+    side, qty, notional_c, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator, lines
+):
+    """`CommissionModel.order_total` in cents for an order (`side` +1 buy, -1 sell) of `qty` shares
+    worth `notional_c` cents, `month_volume` shares into the month."""
     if qty <= 0:
         return 0
-    rate = tier_rate[len(tier_rate) - 1]
+    amount = notional_c * bps
+    start = month_volume
+    left = qty
     for k in range(len(tier_last)):
-        if month_volume < tier_last[k]:
-            rate = tier_rate[k]
+        if left <= 0:
             break
-    notional = qty * price_c
-    amount = rate * qty + notional * bps
+        if start < tier_last[k]:
+            take = min(left, tier_last[k] - start)
+            amount += take * tier_rate[k]
+            start += take
+            left -= take
     if amount < minimum:
         amount = minimum
-    if cap >= 0 and amount > notional * cap:
-        amount = notional * cap
+    if cap >= 0 and amount > notional_c * cap:
+        amount = notional_c * cap
     # ROUND_HALF_UP of amount / denominator (amounts are never negative).
-    return (2 * amount + denominator) // (2 * denominator)
+    commission = (2 * amount + denominator) // (2 * denominator)
+    total = commission
+    for j in range(lines.shape[0]):
+        if lines[j, 4] == 1 and side > 0:
+            continue
+        basis = lines[j, 0]
+        base = qty if basis == 0 else (notional_c if basis == 1 else commission)
+        fee = (2 * base * lines[j, 1] + lines[j, 2]) // (2 * lines[j, 2])
+        if lines[j, 3] >= 0 and fee > lines[j, 3]:
+            fee = lines[j, 3]
+        total += fee
+    return total
 
 
 # The per-bar loop --------------------------------------------------------------------------------
@@ -247,6 +285,7 @@ def _simulate(  # type: ignore[no-untyped-def]
     minimum,
     cap,
     denominator,
+    fee_lines,
     trade_from,
     liquidate,
     fills,
@@ -301,7 +340,17 @@ def _simulate(  # type: ignore[no-untyped-def]
                 month = month_open[i]
                 month_volume = 0
             fee = _commission(
-                pending_qty, px, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator
+                pending_side,
+                pending_qty,
+                pending_qty * px,
+                month_volume,
+                tier_last,
+                tier_rate,
+                bps,
+                minimum,
+                cap,
+                denominator,
+                fee_lines,
             )
             month_volume += pending_qty
             if pending_qty > max(volume[i], 1.0):
@@ -351,7 +400,19 @@ def _simulate(  # type: ignore[no-untyped-def]
                 if month_close[i] != month:
                     month = month_close[i]
                     month_volume = 0
-                fee = _commission(qty, px, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator)
+                fee = _commission(
+                    side,
+                    qty,
+                    qty * px,
+                    month_volume,
+                    tier_last,
+                    tier_rate,
+                    bps,
+                    minimum,
+                    cap,
+                    denominator,
+                    fee_lines,
+                )
                 month_volume += qty
                 if qty > math.floor(volume[i] / 4.0 + 0.5):
                     thin += 1
@@ -616,6 +677,7 @@ def _run_one(
         terms.minimum,
         terms.cap,
         terms.denominator,
+        terms.lines,
         trade_from,
         liquidate,
         fills,
