@@ -192,8 +192,9 @@ def test_run_backtest_saves_the_commission_and_fill_settings(database_url):
 
 def test_run_backtest_defaults_to_ibkr_fixed_at_the_close(database_url):
     outcome = run_backtest("sma", "AAPL", "2023-01-01", "2023-12-31", save=False)
-    fixed = "IBKR fixed: USD 0.005/share, min USD 1.00, max 1% of trade value"
-    assert outcome.settings["commission"] == fixed
+    # The full fixed stack: the commission plus the regulatory fees IBKR passes through.
+    fixed = "IBKR fixed: USD 0.005/share, min USD 1.00, max 1% of trade value; + SEC fee (Section 31)"
+    assert outcome.settings["commission"].startswith(fixed)
     assert outcome.settings["fill_at"] == "close"
     assert all(f.commission >= 1.0 for f in outcome.result.fills)
 

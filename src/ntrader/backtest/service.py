@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, parse_commission
+from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, cost_breakdown, parse_commission
 from ntrader.backtest.engine import RunResult, run_engine
 from ntrader.backtest.fills import FILL_CLOSE, parse_fill_at
 from ntrader.config import get_settings
@@ -205,6 +205,7 @@ def run_backtest(
         "instrument_id": result.instrument_id,
         "fill_at": fill_at,
         "commission": commission_model.describe(),
+        "costs": cost_breakdown(result.fills, commission_model),
         "orders": result.orders,
         "split_fills": result.split_fills,
         "final_balance": result.final_balance,

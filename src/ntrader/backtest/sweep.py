@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION
+from ntrader.backtest.costs import DEFAULT_COMMISSION, cost_breakdown
 from ntrader.backtest.engine import RunResult
 from ntrader.backtest.fills import FILL_CLOSE
 from ntrader.backtest.parallel import EngineOutput, EngineTask, resolve_ray_address, run_tasks
@@ -415,6 +415,7 @@ def save_engine_run(
         "instrument_id": result.instrument_id,
         "fill_at": request.fill_at,
         "commission": request.commission.describe(),
+        "costs": cost_breakdown(result.fills, request.commission),
         "orders": result.orders,
         "split_fills": result.split_fills,
         "final_balance": result.final_balance,

@@ -94,8 +94,11 @@ class RunReport:
             ("Final equity", f"{r.final_equity:,.2f}"),
             ("Engine", r.engine_version),
         ]
-        shown = {"bar_size", "fill_at", "commission"}
+        shown = {"bar_size", "fill_at", "commission", "costs"}
         rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
+        costs = costs_text(r.settings)
+        if costs is not None:
+            rows.append(("Costs", costs))
         return rows
 
     def convention_rows(self) -> list[tuple[str, str]]:
@@ -212,6 +215,26 @@ def recompute(
     if closes is None and isinstance(record.metrics.get("buy_and_hold_return"), int | float):
         metrics = replace(metrics, buy_and_hold_return=float(record.metrics["buy_and_hold_return"]))
     return metrics
+
+
+#: How a run's cost breakdown (settings["costs"], `ntrader.backtest.costs.cost_breakdown`) reads.
+COST_LABELS = (
+    ("commission", "commission"),
+    ("exchange", "exchange"),
+    ("clearing", "clearing"),
+    ("pass_through", "pass-through"),
+    ("regulatory", "regulatory"),
+)
+
+
+def costs_text(settings: dict[str, Any]) -> str | None:
+    """A run's stored cost breakdown as "USD 12.34 = commission 10.00 + exchange 1.50 + …", or
+    None for a run saved before breakdowns were stored."""
+    costs = settings.get("costs")
+    if not isinstance(costs, dict):
+        return None
+    parts = " + ".join(f"{label} {float(costs.get(key, 0.0)):,.2f}" for key, label in COST_LABELS)
+    return f"USD {float(costs.get('total', 0.0)):,.2f} = {parts}"
 
 
 def _commission(value: Any) -> str:

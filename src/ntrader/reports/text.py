@@ -18,7 +18,14 @@ from ntrader.db.runs import RunRecord
 from ntrader.errors import NtraderError
 from ntrader.metrics import Metrics
 from ntrader.metrics.summary import NONE_MARK
-from ntrader.reports.model import NUMERIC_HEADINGS, TRADE_HEADINGS, RunReport, conventions, trade_rows
+from ntrader.reports.model import (
+    NUMERIC_HEADINGS,
+    TRADE_HEADINGS,
+    RunReport,
+    conventions,
+    costs_text,
+    trade_rows,
+)
 
 TEXT_WIDTH = 110
 # In the summary panel these repeat the header rows (period, capital, final equity).
@@ -42,6 +49,7 @@ def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
             ("Bars", f"{record.bars:,}"),
             ("Starting capital", f"{record.capital:,.2f}"),
             ("Final equity", f"{record.final_equity:,.2f}"),
+            *([("Costs", costs)] if (costs := costs_text(record.settings)) is not None else []),
         ]
     )
     parts: list[RenderableType] = [header, Text("")]
