@@ -56,9 +56,11 @@ def backtest() -> None:
     default=DEFAULT_COMMISSION,
     show_default=True,
     metavar="MODEL",
-    help="ibkr-fixed (USD 0.005/share, min 1.00, max 1% of value), ibkr-tiered (IBKR's monthly-volume "
-    "tiers, min 0.35; exchange/regulatory fees not modelled), none, per-share:X (USD X a share) "
-    "or bps:X (X basis points of trade value).",
+    help="ibkr-fixed (USD 0.005/share, min 1.00, max 1% of value, plus SEC/FINRA TAF on sales and "
+    "FINRA CAT), ibkr-tiered (IBKR's monthly-volume tiers applied marginally, min 0.35, plus exchange, "
+    "clearing, pass-through and the same regulatory fees), none, per-share:X (USD X a share) or bps:X "
+    "(X basis points of trade value). Modifiers after a colon: ibkr-fixed:no-reg-fees, "
+    "ibkr-tiered:commission-only, LINE=RATE (e.g. ibkr-tiered:exchange=0.001); see the README.",
 )
 @click.option(
     "--fill-at",

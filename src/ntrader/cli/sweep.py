@@ -50,7 +50,8 @@ def _market_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=DEFAULT_COMMISSION,
             show_default=True,
             metavar="MODEL",
-            help="ibkr-fixed, ibkr-tiered, none, per-share:X or bps:X (see `backtest run --help`).",
+            help="ibkr-fixed, ibkr-tiered (with modifiers such as :no-reg-fees), none, per-share:X or bps:X "
+            "(see `backtest run --help`).",
         ),
         click.option(
             "--fill-at",
