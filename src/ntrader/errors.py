@@ -61,3 +61,10 @@ class DataGapError(NtraderError):
     """A fetch ended with missing windows the user did not accept."""
 
     exit_code = 4
+
+
+class RunHalted(NtraderError):
+    """A backtest the engine stopped early (or whose equity disagrees with the account): it was
+    saved with status halted/inconsistent, and its figures cover only what happened."""
+
+    exit_code = 5

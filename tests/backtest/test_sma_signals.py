@@ -14,12 +14,19 @@ from ntrader.data.mock import generate_bars
 from ntrader.strategies import get_strategy
 
 
+def exact_above(close: pd.Series, fast: int, slow: int) -> tuple[pd.Series, pd.Series]:
+    """SMA(fast) > SMA(slow) decided exactly, in integer cents (a tie is not above), and where
+    both averages are defined on this bar and the previous one."""
+    cents = pd.Series(np.round(close.to_numpy() * 100).astype(np.int64), index=close.index)
+    fast_sum, slow_sum = cents.rolling(fast).sum(), cents.rolling(slow).sum()
+    above = fast_sum * slow > slow_sum * fast
+    defined = slow_sum.notna() & slow_sum.shift(1).notna()
+    return above, defined
+
+
 def pandas_crossovers(close: pd.Series, fast: int, slow: int) -> tuple[list, list]:
-    """Entry and exit bars of a long-only SMA crossover, from the textbook rule."""
-    fast_sma = close.rolling(fast).mean()
-    slow_sma = close.rolling(slow).mean()
-    above = fast_sma > slow_sma
-    defined = slow_sma.notna() & slow_sma.shift(1).notna()
+    """Entry and exit bars of a long-only SMA crossover, from the textbook rule with exact ties."""
+    above, defined = exact_above(close, fast, slow)
     up = defined & above & ~above.shift(1, fill_value=False)
     down = defined & ~above & above.shift(1, fill_value=False)
     entries, exits, long = [], [], False
@@ -30,9 +37,6 @@ def pandas_crossovers(close: pd.Series, fast: int, slow: int) -> tuple[list, lis
         elif down[ts] and long:
             exits.append(ts)
             long = False
-    # No exact ties: at a tie each implementation's rounding would decide differently.
-    gap = (fast_sma - slow_sma).abs().dropna()
-    assert gap.min() > 1e-7, "pick data without SMA ties"
     return entries, exits
 
 
@@ -120,22 +124,26 @@ def test_several_runs_in_one_process_give_identical_results():
 
 def test_allow_short_flips_between_long_and_short_at_each_cross():
     bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
-    fast_sma, slow_sma = bars["close"].rolling(10).mean(), bars["close"].rolling(20).mean()
-    above = fast_sma > slow_sma
-    defined = slow_sma.notna() & slow_sma.shift(1).notna()
+    above, defined = exact_above(bars["close"], 10, 20)
     crosses = bars.index[defined & (above != above.shift(1, fill_value=False))]
     first_up = next(t for t in crosses if above[t])
     crosses = [t for t in crosses if t >= first_up]
+    # A cross on the very last bar closes the position but opens nothing.
+    entries = [t for t in crosses if t != bars.index[-1]]
 
     result, size = backtest(bars, "1-DAY", allow_short=True)
 
     close_time = pd.Series(size.close_times(pd.DatetimeIndex(bars.index)), index=bars.index)
-    sides = ["LONG" if above[t] else "SHORT" for t in crosses]
+    sides = ["LONG" if above[t] else "SHORT" for t in entries]
     assert list(result.trades["side"]) == sides
-    assert list(result.trades["entry_time"]) == [close_time[t] for t in crosses]
-    # Every exit but the last open one is the next trade's entry: always in the market after the first cross.
-    assert list(result.trades["exit_time"].iloc[:-1]) == [close_time[t] for t in crosses[1:]]
-    assert result.trades["exit_time"].isna().iloc[-1]
+    assert list(result.trades["entry_time"]) == [close_time[t] for t in entries]
+    # Every exit is the next cross: always in the market after the first cross.
+    assert list(result.trades["exit_time"].iloc[:-1]) == [close_time[t] for t in crosses[1 : len(entries)]]
+    if entries == crosses:
+        assert result.trades["exit_time"].isna().iloc[-1]
+    else:
+        assert result.trades["exit_time"].iloc[-1] == close_time[crosses[-1]]
+        assert result.skipped_on_last_bar == 1
     # Short P&L is (entry - exit) × quantity, net of commissions (none here).
     short = result.trades[result.trades["side"] == "SHORT"].iloc[0]
     assert short["pnl"] == pytest.approx((short["entry_price"] - short["exit_price"]) * short["quantity"])

@@ -68,7 +68,17 @@ def tie_grid(seed: int = 3) -> pd.DataFrame:
     return frame[["open", "high", "low", "close", "volume"]]
 
 
-def nautilus(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL) -> RunResult:
+def at_price(bars: pd.DataFrame, level: float) -> pd.DataFrame:
+    """The bars scaled so that the first close is `level` (on the cent grid), whatever the mock's level."""
+    prices = ["open", "high", "low", "close"]
+    out = bars.copy()
+    out[prices] = (out[prices] * (level / float(out["close"].iloc[0]))).round(2)
+    return out
+
+
+def nautilus(
+    bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL, liquidity="bar-volume"
+) -> RunResult:
     spec = get_strategy(name)
     typed = {**spec.defaults(), **params}
     return run_engine(
@@ -80,10 +90,13 @@ def nautilus(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=
         capital=capital,
         fee_model=parse_commission(commission).fee_model(),
         fill_at=fill_at,
+        liquidity=liquidity,
     )
 
 
-def vector(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL) -> RunResult:
+def vector(
+    bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CAPITAL, liquidity="bar-volume"
+) -> RunResult:
     spec = get_strategy(name)
     return run_vector(
         bars,
@@ -94,6 +107,7 @@ def vector(bars, name, params, commission, fill_at, bar_size="1-DAY", capital=CA
         commission=commission,
         fill_at=fill_at,
         symbol="TEST",
+        liquidity=liquidity,
     )
 
 
@@ -150,9 +164,7 @@ def test_minute_bars(fill_at):
 @pytest.mark.parametrize("fill_at", FILLS)
 def test_tiers_cross_within_a_month(fill_at):
     # About a million shares an order: later orders of a month pay tier-2 rates.
-    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
-    prices = ["open", "high", "low", "close"]
-    bars[prices] = (bars[prices] / 100).round(2)
+    bars = at_price(generate_bars("AAPL", "2022-01-01", "2023-12-31"), 1.50)
     bars["volume"] = 1e12
     expected = nautilus(
         bars, "sma", {"fast_period": 5, "slow_period": 20}, "ibkr-tiered", fill_at, capital=1e7
@@ -169,9 +181,7 @@ def test_tiers_cross_within_a_month(fill_at):
 def test_one_order_crosses_several_tiers(fill_at, commission):
     # ~10 million shares an order at about USD 1: the month's first order already runs through
     # tiers 1-3 (marginal rates), and sales pay the TAF maximum.
-    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
-    prices = ["open", "high", "low", "close"]
-    bars[prices] = (bars[prices] / 1000).round(2).clip(lower=0.5)
+    bars = at_price(generate_bars("AAPL", "2022-01-01", "2023-12-31"), 1.00)
     bars["volume"] = 1e13
     params = {"fast_period": 5, "slow_period": 20}
     expected = nautilus(bars, "sma", params, commission, fill_at, capital=1e7)
@@ -179,19 +189,74 @@ def test_one_order_crosses_several_tiers(fill_at, commission):
     assert_same(expected, vector(bars, "sma", params, commission, fill_at, capital=1e7))
 
 
+@pytest.mark.parametrize("commission", ["none", "ibkr-fixed"])
 @pytest.mark.parametrize("fill_at", FILLS)
-def test_full_position(fill_at):
+def test_full_position(fill_at, commission):
     bars = daily_walk()
-    # All the cash in, no fees: a buy that fits the cash at the close fills in both engines; at the
-    # next open a gap up can make it cost more than the cash: Nautilus then stops trading and the
-    # vector engine flags the combination instead of pretending to know what happens.
+    # All the cash in: each buy is sized at its fill price and cut to what the cash covers after its
+    # costs, so neither engine overdraws (Nautilus used to stop after the first next-open gap up).
     params = {"fast_period": 10, "slow_period": 30, "position_pct": 1.0}
-    expected = nautilus(bars, "sma", params, "none", fill_at)
-    actual = vector(bars, "sma", params, "none", fill_at)
-    if fill_at == "close":
-        assert_same(expected, actual)
-    else:
-        assert actual.extra["overdrawn"] >= 1 and len(expected.fills) == 1
+    expected = nautilus(bars, "sma", params, commission, fill_at)
+    assert expected.status == "completed", expected.halt_reason
+    assert_same(expected, vector(bars, "sma", params, commission, fill_at))
+
+
+def thin_walk(bar_size: str = "1-DAY") -> pd.DataFrame:
+    """Mock bars whose volume is often below what an order needs at one price (split fills)."""
+    bars = generate_bars("MSFT", "2020-01-01", "2023-12-31") if bar_size == "1-DAY" else minute_bars()
+    rng = np.random.default_rng(11)
+    bars["volume"] = rng.integers(0, 600, size=len(bars)).astype("float64")
+    return bars
+
+
+def minute_bars() -> pd.DataFrame:
+    return generate_bars("MSFT", "2024-03-04", "2024-03-08", bar_size="1-MINUTE")
+
+
+@pytest.mark.parametrize("commission", ["ibkr-fixed", "ibkr-tiered", "bps:5"])
+@pytest.mark.parametrize("fill_at", FILLS)
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_thin_volume_split_fills_match_nautilus(name, fill_at, commission):
+    bars = thin_walk()
+    params = PARAMS[name][0]
+    expected = nautilus(bars, name, params, commission, fill_at, capital=20_000_000.0)
+    assert expected.split_fills >= 1, "the data must split orders"
+    actual = vector(bars, name, params, commission, fill_at, capital=20_000_000.0)
+    assert_same(expected, actual, 2)
+    assert actual.split_fills == expected.split_fills
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_thin_minute_bars_match_nautilus(fill_at):
+    bars = thin_walk("1-MINUTE")
+    params = {"fast_period": 10, "slow_period": 30}
+    expected = nautilus(bars, "sma", params, "ibkr-fixed", fill_at, bar_size="1-MINUTE", capital=5_000_000.0)
+    assert expected.split_fills >= 5
+    actual = vector(bars, "sma", params, "ibkr-fixed", fill_at, bar_size="1-MINUTE", capital=5_000_000.0)
+    assert_same(expected, actual)
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_unlimited_liquidity_fills_whole_orders_in_both_engines(fill_at):
+    bars = thin_walk()
+    params = PARAMS["sma"][0]
+    expected = nautilus(
+        bars, "sma", params, "ibkr-fixed", fill_at, capital=20_000_000.0, liquidity="unlimited"
+    )
+    assert expected.split_fills == 0
+    assert len({(f.timestamp, f.side) for f in expected.fills}) == len(expected.fills)
+    actual = vector(bars, "sma", params, "ibkr-fixed", fill_at, capital=20_000_000.0, liquidity="unlimited")
+    assert_same(expected, actual, 2)
+    # Every fill is at the bar's own price (close, or the next open): no one-tick slippage.
+    size = parse_bar_size("1-DAY")
+    at = (
+        size.open_times(pd.DatetimeIndex(bars.index))
+        if fill_at == "next-open"
+        else size.close_times(pd.DatetimeIndex(bars.index))
+    )
+    prices = pd.Series(bars["open" if fill_at == "next-open" else "close"].to_numpy(), index=at)
+    for fill in expected.fills:
+        assert fill.price == pytest.approx(prices[fill.timestamp])
 
 
 def test_screen_figures_equal_the_detailed_run():

@@ -27,6 +27,7 @@ class RunConfig(BaseModel):
     capital: float | None = Field(default=None, gt=0)
     commission: str = "ibkr-fixed"
     fill_at: Literal["close", "next-open"] = "close"
+    liquidity: Literal["bar-volume", "unlimited"] = "bar-volume"
 
     @field_validator("symbol")
     @classmethod
@@ -95,6 +96,7 @@ def _check_semantics(config: RunConfig, lines: dict[tuple[str, ...], int], file:
             params=config.params,
             commission=config.commission,
             fill_at=config.fill_at,
+            liquidity=config.liquidity,
         )
     except NtraderError as exc:
         field = exc.field

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.backtest.models import FeeModel
+from nautilus_trader.common.component import is_backtest_force_stop
 from nautilus_trader.config import BacktestEngineConfig, LoggingConfig, StrategyConfig
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import BarType
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, OrderStatus, TradingState
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, TraderId, Venue
 from nautilus_trader.model.instruments import Equity, Instrument
@@ -23,11 +24,27 @@ from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.persistence.wranglers import BarDataWrangler
 from nautilus_trader.trading.strategy import Strategy
 
-from ntrader.backtest.fills import FILL_NEXT_OPEN, bar_lead_ns, open_ticks, parse_fill_at
+from ntrader.backtest.fills import (
+    FILL_NEXT_OPEN,
+    LIQUIDITY_BAR_VOLUME,
+    UNLIMITED_VOLUME,
+    bar_lead_ns,
+    open_ticks,
+    parse_fill_at,
+    parse_liquidity,
+)
 from ntrader.backtest.fills import venue_options as fill_venue_options
 from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError
 from ntrader.metrics.trades import TRADE_COLUMNS
+from ntrader.strategies.base import ExecutionRules
+
+#: Run statuses: a run either processed every bar and passed the equity check, or it did not.
+STATUS_COMPLETED = "completed"
+STATUS_HALTED = "halted"
+STATUS_INCONSISTENT = "inconsistent"
+# The last equity point may differ from the account's own figure by float rounding only.
+_EQUITY_TOLERANCE = 0.01
 
 DEFAULT_VENUE = "NASDAQ"
 
@@ -75,6 +92,37 @@ class RunResult:
     split_fills: int
     engine_version: str
     extra: dict[str, Any] = field(default_factory=dict)
+    status: str = STATUS_COMPLETED
+    #: Why the run did not complete, and the time the engine stopped (None when completed).
+    halt_reason: str | None = None
+    halted_at: pd.Timestamp | None = None
+    #: Orders the risk engine denied / the venue rejected; decisions never filled at the end.
+    orders_denied: int = 0
+    orders_rejected: int = 0
+    unfilled_at_end: int = 0
+    skipped_on_last_bar: int = 0
+
+    @property
+    def completed(self) -> bool:
+        return self.status == STATUS_COMPLETED
+
+    def order_summary(self) -> dict[str, Any]:
+        """What the run's settings record about its orders and how it ended."""
+        summary: dict[str, Any] = {
+            "orders": self.orders,
+            "split_fills": self.split_fills,
+            "orders_denied": self.orders_denied,
+            "orders_rejected": self.orders_rejected,
+            "unfilled_at_end": self.unfilled_at_end,
+            "skipped_on_last_bar": self.skipped_on_last_bar,
+            "final_balance": self.final_balance,
+        }
+        if not self.completed:
+            summary["halt"] = {
+                "reason": self.halt_reason,
+                "at": None if self.halted_at is None else self.halted_at.isoformat(),
+            }
+        return summary
 
     @property
     def total_return(self) -> float:
@@ -124,12 +172,20 @@ def run_engine(
     extra_data: Callable[[Instrument], list[Any]] | None = None,
     venue_options: dict[str, Any] | None = None,
     fill_at: str = "close",
+    liquidity: str = LIQUIDITY_BAR_VOLUME,
 ) -> RunResult:
     """Run `strategy_class` over `bars` and return fills, trades and the per-bar equity curve.
 
     `fill_at`: "close" (market orders fill at the signal bar's close) or "next-open".
+    `liquidity`: "bar-volume" (Nautilus's bar execution: a quarter of a bar's volume at the close,
+    the opening tick's volume at the open, the rest one tick worse) or "unlimited".
+
+    A run the engine stopped early (an order overdrew the account, the risk engine halted trading,
+    the strategy raised) comes back with status "halted", its reason and time, and its equity cut
+    at that time; a run whose last equity point disagrees with the account is "inconsistent".
     """
     fill_at = parse_fill_at(fill_at)
+    liquidity = parse_liquidity(liquidity)
     if bars.empty:
         raise InputError("no bars to backtest")
     # Own, writable float64 columns: Nautilus's wranglers reject read-only buffers, which is what
@@ -141,6 +197,9 @@ def run_engine(
         raise InputError(f"capital must be greater than 0, got {capital}")
     import nautilus_trader
 
+    # The engine sees unlimited liquidity as bars whose volume no order can exhaust; the stored
+    # bars (and every report) keep their real volume.
+    engine_bars = bars if liquidity == LIQUIDITY_BAR_VOLUME else bars.assign(volume=UNLIMITED_VOLUME)
     instrument = make_equity(symbol, venue)
     bar_type = BarType.from_str(f"{instrument.id}-{bar_size.nautilus_spec}-EXTERNAL")
     engine = BacktestEngine(
@@ -153,6 +212,7 @@ def run_engine(
     config = config_factory(instrument.id, bar_type)
     # A cash account cannot sell short; strategies that may go short get a margin account at 1x.
     short_selling = bool(getattr(config, "allow_short", False))
+    halt_reason: str | None = None
     try:
         engine.add_venue(
             venue=Venue(venue),
@@ -169,21 +229,61 @@ def run_engine(
             # Monthly-volume commission tiers need the fill time, which Nautilus does not pass.
             bind_clock(engine.kernel.clock)
         engine.add_instrument(instrument)
-        engine.add_data(bars_to_nautilus(bars, bar_type, instrument, bar_size, bar_lead_ns(fill_at)))
+        nautilus_bars = bars_to_nautilus(engine_bars, bar_type, instrument, bar_size, bar_lead_ns(fill_at))
+        engine.add_data(nautilus_bars)
         if fill_at == FILL_NEXT_OPEN:
-            engine.add_data(open_ticks(bars, bar_size, instrument))
+            engine.add_data(open_ticks(engine_bars, bar_size, instrument))
         if extra_data is not None:
             engine.add_data(extra_data(instrument))
-        engine.add_strategy(strategy_class(config))
-        engine.run()
+        strategy = strategy_class(config)
+        if hasattr(strategy, "execution"):
+            strategy.execution = ExecutionRules(
+                next_open=fill_at == FILL_NEXT_OPEN,
+                unlimited_liquidity=liquidity != LIQUIDITY_BAR_VOLUME,
+                last_bar_ns=nautilus_bars[-1].ts_event,
+                costs=_cost_function(fee_model),
+            )
+        engine.add_strategy(strategy)
+        try:
+            engine.run()
+        except Exception as exc:  # a strategy that raises stops the run: record it, never hide it
+            halt_reason = f"the strategy raised {type(exc).__name__}: {exc}"
+        stopped_ns = engine.kernel.clock.timestamp_ns()
+        halt_reason = halt_reason or _engine_halt_reason(engine)
         fills = _collect_fills(engine)
         account = engine.portfolio.account(Venue(venue))
         final_balance = account.balance_total(USD).as_double() if account else capital
-        orders = len(engine.cache.orders())
+        orders = engine.cache.orders()
+        denied = sum(1 for o in orders if o.status == OrderStatus.DENIED)
+        rejected = sum(1 for o in orders if o.status == OrderStatus.REJECTED)
+        still_open = sum(1 for o in orders if o.is_open or o.status == OrderStatus.INITIALIZED)
+        net_position = float(engine.portfolio.net_position(instrument.id)) if account else 0.0
+        unrealized = engine.portfolio.unrealized_pnl(instrument.id)
+        skipped = int(getattr(strategy, "skipped_on_last_bar", 0))
+        unfilled = int(getattr(strategy, "unfilled_at_end", 0)) + still_open
     finally:
         engine.dispose()
+    halted_at = pd.Timestamp(stopped_ns, unit="ns", tz="UTC") if halt_reason else None
+    if halted_at is not None:
+        # Metrics cover what happened: bars that closed before the engine stopped, and their fills.
+        keep = bar_size.close_times(pd.DatetimeIndex(bars.index)) < halted_at
+        bars = bars[keep] if keep.any() else bars.iloc[:1]
+        fills = [f for f in fills if f.timestamp < halted_at]
     equity = equity_curve(bars, bar_size, fills, capital, fills_at_open=fill_at == FILL_NEXT_OPEN)
-    trades = round_trips(fills, last_price=float(bars["close"].iloc[-1]))
+    last_close = float(bars["close"].iloc[-1])
+    trades = round_trips(fills, last_price=last_close)
+    status = STATUS_HALTED if halt_reason else STATUS_COMPLETED
+    if status == STATUS_COMPLETED:
+        if short_selling:
+            account_equity = final_balance + (unrealized.as_double() if unrealized is not None else 0.0)
+        else:
+            account_equity = final_balance + net_position * last_close
+        if not math.isclose(float(equity.iloc[-1]), account_equity, rel_tol=1e-9, abs_tol=_EQUITY_TOLERANCE):
+            status = STATUS_INCONSISTENT
+            halt_reason = (
+                f"last equity {float(equity.iloc[-1]):,.2f} differs from the account's balance plus the "
+                f"open position at the last close ({account_equity:,.2f})"
+            )
     return RunResult(
         instrument_id=str(instrument.id),
         bar_type=str(bar_type),
@@ -194,10 +294,35 @@ def run_engine(
         final_balance=final_balance,
         final_equity=float(equity.iloc[-1]),
         bars=len(bars),
-        orders=orders,
+        orders=len(orders),
         split_fills=_count_split_orders(fills),
         engine_version=f"nautilus_trader {nautilus_trader.__version__}",
+        status=status,
+        halt_reason=halt_reason,
+        halted_at=halted_at,
+        orders_denied=denied,
+        orders_rejected=rejected,
+        unfilled_at_end=unfilled,
+        skipped_on_last_bar=skipped,
     )
+
+
+def _engine_halt_reason(engine: BacktestEngine) -> str | None:
+    """Why Nautilus stopped before the end of the data, if it did."""
+    if is_backtest_force_stop():
+        return (
+            "the account balance went negative (AccountBalanceNegative): an order cost more than "
+            "the cash, and Nautilus stopped the backtest"
+        )
+    if engine.kernel.risk_engine.trading_state == TradingState.HALTED:
+        return "the risk engine halted trading"
+    return None
+
+
+def _cost_function(fee_model: FeeModel | None) -> Callable[[OrderSide, int, int], int] | None:
+    """What an order will cost in cents, as the run's fee model will charge it (for sizing)."""
+    estimate = getattr(fee_model, "estimate_cents", None)
+    return estimate if callable(estimate) else None
 
 
 def _collect_fills(engine: BacktestEngine) -> list[Fill]:

@@ -1,4 +1,4 @@
-"""When market orders fill: at the signal bar's close (Nautilus's default) or at the next bar's open.
+"""When market orders fill (the signal bar's close or the next open) and how much liquidity a bar offers.
 
 Nautilus fills a market order against the last price it has seen, which after a bar is that bar's
 close. Next-bar-open fills are not built in; what makes them work (measured on 1.221.0, daily and
@@ -6,16 +6,19 @@ one-minute bars):
 
 - a `TradeTick` at each bar's open time, price = the bar's open, size = the bar's volume (a tick
   of size 1 fills one share and slips the rest one tick), with venue `trade_execution=True`;
-- `LatencyModel(base_latency_nanos=1)`, so an order placed on a bar reaches the venue 1 ns later and
-  waits there for the next price, the next bar's opening tick;
+- the strategy takes its decision at the signal bar's close and submits the order when that tick
+  arrives (see `ntrader.strategies.base`), so the order is sized from the open it fills at and the
+  risk engine values it at that price; the venue fills it at once, at the open, stamped at the open;
 - bars stamped 1 ns BEFORE their close time. Consecutive intraday bars open when the previous one
-  closes (09:31:00 is both the 09:30 bar's close and the 09:31 bar's open). Stamped at their close,
-  the bar and the next opening tick share a timestamp: the order (due 1 ns later) misses that tick
-  and fills on the next bar's close instead. One nanosecond earlier, the order is due exactly at the
-  opening tick and fills at the open price, stamped at the open time.
+  closes (09:31:00 is both the 09:30 bar's close and the 09:31 bar's open): one nanosecond earlier,
+  the bar always reaches the strategy before the next bar's opening tick.
 
-Sizing is unchanged: a strategy sizes on the signal bar (its close), the order fills at the next
-open, so a gap moves the cost. An order placed on the last bar has no next bar and never fills.
+A decision on the last bar has no next open and is reported as "unfilled at end".
+
+Liquidity: `bar-volume` (the default) is Nautilus's bar execution: at the close a bar offers a
+quarter of its volume (its O/H/L/C points share it), at the open the opening tick offers the bar's
+volume; the rest of a larger order fills one tick worse. `unlimited` fills every order whole at the
+fill price. The vector screen implements both identically.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from nautilus_trader.backtest.models import LatencyModel
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.enums import AggressorSide
 from nautilus_trader.model.instruments import Instrument
@@ -35,14 +37,21 @@ from ntrader.errors import InputError
 FILL_CLOSE = "close"
 FILL_NEXT_OPEN = "next-open"
 FILL_MODES = (FILL_CLOSE, FILL_NEXT_OPEN)
+LIQUIDITY_BAR_VOLUME = "bar-volume"
+LIQUIDITY_UNLIMITED = "unlimited"
+LIQUIDITY_MODES = (LIQUIDITY_BAR_VOLUME, LIQUIDITY_UNLIMITED)
+DEFAULT_LIQUIDITY = LIQUIDITY_BAR_VOLUME
+# The volume the engine's bars carry under unlimited liquidity: more shares than any order (a
+# quarter of it is 2.5 billion) and still a valid Nautilus quantity.
+UNLIMITED_VOLUME = 1e10
 # How far before its close time a bar reaches the engine in next-open mode (see the module notes).
 NEXT_OPEN_BAR_LEAD_NS = 1
 
 _DESCRIPTIONS = {
     FILL_CLOSE: "market orders fill at the signal bar's close",
     FILL_NEXT_OPEN: (
-        "market orders fill at the next bar's open (sized at the signal bar's close; "
-        "an order on the last bar never fills)"
+        "market orders fill at the next bar's open, sized from that open "
+        "(a decision on the last bar is unfilled at end)"
     ),
 }
 
@@ -59,10 +68,26 @@ def describe_fill_at(mode: str) -> str:
     return _DESCRIPTIONS[parse_fill_at(mode)]
 
 
+def parse_liquidity(text: str) -> str:
+    """`bar-volume` or `unlimited` (also `bar_volume`), case-insensitive."""
+    key = str(text).strip().lower().replace("_", "-")
+    if key in LIQUIDITY_MODES:
+        return key
+    raise InputError(f"unknown liquidity {text!r}; use one of {', '.join(LIQUIDITY_MODES)}")
+
+
+def describe_liquidity(mode: str) -> str:
+    if parse_liquidity(mode) == LIQUIDITY_UNLIMITED:
+        return "unlimited: every order fills whole at the fill price"
+    return (
+        "bar volume: 1/4 of a bar's volume at the close (the bar's volume at the open), the rest 1 tick worse"
+    )
+
+
 def venue_options(mode: str) -> dict[str, Any]:
     """Extra `add_venue` arguments the fill mode needs."""
     if parse_fill_at(mode) == FILL_NEXT_OPEN:
-        return {"trade_execution": True, "latency_model": LatencyModel(base_latency_nanos=1)}
+        return {"trade_execution": True}
     return {}
 
 
@@ -97,12 +122,19 @@ def open_ticks(bars: pd.DataFrame, bar_size: BarSize, instrument: Instrument) ->
 
 
 __all__ = [
+    "DEFAULT_LIQUIDITY",
     "FILL_CLOSE",
     "FILL_MODES",
     "FILL_NEXT_OPEN",
+    "LIQUIDITY_BAR_VOLUME",
+    "LIQUIDITY_MODES",
+    "LIQUIDITY_UNLIMITED",
+    "UNLIMITED_VOLUME",
     "bar_lead_ns",
     "describe_fill_at",
+    "describe_liquidity",
     "open_ticks",
     "parse_fill_at",
+    "parse_liquidity",
     "venue_options",
 ]

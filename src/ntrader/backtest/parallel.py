@@ -28,6 +28,7 @@ import pandas as pd
 
 from ntrader.backtest.costs import parse_commission
 from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.backtest.fills import FILL_NEXT_OPEN, parse_fill_at
 from ntrader.data.bars import parse_bar_size
 from ntrader.errors import ConnectionFailure, InputError, NtraderError
 from ntrader.metrics import Metrics, compute_metrics
@@ -52,6 +53,7 @@ class EngineTask:
     capital: float
     commission: str
     fill_at: str
+    liquidity: str = "bar-volume"
     risk_free_rate: float = 0.0
 
 
@@ -84,12 +86,15 @@ def run_task(bars: pd.DataFrame, task: EngineTask) -> EngineOutput:
         capital=task.capital,
         fee_model=parse_commission(task.commission).fee_model(),
         fill_at=task.fill_at,
+        liquidity=task.liquidity,
     )
     metrics = compute_metrics(
         result.equity,
         result.trades,
-        bars["close"].set_axis(result.equity.index),
+        bars["close"].iloc[: len(result.equity)].set_axis(result.equity.index),
         risk_free_rate=task.risk_free_rate,
+        capital=result.capital,
+        fills_at_open=parse_fill_at(task.fill_at) == FILL_NEXT_OPEN,
     )
     return EngineOutput(task=task, result=result, metrics=metrics)
 

@@ -13,7 +13,13 @@ import pandas as pd
 
 from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, cost_breakdown, parse_commission
 from ntrader.backtest.engine import RunResult, run_engine
-from ntrader.backtest.fills import FILL_CLOSE, parse_fill_at
+from ntrader.backtest.fills import (
+    DEFAULT_LIQUIDITY,
+    FILL_CLOSE,
+    describe_liquidity,
+    parse_fill_at,
+    parse_liquidity,
+)
 from ntrader.config import get_settings
 from ntrader.data import BarSize, load_bars, parse_bar_size
 from ntrader.data.period import parse_date, parse_period
@@ -65,6 +71,7 @@ class CheckedRequest:
     params: dict[str, Any]
     commission: CommissionModel
     fill_at: str
+    liquidity: str = DEFAULT_LIQUIDITY
 
 
 @contextmanager
@@ -88,6 +95,7 @@ def check_request(
     params: Mapping[str, Any] | None = None,
     commission: str = DEFAULT_COMMISSION,
     fill_at: str = FILL_CLOSE,
+    liquidity: str = DEFAULT_LIQUIDITY,
 ) -> CheckedRequest:
     """Validate a request without touching data or the database (also used by config files)."""
     with _about("strategy"):
@@ -104,6 +112,8 @@ def check_request(
         commission_model = parse_commission(commission)
     with _about("fill_at"):
         fill_mode = parse_fill_at(fill_at)
+    with _about("liquidity"):
+        liquidity_mode = parse_liquidity(liquidity)
     with _about("bar_size"):
         size = parse_bar_size(bar_size)
     with _about("start"):
@@ -116,7 +126,21 @@ def check_request(
     with _about("params"):
         typed = resolve_params(spec, params)
         spec.build_config(typed)
-    return CheckedRequest(spec, symbol, capital, size, typed, commission_model, fill_mode)
+    return CheckedRequest(spec, symbol, capital, size, typed, commission_model, fill_mode, liquidity_mode)
+
+
+def run_settings(request: CheckedRequest, result: RunResult) -> dict[str, Any]:
+    """The settings saved with every Nautilus run (backtest, sweep confirmation): how it filled
+    and charged, and what happened to its orders (and why it halted, if it did)."""
+    return {
+        "bar_size": request.bar_size.name,
+        "instrument_id": result.instrument_id,
+        "fill_at": request.fill_at,
+        "commission": request.commission.describe(),
+        "costs": cost_breakdown(result.fills, request.commission),
+        "liquidity": describe_liquidity(request.liquidity),
+        **result.order_summary(),
+    }
 
 
 def run_backtest(
@@ -131,6 +155,7 @@ def run_backtest(
     params: Mapping[str, Any] | None = None,
     commission: str = DEFAULT_COMMISSION,
     fill_at: str = FILL_CLOSE,
+    liquidity: str = DEFAULT_LIQUIDITY,
     save: bool = True,
     verbose: bool = False,
     database_url: str | None = None,
@@ -141,7 +166,10 @@ def run_backtest(
 
     Every argument is checked before anything runs or is written, so bad input leaves no trace.
     `commission`: ibkr-fixed (default), ibkr-tiered, none, per-share:X or bps:X (see `parse_commission`);
-    `fill_at`: close (the signal bar's close, default) or next-open (see `ntrader.backtest.fills`).
+    `fill_at`: close (the signal bar's close, default) or next-open (see `ntrader.backtest.fills`);
+    `liquidity`: bar-volume (default) or unlimited (see `ntrader.backtest.fills`).
+    A run the engine stopped early is saved with status "halted" (its metrics cover the bars up to
+    the stop); `BacktestOutcome.result.status` says which.
     `csv_file` runs on a CSV file's bars without importing them. Without dates, the csv source (and a
     file) use the whole range of bars available; mock uses the last year. The ibkr source uses the
     stored IB bars (without dates: their whole range, else the last year), fetching what is missing
@@ -158,6 +186,7 @@ def run_backtest(
         params=params,
         commission=commission,
         fill_at=fill_at,
+        liquidity=liquidity,
     )
     spec, symbol, capital, size, typed = (
         request.spec,
@@ -193,23 +222,17 @@ def run_backtest(
         verbose=verbose,
         fee_model=None if commission_model.spec == "none" else commission_model.fee_model(),
         fill_at=fill_at,
+        liquidity=request.liquidity,
     )
     metrics = compute_metrics(
         result.equity,
         result.trades,
-        bars["close"].set_axis(result.equity.index),
+        bars["close"].iloc[: len(result.equity)].set_axis(result.equity.index),
         risk_free_rate=settings.risk_free_rate,
+        capital=result.capital,
+        fills_at_open=request.fill_at != FILL_CLOSE,
     )
-    run_settings = {
-        "bar_size": size.name,
-        "instrument_id": result.instrument_id,
-        "fill_at": fill_at,
-        "commission": commission_model.describe(),
-        "costs": cost_breakdown(result.fills, commission_model),
-        "orders": result.orders,
-        "split_fills": result.split_fills,
-        "final_balance": result.final_balance,
-    }
+    settings_saved = run_settings(request, result)
     run_id = None
     if save:
         run_id = save_run(
@@ -221,9 +244,10 @@ def run_backtest(
             start=period.start_ts.to_pydatetime(),
             end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
             bars=result.bars,
+            status=result.status,
             capital=capital,
             final_equity=result.final_equity,
-            settings=run_settings,
+            settings=settings_saved,
             metrics=metrics.to_json_dict(),
             engine_version=result.engine_version,
             trades=result.trades,
@@ -239,8 +263,16 @@ def run_backtest(
         period=period,
         result=result,
         metrics=metrics,
-        settings=run_settings,
+        settings=settings_saved,
     )
 
 
-__all__ = ["BacktestOutcome", "CheckedRequest", "check_request", "get_run", "resolve_params", "run_backtest"]
+__all__ = [
+    "BacktestOutcome",
+    "CheckedRequest",
+    "check_request",
+    "get_run",
+    "resolve_params",
+    "run_backtest",
+    "run_settings",
+]

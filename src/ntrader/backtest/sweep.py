@@ -21,11 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION, cost_breakdown
+from ntrader.backtest.costs import DEFAULT_COMMISSION
 from ntrader.backtest.engine import RunResult
-from ntrader.backtest.fills import FILL_CLOSE
+from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE
 from ntrader.backtest.parallel import EngineOutput, EngineTask, resolve_ray_address, run_tasks
-from ntrader.backtest.service import CheckedRequest, check_request
+from ntrader.backtest.service import CheckedRequest, check_request, run_settings
 from ntrader.config import get_settings
 from ntrader.data import Period, load_bars
 from ntrader.data.store import resolve_period
@@ -328,6 +328,8 @@ def _metrics_dict(metrics: Metrics, result: RunResult) -> dict[str, Any]:
         "max_drawdown": metrics.max_drawdown,
         "final_equity": result.final_equity,
         "trades": metrics.trade_count,
+        # A confirmation the engine stopped early is flagged, never ranked as if it had completed.
+        "status": result.status,
     }
 
 
@@ -364,6 +366,7 @@ def load_request_bars(
     database_url: str | None,
     csv_file: str | Path | None,
     no_fetch: bool,
+    liquidity: str = DEFAULT_LIQUIDITY,
 ) -> LoadedBars:
     """Validate like `run_backtest`, then load the bars once for every combination."""
     request = check_request(
@@ -376,6 +379,7 @@ def load_request_bars(
         params=params,
         commission=commission,
         fill_at=fill_at,
+        liquidity=liquidity,
     )
     source = "csv" if csv_file is not None else data_source
     period = resolve_period(
@@ -410,17 +414,7 @@ def save_engine_run(
 ) -> int:
     """Save a run exactly as `run_backtest` does (same fields and settings), so `report` shows it."""
     request = loaded.request
-    settings = {
-        "bar_size": request.bar_size.name,
-        "instrument_id": result.instrument_id,
-        "fill_at": request.fill_at,
-        "commission": request.commission.describe(),
-        "costs": cost_breakdown(result.fills, request.commission),
-        "orders": result.orders,
-        "split_fills": result.split_fills,
-        "final_balance": result.final_balance,
-        **(extra_settings or {}),
-    }
+    settings = {**run_settings(request, result), **(extra_settings or {})}
     return save_run(
         strategy=request.spec.name,
         params=params,
@@ -430,6 +424,7 @@ def save_engine_run(
         start=loaded.period.start_ts.to_pydatetime(),
         end=pd.Timestamp(loaded.period.end, tz="UTC").to_pydatetime(),
         bars=result.bars,
+        status=result.status,
         capital=request.capital,
         final_equity=result.final_equity,
         settings=settings,
@@ -451,6 +446,7 @@ def _task(loaded: LoadedBars, params: dict[str, Any], strategy_ref: str, rfr: fl
         capital=request.capital,
         commission=request.commission.spec,
         fill_at=request.fill_at,
+        liquidity=request.liquidity,
         risk_free_rate=rfr,
     )
 
@@ -482,6 +478,7 @@ def run_sweep(
     params: Mapping[str, Any] | None = None,
     commission: str = DEFAULT_COMMISSION,
     fill_at: str = FILL_CLOSE,
+    liquidity: str = DEFAULT_LIQUIDITY,
     save: bool = True,
     database_url: str | None = None,
     csv_file: str | Path | None = None,
@@ -518,6 +515,7 @@ def run_sweep(
         database_url=database_url,
         csv_file=csv_file,
         no_fetch=no_fetch,
+        liquidity=liquidity,
     )
     request = loaded.request
     spec = request.spec
@@ -551,21 +549,16 @@ def run_sweep(
             capital=request.capital,
             commission=request.commission,
             fill_at=request.fill_at,
+            liquidity=request.liquidity,
             risk_free_rate=rfr,
             progress=report("screen", len(combos)),
         )
         screened = [_screen_dict(f) for f in figures]
-        thin = sum(1 for f in figures if f.thin_fills)
-        overdrawn = sum(1 for f in figures if f.overdrawn)
-        if thin:
+        split = sum(1 for f in figures if f.split_orders)
+        if split:
             notes.append(
-                f"{thin} combination(s) place orders larger than the bar's volume at one price: Nautilus "
-                "fills those partly one tick worse, so their confirmed figures differ a little."
-            )
-        if overdrawn:
-            notes.append(
-                f"{overdrawn} combination(s) buy for more than the cash (position_pct near 1 plus fees); "
-                "Nautilus's cash account does not allow that: trust the confirmed figures."
+                f"{split} combination(s) place orders larger than a bar offers at one price: they fill in "
+                f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
             )
     else:
         tasks = [_task(loaded, p, strategy_ref, rfr) for p in combos]
@@ -632,6 +625,7 @@ def run_sweep(
             settings={
                 "bar_size": request.bar_size.name,
                 "fill_at": request.fill_at,
+                "liquidity": request.liquidity,
                 "commission": request.commission.spec,
                 "commission_description": request.commission.describe(),
                 "fixed_params": fixed,

@@ -7,13 +7,19 @@ thousands of parameter sets and confirm only the best ones in Nautilus. How it s
 - Prices are what Nautilus sees: each bar price rounded to the instrument's cents the way
   `Price(value, 2)` rounds (half away from zero of ``value * 100``), kept as integer cents.
   Cash is integer cents too (Nautilus's `Money` is fixed point), so no float drift accumulates.
-- Signals are decided in exact integer arithmetic where possible (SMA sums, the Bollinger exit),
-  and wherever exact arithmetic says "tie" (or a float test is too close to call) the bar is
-  decided again with the very float operations the strategy performs (sequential sums for
-  Nautilus's SMA, numpy's mean/std for the Bollinger band, Wilder's recursion for the RSI).
-- Sizing is `floor(equity * position_pct / close)` on `Money.as_double()`-identical floats; every
-  entry is taken flat. The screen is long-only: `allow_short=true` (which Nautilus runs on a margin
-  account) is refused here and swept with `--engine nautilus`.
+- Signals are decided in exact integer arithmetic where possible: the SMA crossover compares
+  rolling sums of cents exactly, as `SMACrossover` does (a tie is a tie: "not above"), and the
+  Bollinger exit too. Where a float test is too close to call (the Bollinger entry) the bar is
+  decided again with the very float operations the strategy performs (numpy's mean/std for the
+  band, Wilder's recursion for the RSI).
+- Orders follow `ntrader.strategies.base`: sized at the fill price (the close, or the next open in
+  next-open mode) as `floor(equity * position_pct / price)` on `Money.as_double()`-identical floats,
+  cut to what the cash covers after the order's costs; every entry is taken flat; an entry on the
+  last bar is not opened. The screen is long-only: `allow_short=true` (which Nautilus runs on a
+  margin account) is refused here and swept with `--engine nautilus`.
+- Liquidity (`ntrader.backtest.fills`): with `bar-volume` an order above what the bar offers at one
+  price (a quarter of its volume at the close, its volume at the open) fills in two parts, the rest
+  one cent worse, each part charged as Nautilus's fee model charges it; `unlimited` fills whole.
 - Costs are `CommissionModel.order_total` in exact integer arithmetic: the broker's commission over
   a common denominator for the rates, bps, minimum and cap, tiers applied marginally from the New
   York month's volume, half-up rounding to cents; then each fee line (per share, per value, per
@@ -25,11 +31,6 @@ one combination in a few milliseconds per million bars; signals and indicators a
 all bars, shared across the grid (one rolling-sum row per distinct period). numba pays here: the
 per-bar loop also yields the mark-to-market equity, the daily equity for Sharpe/CAGR and the
 bar-by-bar drawdown without materialising a (combinations × bars) matrix.
-
-Not modelled (the Nautilus confirmation is authoritative there): an order larger than the bar's
-volume at one price fills partly one tick worse in Nautilus (`thin_fills` counts such orders), and a
-buy whose fill leaves the cash account below zero (position_pct near 1 plus fees: `overdrawn`
-counts them; Nautilus stops trading sensibly after one, measured).
 """
 
 from __future__ import annotations
@@ -47,11 +48,17 @@ import pandas as pd
 
 from ntrader.backtest.costs import CommissionModel, parse_commission
 from ntrader.backtest.engine import Fill, RunResult, equity_curve, make_equity, round_trips
-from ntrader.backtest.fills import FILL_NEXT_OPEN, parse_fill_at
+from ntrader.backtest.fills import (
+    DEFAULT_LIQUIDITY,
+    FILL_NEXT_OPEN,
+    LIQUIDITY_UNLIMITED,
+    parse_fill_at,
+    parse_liquidity,
+)
 from ntrader.data.bars import MARKET_TZ, BarSize
 from ntrader.errors import InputError
 from ntrader.metrics import TRADING_DAYS_PER_YEAR
-from ntrader.metrics.returns import DAYS_PER_YEAR, cagr, total_return
+from ntrader.metrics.returns import DAYS_PER_YEAR, cagr, measure_annualization, total_return
 from ntrader.metrics.risk import ZERO_DEVIATION, calmar_ratio, max_drawdown, sharpe_ratio
 
 ENGINE_VERSION = "ntrader vector screen 1"
@@ -98,6 +105,8 @@ class VectorBars:
     month_open: np.ndarray
     day_end: np.ndarray
     years: float
+    # Daily figures annualize with the bars' own calendar, as compute_metrics measures it.
+    periods_per_year: int = TRADING_DAYS_PER_YEAR
 
     @property
     def n(self) -> int:
@@ -133,6 +142,7 @@ def prepare_bars(bars: pd.DataFrame, bar_size: BarSize) -> VectorBars:
         month_open=_months(open_times),
         day_end=day_end,
         years=years,
+        periods_per_year=measure_annualization(close_times).factor,
     )
 
 
@@ -266,52 +276,116 @@ def _mark(cash, pos, close_c, start, stop, equity, keep_equity, day_end, daily, 
 
 
 @numba.njit(cache=True, nogil=True)
+def _fill_order(  # type: ignore[no-untyped-def]
+    side, qty, px, available, month_volume, terms, fee_lines, fills, n_fills, bar, at_open
+):
+    """Fill one market order of `qty` shares at `px` cents as Nautilus's bar execution does: up to
+    `available` shares at `px`, the rest one tick (cent) worse, the order's costs charged across its
+    fills (each fill pays the order's costs so far minus what earlier fills paid). Records the
+    fills (when `fills` has rows) and returns (cash change in cents, fills recorded, split 0/1)."""
+    tier_last, tier_rate, bps, minimum, cap, denominator = terms
+    first = qty if available < 0 or qty <= available else available
+    rest = qty - first
+    worse = px + side
+    fee_first = 0
+    if first > 0:
+        fee_first = _commission(
+            side,
+            first,
+            first * px,
+            month_volume,
+            tier_last,
+            tier_rate,
+            bps,
+            minimum,
+            cap,
+            denominator,
+            fee_lines,
+        )
+    notional = first * px + rest * worse
+    fee_rest = 0
+    if rest > 0:
+        total = _commission(
+            side, qty, notional, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator, fee_lines
+        )
+        fee_rest = max(total - fee_first, 0)
+    if fills.shape[0] > 0:
+        for part_qty, part_px, part_fee in ((first, px, fee_first), (rest, worse, fee_rest)):
+            if part_qty > 0:
+                fills[n_fills, 0] = bar
+                fills[n_fills, 1] = side
+                fills[n_fills, 2] = part_qty
+                fills[n_fills, 3] = part_px
+                fills[n_fills, 4] = part_fee
+                fills[n_fills, 5] = at_open
+                n_fills += 1
+    return -side * notional - fee_first - fee_rest, n_fills, 1 if (first > 0 and rest > 0) else 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _affordable(target, px, cash, available, month_volume, terms, fee_lines):  # type: ignore[no-untyped-def]
+    """`affordable_quantity` of `ntrader.strategies.base`, in the same integer cents."""
+    if target < 1:
+        return 0
+    tier_last, tier_rate, bps, minimum, cap, denominator = terms
+    slipped = 0 if available < 0 else max(target - available, 0)
+    notional = target * px + slipped
+    total = notional + _commission(
+        1, target, notional, month_volume, tier_last, tier_rate, bps, minimum, cap, denominator, fee_lines
+    )
+    if total <= cash:
+        return target
+    extra = total - target * px
+    return max(0, min(target - 1, (cash - extra) // px))
+
+
+@numba.njit(cache=True, nogil=True)
+def _available(volume, at_open, unlimited):  # type: ignore[no-untyped-def]
+    """`available_at_price` of `ntrader.strategies.base` (-1: unlimited)."""
+    if unlimited:
+        return -1
+    if at_open:
+        return max(math.floor(volume + 0.5), 1)
+    return math.floor(volume / 4.0 + 0.5)
+
+
+@numba.njit(cache=True, nogil=True)
 def _simulate(  # type: ignore[no-untyped-def]
     entry,
     exit_,
-    close_c,
-    open_c,
-    close_f,
-    volume,
-    month_close,
-    month_open,
-    day_end,
-    next_open,
+    bars,
+    flags,
     capital_c,
     pct,
-    tier_last,
-    tier_rate,
-    bps,
-    minimum,
-    cap,
-    denominator,
+    terms,
     fee_lines,
     trade_from,
-    liquidate,
     fills,
     equity,
     daily,
 ):
     """Walk one combination's bars: fills (if `fills` has rows), per-bar equity (if `equity` has
-    rows), daily equity; returns (fills, cash cents, position, max drawdown, ruined, thin orders,
-    overdrawing fills).
+    rows), daily equity; returns (fills, cash cents, position, max drawdown, ruined, split orders,
+    unfilled at end, entries skipped on the last bar).
 
-    Cash and position change only on signal bars and the bars after them (next-open fills), so
-    the loop jumps from event to event and marks the bars in between in a tight inner loop.
+    `bars`: (close_c, open_c, close_f, open_f, volume, month_close, month_open, day_end); `flags`:
+    (next_open, unlimited liquidity, liquidate at the last close). Cash and position change only on
+    signal bars and the bars after them (next-open fills), so the loop jumps from event to event and
+    marks the bars in between in a tight inner loop.
     """
+    close_c, open_c, close_f, open_f, volume, month_close, month_open, day_end = bars
+    next_open, unlimited, liquidate = flags
     n = len(close_c)
     cash = capital_c
     pos = 0
     month = -1
     month_volume = 0
-    pending_side = 0
-    pending_qty = 0
+    pending = 0  # next-open: +1 enter long, -1 exit, waiting for the next bar's open
     n_fills = 0
-    thin = 0
-    overdrawn = 0
-    record = fills.shape[0] > 0
-    keep_equity = equity.shape[0] > 0
+    split = 0
+    skipped = 0
     state = np.zeros(4)
+    keep_equity = equity.shape[0] > 0
     e_i = 0
     x_i = 0
     i = 0
@@ -322,7 +396,7 @@ def _simulate(  # type: ignore[no-untyped-def]
         while x_i < len(exit_) and exit_[x_i] < i:
             x_i += 1
         event = n - 1 if liquidate else n
-        if pending_side != 0:
+        if pending != 0:
             event = i
         if e_i < len(entry) and entry[e_i] < event:
             event = entry[e_i]
@@ -333,112 +407,77 @@ def _simulate(  # type: ignore[no-untyped-def]
             if event >= n:
                 break
             i = event
-        # 1. An order placed on the previous bar fills at this bar's open (next-open mode).
-        if pending_side != 0:
-            px = open_c[i]
+        # 1. A decision of the previous bar is carried out at this bar's open (next-open mode),
+        #    sized from that open.
+        if pending != 0:
             if month_open[i] != month:
                 month = month_open[i]
                 month_volume = 0
-            fee = _commission(
-                pending_side,
-                pending_qty,
-                pending_qty * px,
-                month_volume,
-                tier_last,
-                tier_rate,
-                bps,
-                minimum,
-                cap,
-                denominator,
-                fee_lines,
-            )
-            month_volume += pending_qty
-            if pending_qty > max(volume[i], 1.0):
-                thin += 1
-            pos += pending_side * pending_qty
-            cash -= pending_side * pending_qty * px + fee
-            if cash < 0:
-                overdrawn += 1
-            if record:
-                fills[n_fills, 0] = i
-                fills[n_fills, 1] = pending_side
-                fills[n_fills, 2] = pending_qty
-                fills[n_fills, 3] = px
-                fills[n_fills, 4] = fee
-                fills[n_fills, 5] = 1
-                n_fills += 1
-            pending_side = 0
-            pending_qty = 0
+            available = _available(volume[i], True, unlimited)
+            qty = pos
+            if pending > 0:
+                balance = (float(cash) * 1e14) / 1e16
+                target = math.floor(balance * pct / open_f[i])
+                qty = _affordable(target, open_c[i], cash, available, month_volume, terms, fee_lines)
+            if qty > 0:
+                delta, n_fills, parts = _fill_order(
+                    pending, qty, open_c[i], available, month_volume, terms, fee_lines, fills, n_fills, i, 1
+                )
+                cash += delta
+                pos += pending * qty
+                month_volume += qty
+                split += parts
+            pending = 0
         # 2. The strategy's decision on this bar's close.
         side = 0
-        qty = 0
         if i >= trade_from:
             if e_i < len(entry) and entry[e_i] == i:
                 if pos == 0:
-                    # Flat, so equity is the cash balance as Money.as_double() gives it.
-                    balance = (float(cash) * 1e14) / 1e16
-                    target = math.floor(balance * pct / close_f[i])
-                    # Next-open: Nautilus's risk engine values a market order at the last trade,
-                    # this bar's opening tick, and denies a buy worth more than the free cash.
-                    if target >= 1 and not (next_open and target * open_c[i] > cash):
-                        side = 1
-                        qty = target
+                    side = 1
             elif x_i < len(exit_) and exit_[x_i] == i and pos > 0:
                 side = -1
-                qty = pos
         last_exit = liquidate and i == n - 1
-        if last_exit and pos > 0 and side == 0:
+        if last_exit and pos > 0:
             side = -1
-            qty = pos
-        if side != 0:
-            if next_open and not last_exit:
-                if i < n - 1:
-                    pending_side = side
-                    pending_qty = qty
+        if side != 0 and next_open and not last_exit:
+            if i < n - 1:
+                pending = side
             else:
-                px = close_c[i]
-                if month_close[i] != month:
-                    month = month_close[i]
-                    month_volume = 0
-                fee = _commission(
-                    side,
-                    qty,
-                    qty * px,
-                    month_volume,
-                    tier_last,
-                    tier_rate,
-                    bps,
-                    minimum,
-                    cap,
-                    denominator,
-                    fee_lines,
+                skipped += 1  # no next open: unfilled at end
+        elif side != 0:
+            qty = pos
+            available = _available(volume[i], False, unlimited)
+            if month_close[i] != month:
+                month = month_close[i]
+                month_volume = 0
+            if side > 0:
+                if i == n - 1:
+                    skipped += 1  # an entry on the last bar is not opened
+                    qty = 0
+                else:
+                    balance = (float(cash) * 1e14) / 1e16
+                    target = math.floor(balance * pct / close_f[i])
+                    qty = _affordable(target, close_c[i], cash, available, month_volume, terms, fee_lines)
+            if qty > 0:
+                delta, n_fills, parts = _fill_order(
+                    side, qty, close_c[i], available, month_volume, terms, fee_lines, fills, n_fills, i, 0
                 )
-                month_volume += qty
-                if qty > math.floor(volume[i] / 4.0 + 0.5):
-                    thin += 1
+                cash += delta
                 pos += side * qty
-                cash -= side * qty * px + fee
-                if cash < 0:
-                    overdrawn += 1
-                if record:
-                    fills[n_fills, 0] = i
-                    fills[n_fills, 1] = side
-                    fills[n_fills, 2] = qty
-                    fills[n_fills, 3] = px
-                    fills[n_fills, 4] = fee
-                    n_fills += 1
+                month_volume += qty
+                split += parts
         # 3. Mark this bar to market at its close.
         _mark(cash, pos, close_c, i, i + 1, equity, keep_equity, day_end, daily, state)
         i += 1
-    return n_fills, cash, pos, state[1], state[3] > 0, thin, overdrawn
+    return n_fills, cash, pos, state[1], state[3] > 0, split, skipped
 
 
 @numba.njit(cache=True, nogil=True)
-def _sma_crosses(sum_fast, sum_slow, fast, slow, close_f):  # type: ignore[no-untyped-def]
+def _sma_crosses(sum_fast, sum_slow, fast, slow):  # type: ignore[no-untyped-def]
     """Bars where SMA(fast) crosses above / below SMA(slow), from exact integer rolling sums.
 
-    fast mean > slow mean  ⟺  sum_fast × slow > sum_slow × fast, exactly in cents. An exact tie
-    is decided by Nautilus's own float means (sequential sums), as the strategy sees them.
+    fast mean > slow mean  ⟺  sum_fast × slow > sum_slow × fast, exactly in cents; an exact tie is
+    "not above" (the rule `SMACrossover` states and applies in the same integers).
     """
     n = len(sum_fast)
     up = np.empty(n, dtype=np.int64)
@@ -447,11 +486,7 @@ def _sma_crosses(sum_fast, sum_slow, fast, slow, close_f):  # type: ignore[no-un
     n_down = 0
     was_above = False
     for i in range(slow - 1, n):
-        diff = sum_fast[i] * slow - sum_slow[i] * fast
-        if diff == 0:
-            above = _sequential_mean(close_f, i + 1, fast) > _sequential_mean(close_f, i + 1, slow)
-        else:
-            above = diff > 0
+        above = sum_fast[i] * slow - sum_slow[i] * fast > 0
         if i >= slow:
             if above and not was_above:
                 up[n_up] = i
@@ -464,15 +499,6 @@ def _sma_crosses(sum_fast, sum_slow, fast, slow, close_f):  # type: ignore[no-un
 
 
 # Signals -------------------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, nogil=True)
-def _sequential_mean(values, stop, period):  # type: ignore[no-untyped-def]
-    """Nautilus `fast_mean` of values[stop - period : stop]: a left-to-right sum over the length."""
-    total = 0.0
-    for k in range(stop - period, stop):
-        total += values[k]
-    return total / period
 
 
 @numba.njit(cache=True, nogil=True)
@@ -547,7 +573,7 @@ def sma_signals(cache: SignalCache, params: dict[str, Any]) -> tuple[np.ndarray,
     fast, slow = int(params["fast_period"]), int(params["slow_period"])
     if slow >= cache.bars.n:
         return _no_signal(), _no_signal()
-    return _sma_crosses(cache.rolling_sum(fast), cache.rolling_sum(slow), fast, slow, cache.bars.close_f)  # type: ignore[no-any-return]
+    return _sma_crosses(cache.rolling_sum(fast), cache.rolling_sum(slow), fast, slow)  # type: ignore[no-any-return]
 
 
 def _numpy_band(close_f: np.ndarray, i: int, lookback: int, num_std: float) -> tuple[float, float]:
@@ -611,17 +637,26 @@ def has_vector(strategy: str) -> bool:
 
 @dataclass(frozen=True)
 class VectorSettings:
-    """Everything but the strategy parameters: capital, commission model, fill mode."""
+    """Everything but the strategy parameters: capital, commission model, fill mode, liquidity."""
 
     capital: float
     commission: CommissionModel
     fill_at: str
+    liquidity: str = DEFAULT_LIQUIDITY
 
     @classmethod
-    def of(cls, capital: float, commission: str | CommissionModel, fill_at: str) -> VectorSettings:
+    def of(
+        cls,
+        capital: float,
+        commission: str | CommissionModel,
+        fill_at: str,
+        liquidity: str = DEFAULT_LIQUIDITY,
+    ) -> VectorSettings:
         if capital <= 0:
             raise InputError(f"capital must be greater than 0, got {capital}")
-        return cls(float(capital), parse_commission(commission), parse_fill_at(fill_at))
+        return cls(
+            float(capital), parse_commission(commission), parse_fill_at(fill_at), parse_liquidity(liquidity)
+        )
 
 
 @dataclass
@@ -633,8 +668,10 @@ class VectorRun:
     daily_equity: np.ndarray
     max_drawdown: float
     ruined: bool
-    thin_fills: int
-    overdrawn: int = 0
+    #: Orders filled in two parts (thin volume at one price, the rest one tick worse).
+    split_orders: int
+    #: Decisions on the last bar: entries not opened (close fills) or never filled (next-open).
+    skipped_at_end: int = 0
     fills: np.ndarray | None = None
     equity: np.ndarray | None = None
     cash_c: int = 0
@@ -655,31 +692,29 @@ def _run_one(
 ) -> VectorRun:
     entry, exit_ = signals
     capital_c = round((settings.capital if capital is None else capital) * 100)
-    fills = np.zeros((2 * (len(entry) + 1) if detail else 0, _FILL_COLUMNS), dtype=np.int64)
+    # Every order fills in at most two parts.
+    fills = np.zeros((4 * (len(entry) + 1) if detail else 0, _FILL_COLUMNS), dtype=np.int64)
     equity = np.zeros(bars.n if detail else 0)
     daily = np.zeros(len(bars.day_end))
-    n_fills, cash, pos, max_dd, ruined, thin, overdrawn = _simulate(
+    n_fills, cash, pos, max_dd, ruined, split, skipped = _simulate(
         entry,
         exit_,
-        bars.close_c,
-        bars.open_c,
-        bars.close_f,
-        bars.volume,
-        bars.month_close,
-        bars.month_open,
-        bars.day_end,
-        settings.fill_at == FILL_NEXT_OPEN,
+        (
+            bars.close_c,
+            bars.open_c,
+            bars.close_f,
+            as_double(bars.open_c),
+            bars.volume,
+            bars.month_close,
+            bars.month_open,
+            bars.day_end,
+        ),
+        (settings.fill_at == FILL_NEXT_OPEN, settings.liquidity == LIQUIDITY_UNLIMITED, liquidate),
         capital_c,
         float(params.get("position_pct", 0.95)),
-        terms.tier_last,
-        terms.tier_rate,
-        terms.bps,
-        terms.minimum,
-        terms.cap,
-        terms.denominator,
+        (terms.tier_last, terms.tier_rate, terms.bps, terms.minimum, terms.cap, terms.denominator),
         terms.lines,
         trade_from,
-        liquidate,
         fills,
         equity,
         daily,
@@ -691,8 +726,8 @@ def _run_one(
         daily_equity=daily,
         max_drawdown=float(max_dd),
         ruined=bool(ruined),
-        thin_fills=int(thin),
-        overdrawn=int(overdrawn),
+        split_orders=int(split),
+        skipped_at_end=int(skipped),
         fills=fills[:n_fills] if detail else None,
         equity=equity if detail else None,
         cash_c=int(cash),
@@ -767,13 +802,14 @@ def run_vector(
     commission: str | CommissionModel = "ibkr-fixed",
     fill_at: str = "close",
     symbol: str = "TEST",
+    liquidity: str = DEFAULT_LIQUIDITY,
 ) -> RunResult:
     """One combination in full (fills, round trips, equity per bar) as a `RunResult`, like `run_engine`.
 
     `params` are the strategy's typed parameters (defaults merged in by the caller).
     """
     vb = bars if isinstance(bars, VectorBars) else prepare_bars(bars, _need(bar_size))
-    settings = VectorSettings.of(capital, commission, fill_at)
+    settings = VectorSettings.of(capital, commission, fill_at, liquidity)
     signals = _signal_function(strategy)(SignalCache(vb), params)
     run = _run_one(vb, signals, params, settings, _commission_terms(settings.commission), detail=True)
     return _result(vb, run, settings, symbol)
@@ -804,10 +840,11 @@ def _result(
         final_balance=run.cash_c / 100.0,
         final_equity=float(equity.iloc[-1]),
         bars=vb.n,
-        orders=len(fills),
-        split_fills=0,
+        orders=len(fills) - run.split_orders,
+        split_fills=run.split_orders,
         engine_version=ENGINE_VERSION,
-        extra={"thin_fills": run.thin_fills, "overdrawn": run.overdrawn},
+        unfilled_at_end=run.skipped_at_end if settings.fill_at == FILL_NEXT_OPEN else 0,
+        skipped_on_last_bar=0 if settings.fill_at == FILL_NEXT_OPEN else run.skipped_at_end,
     )
 
 
@@ -824,8 +861,7 @@ class ScreenFigures:
     calmar: float | None
     max_drawdown: float
     final_equity: float
-    thin_fills: int = 0
-    overdrawn: int = 0
+    split_orders: int = 0
     ruined: bool = False
 
     def value(self, metric: str) -> float | None:
@@ -840,7 +876,10 @@ def figures(
     risk_free_rate: float = 0.0,
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
 ) -> ScreenFigures:
-    """total return, CAGR, Sharpe, Calmar and max drawdown from a run's daily equity."""
+    """total return, CAGR, Sharpe, Calmar and max drawdown from a run's daily equity.
+
+    As compute_metrics: the first day's return is measured from `first_equity` (the capital).
+    """
     daily = run.daily_equity
     growth = daily[-1] / first_equity
     total = float(growth - 1.0)
@@ -850,7 +889,8 @@ def figures(
             annual = -1.0 if growth == 0.0 else float(growth ** (1.0 / years) - 1.0)
         except OverflowError:
             annual = None
-    excess = daily[1:] / daily[:-1] - 1.0 - risk_free_rate / periods_per_year
+    days = np.concatenate(([first_equity], daily))
+    excess = days[1:] / days[:-1] - 1.0 - risk_free_rate / periods_per_year
     sharpe: float | None = None
     if excess.size >= 2:
         deviation = float(excess.std(ddof=1))
@@ -864,8 +904,7 @@ def figures(
         calmar=calmar,
         max_drawdown=run.max_drawdown,
         final_equity=run.final_equity,
-        thin_fills=run.thin_fills,
-        overdrawn=run.overdrawn,
+        split_orders=run.split_orders,
     )
 
 
@@ -878,6 +917,7 @@ def screen(
     capital: float = 100_000.0,
     commission: str | CommissionModel = "ibkr-fixed",
     fill_at: str = "close",
+    liquidity: str = DEFAULT_LIQUIDITY,
     risk_free_rate: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> list[ScreenFigures]:
@@ -887,7 +927,7 @@ def screen(
     pass of the compiled loop. `progress(k)` is called after every k combinations.
     """
     vb = bars if isinstance(bars, VectorBars) else prepare_bars(bars, _need(bar_size))
-    settings = VectorSettings.of(capital, commission, fill_at)
+    settings = VectorSettings.of(capital, commission, fill_at, liquidity)
     terms = _commission_terms(settings.commission)
     signal = _signal_function(strategy)
     cache = SignalCache(vb)
@@ -900,7 +940,15 @@ def screen(
         else:
             # No strategy trades on its first bar (every indicator needs history): the curve
             # starts at the capital.
-            out.append(figures(run, settings.capital, vb.years, risk_free_rate=risk_free_rate))
+            out.append(
+                figures(
+                    run,
+                    settings.capital,
+                    vb.years,
+                    risk_free_rate=risk_free_rate,
+                    periods_per_year=vb.periods_per_year,
+                )
+            )
         if progress is not None:
             progress(1)
     return out
@@ -918,15 +966,15 @@ def _ruined_figures(
     full = _run_one(vb, signals, run.params, settings, terms, detail=True)
     assert full.equity is not None
     curve = pd.Series(full.equity, index=vb.close_times)
+    capital = settings.capital
     return ScreenFigures(
-        total_return=total_return(curve),
-        cagr=cagr(curve),
-        sharpe=sharpe_ratio(curve, risk_free_rate),
-        calmar=calmar_ratio(curve),
+        total_return=total_return(curve, capital),
+        cagr=cagr(curve, capital),
+        sharpe=sharpe_ratio(curve, risk_free_rate, vb.periods_per_year, capital),
+        calmar=calmar_ratio(curve, capital),
         max_drawdown=max_drawdown(curve).depth,
         final_equity=run.final_equity,
-        thin_fills=run.thin_fills,
-        overdrawn=run.overdrawn,
+        split_orders=run.split_orders,
         ruined=True,
     )
 

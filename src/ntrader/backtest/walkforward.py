@@ -26,7 +26,7 @@ import pandas as pd
 
 from ntrader.backtest.costs import DEFAULT_COMMISSION
 from ntrader.backtest.engine import RunResult, make_equity, round_trips
-from ntrader.backtest.fills import FILL_CLOSE
+from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE
 from ntrader.backtest.sweep import (
     expand_grid,
     load_request_bars,
@@ -70,6 +70,9 @@ class Fold:
     oos_sharpe: float | None
     oos_max_drawdown: float
     trades: int
+    #: Folds run in the vector engine, whose orders never overdraw (see `ntrader.backtest.vector`);
+    #: a fold that ends ruined (equity at or below zero) says so.
+    status: str = "completed"
 
     def to_json_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -107,6 +110,7 @@ def walk_forward(
     params: Mapping[str, Any] | None = None,
     commission: str = DEFAULT_COMMISSION,
     fill_at: str = FILL_CLOSE,
+    liquidity: str = DEFAULT_LIQUIDITY,
     save: bool = True,
     database_url: str | None = None,
     csv_file: str | Path | None = None,
@@ -131,6 +135,7 @@ def walk_forward(
         database_url=database_url,
         csv_file=csv_file,
         no_fetch=no_fetch,
+        liquidity=liquidity,
     )
     request = loaded.request
     spec = request.spec
@@ -144,7 +149,7 @@ def walk_forward(
     if n < train + 1:
         raise InputError(f"walk-forward needs more than --train ({train}) bars; the period has {n}")
     starts = list(range(0, n - train, test))
-    settings = VectorSettings.of(request.capital, request.commission, request.fill_at)
+    settings = VectorSettings.of(request.capital, request.commission, request.fill_at, request.liquidity)
     rfr = get_settings().risk_free_rate
     all_bars = prepare_bars(loaded.bars, request.bar_size)
     if progress is not None:
@@ -163,6 +168,7 @@ def walk_forward(
             capital=equity,
             commission=settings.commission,
             fill_at=settings.fill_at,
+            liquidity=settings.liquidity,
             risk_free_rate=rfr,
         )
         key = rank_key(metric)
@@ -199,9 +205,11 @@ def walk_forward(
                 start_equity=equity,
                 end_equity=end_equity,
                 oos_return=end_equity / equity - 1.0,
-                oos_sharpe=sharpe_ratio(with_start, rfr),
+                # The fold's first day from its starting equity, on the whole data's calendar.
+                oos_sharpe=sharpe_ratio(curve, rfr, all_bars.periods_per_year, equity),
                 oos_max_drawdown=max_drawdown(with_start).depth,
                 trades=sum(1 for f in fold_fills if f.side == "BUY"),
+                status="ruined" if run.ruined else "completed",
             )
         )
         equity = end_equity
@@ -212,7 +220,14 @@ def walk_forward(
     stitched.index.name = "timestamp"
     trades = round_trips(fills, last_price=float(loaded.bars["close"].iloc[-1]))
     closes = loaded.bars["close"].set_axis(request.bar_size.close_times(pd.DatetimeIndex(loaded.bars.index)))
-    metrics = compute_metrics(stitched, trades, closes.loc[stitched.index], risk_free_rate=rfr)
+    metrics = compute_metrics(
+        stitched,
+        trades,
+        closes.loc[stitched.index],
+        risk_free_rate=rfr,
+        capital=request.capital,
+        fills_at_open=request.fill_at != FILL_CLOSE,
+    )
     run_id = None
     if save:
         instrument = make_equity(request.symbol)

@@ -10,11 +10,12 @@ from rich.table import Table
 from ntrader.backtest import run_backtest
 from ntrader.backtest.config_file import load_run_config
 from ntrader.backtest.costs import DEFAULT_COMMISSION
-from ntrader.backtest.fills import FILL_CLOSE, FILL_MODES
+from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
 from ntrader.cli.render import console, echo_json, err_console, pct
 from ntrader.cli.report import render_summary
 from ntrader.data import DATA_SOURCES
 from ntrader.db.runs import get_run, list_runs
+from ntrader.errors import RunHalted
 from ntrader.reports import write_run_html
 from ntrader.strategies import get_strategy, parse_param_pairs
 
@@ -68,7 +69,15 @@ def backtest() -> None:
     default=FILL_CLOSE,
     show_default=True,
     help="When market orders fill: close = the signal bar's close; next-open = the next bar's open "
-    "(sized at the signal bar's close; an order on the last bar never fills).",
+    "(decided at the signal bar's close, sized from that open; a decision on the last bar is unfilled).",
+)
+@click.option(
+    "--liquidity",
+    type=click.Choice(LIQUIDITY_MODES, case_sensitive=False),
+    default=DEFAULT_LIQUIDITY,
+    show_default=True,
+    help="bar-volume = Nautilus's bar execution (a quarter of a bar's volume fills at the close, the "
+    "bar's volume at the open, the rest one tick worse); unlimited = every order fills whole.",
 )
 @click.option(
     "--param",
@@ -98,6 +107,7 @@ def run_command(
     capital: float | None,
     commission: str,
     fill_at: str,
+    liquidity: str,
     params: tuple[str, ...],
     as_json: bool,
     verbose: bool,
@@ -124,6 +134,7 @@ def run_command(
             params=raw_params,
             commission=commission,
             fill_at=fill_at,
+            liquidity=liquidity,
             verbose=verbose,
             csv_file=csv_file,
             no_fetch=no_fetch,
@@ -132,7 +143,8 @@ def run_command(
 
 
 def _present(run_id: int | None, as_json: bool, report_format: str | None) -> None:
-    """Show a saved run as `backtest run` does: the summary panel or JSON, plus the report path."""
+    """Show a saved run as `backtest run` does: the summary panel or JSON, plus the report path;
+    a run that did not complete ends with one red line and exit code 5."""
     assert run_id is not None
     record = get_run(run_id)
     report_path = write_run_html(record.id) if report_format else None
@@ -143,6 +155,13 @@ def _present(run_id: int | None, as_json: bool, report_format: str | None) -> No
     if report_path is not None:
         # On stderr with --json, so stdout stays one JSON document.
         click.echo(f"Report: {report_path}", err=as_json)
+    if record.status != "completed":
+        halt = record.settings.get("halt") or {}
+        at = f" at {halt['at']}" if halt.get("at") else ""
+        raise RunHalted(
+            f"run #{record.id} {record.status}{at}: {halt.get('reason', 'see the run settings')}; "
+            "its figures cover only the bars before that"
+        )
 
 
 @backtest.command("run-config")
@@ -155,7 +174,7 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
 
     \b
     Fields: strategy, params, symbol, start, end, data_source (mock|csv|ibkr), bar_size,
-    capital, commission, fill_at (close|next-open).
+    capital, commission, fill_at (close|next-open), liquidity (bar-volume|unlimited).
 
     \b
     Example:
@@ -175,6 +194,7 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
             params=config.params,
             commission=config.commission,
             fill_at=config.fill_at,
+            liquidity=config.liquidity,
             verbose=verbose,
         )
     _present(outcome.run_id, as_json, report_format)
@@ -207,6 +227,7 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
         "Strategy",
         "Symbol",
         "Source",
+        "Status",
         "Period",
         "Trades",
         "Return",
@@ -222,6 +243,7 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
             r.strategy,
             r.symbol,
             r.data_source,
+            r.status if r.status == "completed" else f"[red]{r.status}[/red]",
             f"{r.start.date()} → {r.end.date()}",
             str(r.metrics.get("trade_count", "")),
             pct(r.total_return, signed=True),

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ntrader.backtest.costs import DEFAULT_COMMISSION
-from ntrader.backtest.fills import FILL_CLOSE, FILL_MODES
+from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
 from ntrader.backtest.parallel import RAY_ADDRESS_ENV
 from ntrader.backtest.sweep import ENGINES, SCREEN_METRICS, run_sweep
 from ntrader.cli.render import console, err_console, pct
@@ -59,6 +59,13 @@ def _market_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=FILL_CLOSE,
             show_default=True,
             help="close = the signal bar's close; next-open = the next bar's open.",
+        ),
+        click.option(
+            "--liquidity",
+            type=click.Choice(LIQUIDITY_MODES, case_sensitive=False),
+            default=DEFAULT_LIQUIDITY,
+            show_default=True,
+            help="bar-volume = Nautilus's bar execution (see `backtest run --help`); unlimited = fill whole.",
         ),
         click.option(
             "--grid",
@@ -168,6 +175,7 @@ def sweep_command(
     capital: float | None,
     commission: str,
     fill_at: str,
+    liquidity: str,
     grids: tuple[str, ...],
     constraints: tuple[str, ...],
     metric: str,
@@ -206,6 +214,7 @@ def sweep_command(
             params=parse_param_pairs(params),
             commission=commission,
             fill_at=fill_at,
+            liquidity=liquidity,
             csv_file=csv_file,
             no_fetch=no_fetch,
             progress=_Bars(progress),
@@ -238,6 +247,7 @@ def walk_forward_command(
     capital: float | None,
     commission: str,
     fill_at: str,
+    liquidity: str,
     grids: tuple[str, ...],
     constraints: tuple[str, ...],
     metric: str,
@@ -271,6 +281,7 @@ def walk_forward_command(
             params=parse_param_pairs(params),
             commission=commission,
             fill_at=fill_at,
+            liquidity=liquidity,
             csv_file=csv_file,
             no_fetch=no_fetch,
             progress=_Bars(progress),

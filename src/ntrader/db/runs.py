@@ -125,17 +125,21 @@ def save_run(
     capital: float,
     final_equity: float,
     settings: dict[str, Any],
+    status: str = "completed",
     metrics: dict[str, Any],
     engine_version: str,
     trades: pd.DataFrame,
     equity: pd.Series,
     url: str | None = None,
 ) -> int:
-    """Store a run, its trades and its equity curve in one transaction; returns the run id."""
+    """Store a run, its trades and its equity curve in one transaction; returns the run id.
+
+    `status`: "completed", or "halted"/"inconsistent" (the reason is in `settings["halt"]`).
+    """
     with session_scope(url) as session:
         run = BacktestRun(
             created_at=datetime.now(UTC),
-            status="completed",
+            status=status,
             strategy=strategy,
             params=params,
             symbol=symbol,

@@ -11,7 +11,7 @@ from ntrader.data import BarSize, Period, load_bars, parse_bar_size
 from ntrader.db.runs import RunRecord, get_run, load_equity, load_trades
 from ntrader.errors import NtraderError
 from ntrader.metrics import Metrics, compute_metrics, drawdown_series
-from ntrader.metrics.summary import NONE_MARK
+from ntrader.metrics.summary import GIVEN, NONE_MARK
 
 STORED = "stored"
 RECOMPUTED = "recomputed"
@@ -94,11 +94,17 @@ class RunReport:
             ("Final equity", f"{r.final_equity:,.2f}"),
             ("Engine", r.engine_version),
         ]
-        shown = {"bar_size", "fill_at", "commission", "costs"}
+        shown = {"bar_size", "fill_at", "commission", "costs", "halt", *_ORDER_KEYS}
         rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
         costs = costs_text(r.settings)
         if costs is not None:
             rows.append(("Costs", costs))
+        orders = orders_text(r.settings)
+        if orders is not None:
+            rows.append(("Orders", orders))
+        halted = halt_text(r)
+        if halted is not None:
+            rows.insert(1, ("Status", halted))
         return rows
 
     def convention_rows(self) -> list[tuple[str, str]]:
@@ -113,15 +119,37 @@ class RunReport:
                 "The stored metrics are in an older format; these were recomputed from the stored "
                 f"equity and trades. Run `ntrader report recompute {self.run_id}` to save them."
             )
-        split = self.record.settings.get("split_fills")
+        halted = halt_text(self.record)
+        if halted is not None:
+            out.append(halted)
+        settings = self.record.settings
+        split = settings.get("split_fills")
         if isinstance(split, int) and split > 0:
             out.append(
-                f"{split} order(s) filled in two parts (bar volume / 4 below the order size); "
+                f"{split} order(s) filled in two parts (more than the bar offered at one price); "
                 "the rest filled one tick worse."
             )
+        for key, text in (
+            ("orders_denied", "order(s) were denied by the risk engine"),
+            ("orders_rejected", "order(s) were rejected by the venue"),
+            ("unfilled_at_end", "decision(s) were still waiting for a fill when the data ended"),
+        ):
+            count = settings.get(key)
+            if isinstance(count, int) and count > 0:
+                out.append(f"{count} {text}.")
         if self.bars_note:
             out.append(self.bars_note)
         return out
+
+
+_ORDER_KEYS = (
+    "orders",
+    "orders_denied",
+    "orders_rejected",
+    "split_fills",
+    "unfilled_at_end",
+    "skipped_on_last_bar",
+)
 
 
 def conventions(record: RunRecord, metrics: Metrics) -> list[tuple[str, str]]:
@@ -130,11 +158,19 @@ def conventions(record: RunRecord, metrics: Metrics) -> list[tuple[str, str]]:
     fill = str(record.settings.get("fill_at", "close"))
     commission = record.settings.get("commission", "none")
     return [
-        ("Annualization", f"daily returns × {c.annualization_factor} (√{c.annualization_factor} for ratios)"),
+        ("Annualization", f"daily returns × {c.annualization_factor}, {c.annualization_text()} for ratios"),
         ("Risk-free rate", f"{c.risk_free_rate * 100:.2f}% a year"),
-        ("Daily returns", c.daily_resampling),
-        ("CAGR", f"years of {c.cagr_day_count:g} calendar days"),
-        ("Drawdowns", f"{c.drawdown_sign} fractions of the running peak, bar by bar"),
+        ("Daily returns", f"{c.daily_resampling}; the first day {c.first_day_return}"),
+        ("CAGR", f"years of {c.cagr_day_count:g} calendar days; {c.short_period_rule}"),
+        (
+            "Drawdowns",
+            f"{c.drawdown_sign} fractions of the running peak, bar by bar; durations in calendar "
+            "days of the deepest and of the longest drawdown",
+        ),
+        ("Exposure", c.exposure_basis),
+        ("Wins and losses", f"P&L rounded to {c.win_loss_decimals} decimals: 0.00 is break-even"),
+        ("SQN", c.sqn_formula),
+        ("Buy & hold", c.buy_and_hold_basis),
         ("Fills", FILL_MODES.get(fill, fill)),
         ("Commission", _commission(commission)),
     ]
@@ -206,12 +242,24 @@ def recompute(
 ) -> Metrics:
     """Metrics from a run's stored equity and trades, with the run's own risk-free rate.
 
-    Without ``closes`` the stored buy-and-hold return is kept: it needs the bars, not the run.
+    As the run computed them: from its starting capital, with its fill mode for exposure, and
+    annualized with the calendar measured from the stored curve (a factor stored as "given" is
+    kept). Without ``closes`` the stored buy-and-hold return is kept: it needs the bars.
     """
     stored = record.metrics.get("conventions") or {}
     rate = float(stored.get("risk_free_rate", 0.0)) if risk_free_rate is None else risk_free_rate
-    factor = int(stored.get("annualization_factor", 252))
-    metrics = compute_metrics(equity, trades, closes, risk_free_rate=rate, periods_per_year=factor)
+    given = stored.get("annualization_basis") == GIVEN and "annualization_factor" in stored
+    factor = int(stored["annualization_factor"]) if given else None
+    fills_at_open = str(record.settings.get("fill_at", "close")).replace("_", "-") == "next-open"
+    metrics = compute_metrics(
+        equity,
+        trades,
+        closes,
+        risk_free_rate=rate,
+        periods_per_year=factor,
+        capital=record.capital,
+        fills_at_open=fills_at_open,
+    )
     if closes is None and isinstance(record.metrics.get("buy_and_hold_return"), int | float):
         metrics = replace(metrics, buy_and_hold_return=float(record.metrics["buy_and_hold_return"]))
     return metrics
@@ -225,6 +273,35 @@ COST_LABELS = (
     ("pass_through", "pass-through"),
     ("regulatory", "regulatory"),
 )
+
+
+def orders_text(settings: dict[str, Any]) -> str | None:
+    """What happened to a run's orders: "12 orders · 0 denied · 0 rejected · 1 split · …", or None
+    for a run saved before these were counted. Nothing is dropped silently."""
+    if "orders_denied" not in settings:
+        return None
+    parts = [
+        f"{settings.get('orders', 0)} orders",
+        f"{settings.get('orders_denied', 0)} denied",
+        f"{settings.get('orders_rejected', 0)} rejected",
+        f"{settings.get('split_fills', 0)} split fills",
+        f"{settings.get('unfilled_at_end', 0)} unfilled at end",
+    ]
+    if settings.get("skipped_on_last_bar"):
+        parts.append(f"{settings['skipped_on_last_bar']} entry on the last bar not opened")
+    return " · ".join(parts)
+
+
+def halt_text(record: RunRecord) -> str | None:
+    """Why a run did not complete and where its figures stop, or None for a completed run."""
+    if record.status == "completed":
+        return None
+    halt = record.settings.get("halt") or {}
+    at = f" at {halt['at']}" if halt.get("at") else ""
+    return (
+        f"{record.status.upper()}{at}: {halt.get('reason', 'no reason stored')}. "
+        "The figures cover only the bars before that."
+    )
 
 
 def costs_text(settings: dict[str, Any]) -> str | None:
@@ -299,4 +376,10 @@ def _stamp(value: pd.Timestamp) -> str:
 
 
 def _price(value: Any) -> str:
-    return NONE_MARK if value is None or pd.isna(value) else f"{float(value):,.2f}"
+    """A fill price: cents, or as many decimals (up to 6) as an average of split fills needs, so
+    that an entry and an exit at different average prices never read the same."""
+    if value is None or pd.isna(value):
+        return NONE_MARK
+    text = f"{float(value):,.6f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"

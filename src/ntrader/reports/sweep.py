@@ -74,7 +74,9 @@ def sweep_table(record: SweepRecord, limit: int = MAX_ROWS) -> Table:
         if confirming:
             confirmed = row.get("confirmed") or {}
             cells += [fmt_metric(m, confirmed.get(m)) if confirmed else "" for m in shown]
-        cells.append(str(row["run_id"]) if row.get("run_id") else "")
+        run = str(row["run_id"]) if row.get("run_id") else ""
+        status = (row.get("confirmed") or {}).get("status", "completed")
+        cells.append(run if status == "completed" else f"{run} [red]{status}[/red]")
         table.add_row(*cells)
     return table
 

@@ -24,6 +24,8 @@ from ntrader.reports.model import (
     RunReport,
     conventions,
     costs_text,
+    halt_text,
+    orders_text,
     trade_rows,
 )
 
@@ -50,9 +52,13 @@ def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
             ("Starting capital", f"{record.capital:,.2f}"),
             ("Final equity", f"{record.final_equity:,.2f}"),
             *([("Costs", costs)] if (costs := costs_text(record.settings)) is not None else []),
+            *([("Orders", orders)] if (orders := orders_text(record.settings)) is not None else []),
         ]
     )
     parts: list[RenderableType] = [header, Text("")]
+    halted = halt_text(record)
+    if halted is not None:
+        parts = [Text(halted, style="bold red"), header, Text("")]
     if metrics is None:
         # Metrics saved by an older version: show what the record still holds and say how to fix it.
         m = record.metrics
@@ -179,8 +185,9 @@ def _conventions_line(record: RunRecord, metrics: Metrics) -> str:
     values = dict(conventions(record, metrics))
     c = metrics.conventions
     return (
-        f"Ratios: daily returns, √{c.annualization_factor}, risk-free {c.risk_free_rate * 100:.2f}%"
-        f" · fills: {record.settings.get('fill_at', 'close')}\ncommission: {values['Commission']}"
+        f"Ratios: daily returns, {c.annualization_text(brief=True)}, risk-free {c.risk_free_rate * 100:.2f}%"
+        f" · fills: {record.settings.get('fill_at', 'close')}\nbuy & hold: first close → last close, no costs"
+        f" · wins/losses on P&L in cents\ncommission: {values['Commission']}"
     )
 
 

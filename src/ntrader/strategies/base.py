@@ -1,16 +1,78 @@
-"""What every built-in strategy shares: its config fields, position sizing and order entry."""
+"""What every built-in strategy shares: its config fields, position sizing and order entry.
+
+How orders are placed (the same rules the vector screen follows, see `ntrader.backtest.vector`):
+
+- The decision is taken at the signal bar's close. With `fill_at=close` the market order is
+  submitted there and fills at that close. With `fill_at=next-open` the decision waits for the next
+  bar's opening trade tick and the order is submitted there, so it is sized from the price it fills
+  at (a gap cannot make it cost more than planned, and the risk engine values it at that price).
+- Size: whole shares worth up to `position_pct` of equity at the fill price. A buy on a cash
+  account must also pay its costs: when the shares plus the commission (and, with
+  `liquidity=bar-volume`, the part that slips one tick) exceed the cash, the quantity is cut to
+  what the cash covers after those costs, so an order never overdraws the account.
+- An entry decided on the very last bar is not opened (no later price could judge it); with
+  next-open fills a decision on the last bar has no next open: both are counted, not hidden.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.data import Bar, BarType, TradeTick
+from nautilus_trader.model.enums import AccountType, OrderSide, TimeInForce
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
+
+#: (side, quantity, notional in cents) → the order's costs in cents (commission and fees).
+CostFunction = Callable[[OrderSide, int, int], int]
+
+
+def available_at_price(volume: float, next_open: bool) -> int:
+    """Shares Nautilus's bar execution fills at one price: the opening tick carries the bar's
+    volume; at the close a bar offers a quarter of it (rounded half up, as `Quantity` rounds)."""
+    if next_open:
+        return max(math.floor(volume + 0.5), 1)
+    return math.floor(volume / 4.0 + 0.5)
+
+
+def order_cost_cents(
+    quantity: int, price_c: int, available: int | None, side_sign: int, costs_c: Callable[[int, int], int]
+) -> tuple[int, int]:
+    """(notional, total cost) in cents of a market order of `quantity` at `price_c`, the part above
+    `available` filled one tick (cent) worse; `available=None` means unlimited liquidity."""
+    slipped = 0 if available is None else max(quantity - available, 0)
+    notional = quantity * price_c + side_sign * slipped
+    return notional, notional + costs_c(quantity, notional)
+
+
+def affordable_quantity(
+    target: int, price_c: int, cash_c: int, available: int | None, costs_c: Callable[[int, int], int]
+) -> int:
+    """`target` shares if they and their costs fit in `cash_c`; otherwise what the cash covers after
+    the target's costs (costs never fall when the quantity grows, so the result is affordable)."""
+    if target < 1:
+        return 0
+    _, total = order_cost_cents(target, price_c, available, 1, costs_c)
+    if total <= cash_c:
+        return target
+    extra = total - target * price_c
+    return max(0, min(target - 1, (cash_c - extra) // price_c))
+
+
+@dataclass(frozen=True)
+class ExecutionRules:
+    """How the run fills orders, which the strategy needs to size them (set by the engine wrapper)."""
+
+    next_open: bool = False
+    unlimited_liquidity: bool = False
+    last_bar_ns: int | None = None
+    costs: CostFunction | None = None
 
 
 class SignalStrategyConfig(StrategyConfig, frozen=True):
@@ -29,7 +91,7 @@ class SignalStrategyConfig(StrategyConfig, frozen=True):
 class SignalStrategy(Strategy):
     """A long-only (optionally short) strategy that trades one instrument on one bar type.
 
-    Subclasses register indicators in `on_start` via `self.use_indicators(...)` and decide in
+    Subclasses register indicators in `setup()` via `self.use_indicators(...)` and decide in
     `on_signal_bar(bar)` with `self.go_long(bar)`, `self.go_short(bar)` and `self.go_flat()`.
     """
 
@@ -38,6 +100,14 @@ class SignalStrategy(Strategy):
     def __init__(self, config: SignalStrategyConfig) -> None:
         super().__init__(config)
         self.instrument: Instrument | None = None
+        self.execution = ExecutionRules()
+        #: Entries decided on the last bar and not opened (close fills).
+        self.skipped_on_last_bar = 0
+        #: Decisions still waiting for a next open when the data ended (next-open fills).
+        self.unfilled_at_end = 0
+        self._pending: str | None = None
+        self._last_volume = 0.0
+        self._on_last_bar = False
 
     def on_start(self) -> None:
         assert self.config.instrument_id is not None and self.config.bar_type is not None
@@ -48,12 +118,29 @@ class SignalStrategy(Strategy):
             return
         self.setup()
         self.subscribe_bars(self.config.bar_type)
+        if self.execution.next_open:
+            self.subscribe_trade_ticks(self.config.instrument_id)
 
     def setup(self) -> None:
         """Register indicators here (called once at start)."""
 
     def on_bar(self, bar: Bar) -> None:
+        self._last_volume = bar.volume.as_double()
+        self._on_last_bar = (
+            self.execution.last_bar_ns is not None and bar.ts_event >= self.execution.last_bar_ns
+        )
         self.on_signal_bar(bar)
+
+    def on_trade_tick(self, tick: TradeTick) -> None:
+        """The next bar's opening tick (next-open fills): carry out the decision waiting for it."""
+        intent, self._pending = self._pending, None
+        if intent is None:
+            return
+        self._last_volume = tick.size.as_double()
+        if intent == "flat":
+            self._close_now()
+        else:
+            self._enter_now(OrderSide.BUY if intent == "long" else OrderSide.SELL, tick.price)
 
     def on_signal_bar(self, bar: Bar) -> None:
         raise NotImplementedError
@@ -77,40 +164,93 @@ class SignalStrategy(Strategy):
     def is_short(self) -> bool:
         return self.portfolio.is_net_short(self.config.instrument_id)
 
+    def go_long(self, bar: Bar) -> None:
+        """Close any short and buy up to `position_pct` of equity at market."""
+        self._decide("long", bar)
+
+    def go_short(self, bar: Bar) -> None:
+        """Close any long and sell short up to `position_pct` of equity at market."""
+        self._decide("short", bar)
+
+    def go_flat(self) -> None:
+        """Close the position at market."""
+        if self.execution.next_open:
+            if self._pending is None and not self.is_flat:
+                self._pending = "flat"
+            return
+        self._close_now()
+
+    def _decide(self, intent: str, bar: Bar) -> None:
+        if (intent == "long" and self.is_long) or (intent == "short" and self.is_short):
+            return
+        if self.execution.next_open:
+            self._pending = intent
+            return
+        if self._on_last_bar:
+            # A flip still closes the position it leaves; only the new entry is not opened.
+            if (intent == "long" and self.is_short) or (intent == "short" and self.is_long):
+                self._close_now()
+            self.skipped_on_last_bar += 1
+            return
+        self._enter_now(OrderSide.BUY if intent == "long" else OrderSide.SELL, bar.close)
+
+    def on_stop(self) -> None:
+        assert self.config.bar_type is not None
+        if self._pending is not None:
+            self.unfilled_at_end += 1
+            self._pending = None
+        self.unsubscribe_bars(self.config.bar_type)
+
+    # Orders -----------------------------------------------------------------------------------
+    def _close_now(self) -> None:
+        if not self.is_flat:
+            assert self.config.instrument_id is not None
+            self.close_all_positions(self.config.instrument_id)
+
+    def _enter_now(self, side: OrderSide, price: Price) -> None:
+        if (side == OrderSide.BUY and self.is_short) or (side == OrderSide.SELL and self.is_long):
+            # Sized on the equity before the closing order's own costs (as the screen does).
+            self._close_now()
+        self._submit(side, self._quantity(side, price))
+
+    def _account(self):  # type: ignore[no-untyped-def]
+        assert self.config.instrument_id is not None
+        return self.portfolio.account(self.config.instrument_id.venue)
+
     def _equity(self) -> float:
         assert self.instrument is not None and self.config.instrument_id is not None
-        account = self.portfolio.account(self.config.instrument_id.venue)
+        account = self._account()
         currency = self.instrument.quote_currency
         balance = account.balance_total(currency) if account else None
         pnl = self.portfolio.unrealized_pnl(self.config.instrument_id)
         return (balance.as_double() if balance else 0.0) + (pnl.as_double() if pnl else 0.0)
 
-    def _target_quantity(self, price: float) -> int:
-        """Whole shares worth up to `position_pct` of current equity."""
-        if price <= 0:
+    def _quantity(self, side: OrderSide, price: Price) -> int:
+        """Whole shares worth up to `position_pct` of equity at `price`, affordable with costs."""
+        value = price.as_double()
+        if value <= 0:
             return 0
-        return max(0, math.floor(self._equity() * self.config.position_pct / price))
-
-    def go_long(self, bar: Bar) -> None:
-        """Close any short and buy up to `position_pct` of equity at market."""
-        if self.is_long:
-            return
-        if self.is_short:
-            self.go_flat()
-        self._submit(OrderSide.BUY, self._target_quantity(bar.close.as_double()))
-
-    def go_short(self, bar: Bar) -> None:
-        """Close any long and sell short up to `position_pct` of equity at market."""
-        if self.is_short:
-            return
-        if self.is_long:
-            self.go_flat()
-        self._submit(OrderSide.SELL, self._target_quantity(bar.close.as_double()))
-
-    def go_flat(self) -> None:
-        if not self.is_flat:
-            assert self.config.instrument_id is not None
-            self.close_all_positions(self.config.instrument_id)
+        equity = self._equity()
+        target = max(0, math.floor(equity * self.config.position_pct / value))
+        account = self._account()
+        if account is None or account.type != AccountType.CASH or side != OrderSide.BUY:
+            return target
+        assert self.instrument is not None
+        cash_c = round(account.balance_free(self.instrument.quote_currency).as_double() * 100)
+        price_c = round(value * 100)
+        available = (
+            None
+            if self.execution.unlimited_liquidity
+            else available_at_price(self._last_volume, self.execution.next_open)
+        )
+        costs = self.execution.costs
+        return affordable_quantity(
+            target,
+            price_c,
+            cash_c,
+            available,
+            (lambda qty, notional: costs(side, qty, notional)) if costs else (lambda qty, notional: 0),
+        )
 
     def _submit(self, side: OrderSide, quantity: int) -> None:
         if quantity < 1 or self.instrument is None:
@@ -122,7 +262,3 @@ class SignalStrategy(Strategy):
             time_in_force=TimeInForce.GTC,
         )
         self.submit_order(order)
-
-    def on_stop(self) -> None:
-        assert self.config.bar_type is not None
-        self.unsubscribe_bars(self.config.bar_type)

@@ -159,8 +159,10 @@ BUILTINS: tuple[StrategySpec, ...] = (
         rule=(
             "Enter long when SMA(fast) > SMA(slow) on a bar after SMA(fast) <= SMA(slow) on the "
             "previous bar; close the position on the opposite cross (or, with allow_short=true, flip "
-            "short on a 1x margin account). Market orders, filled per --fill-at (default: the signal "
-            "bar's close)."
+            "short on a 1x margin account). The averages are compared exactly, as sums of closes in "
+            "cents (fast sum x slow > slow sum x fast): an exact tie counts as not above, never decided "
+            "by floating-point rounding. Market orders, filled per --fill-at (default: the signal "
+            "bar's close); an entry on the last bar is not opened."
         ),
         bounds={
             "fast_period": ">= 1, < slow_period",

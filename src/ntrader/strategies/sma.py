@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nautilus_trader.indicators import SimpleMovingAverage
+from collections import deque
+
 from nautilus_trader.model.data import Bar
 
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
@@ -26,20 +27,37 @@ class SMACrossoverConfig(SignalStrategyConfig, frozen=True):
 
 
 class SMACrossover(SignalStrategy):
-    """Buy when fast SMA > slow SMA after being <= on the previous bar; exit on the opposite cross."""
+    """Buy when SMA(fast) > SMA(slow) after being <= on the previous bar; exit on the opposite cross.
+
+    The averages are compared exactly: sums of closes in the instrument's price ticks (integers),
+    fast above slow ⟺ sum_fast × slow > sum_slow × fast. An exact tie is a tie ("not above"), never
+    decided by floating-point rounding (at 10/20 on a cent grid, ties are 4–8 % of crossings).
+    """
 
     config: SMACrossoverConfig
 
     def setup(self) -> None:
-        self.fast = SimpleMovingAverage(self.config.fast_period)
-        self.slow = SimpleMovingAverage(self.config.slow_period)
-        self.use_indicators(self.fast, self.slow)
+        self._closes: deque[int] = deque(maxlen=self.config.slow_period)
+        self._sum_fast = 0
+        self._sum_slow = 0
         self._was_above: bool | None = None
 
+    def _push(self, close: int) -> None:
+        fast, slow = self.config.fast_period, self.config.slow_period
+        if len(self._closes) >= fast:
+            self._sum_fast -= self._closes[-fast]
+        if len(self._closes) == slow:
+            self._sum_slow -= self._closes[0]
+        self._closes.append(close)
+        self._sum_fast += close
+        self._sum_slow += close
+
     def on_signal_bar(self, bar: Bar) -> None:
-        if not self.slow.initialized:
+        # Price.raw is the fixed-point integer behind the price: exact sums, no rounding.
+        self._push(bar.close.raw)
+        if len(self._closes) < self.config.slow_period:
             return
-        above = self.fast.value > self.slow.value
+        above = self._sum_fast * self.config.slow_period > self._sum_slow * self.config.fast_period
         crossed_up = above and self._was_above is False
         crossed_down = not above and self._was_above is True
         self._was_above = above
