@@ -53,7 +53,7 @@ def test_run_saves_run_trades_and_equity_then_lists_and_summarises(database_url)
     assert count_rows(database_url, "backtest_runs") == 1
     trades = count_rows(database_url, "trades")
     assert trades >= 1
-    assert count_rows(database_url, "equity_curve") == 260  # weekdays of 2023
+    assert count_rows(database_url, "equity_curve") == 250  # NYSE sessions of 2023
 
     listed = json.loads(invoke("backtest", "list-results", "--strategy", "sma", "--json").output)
     assert [r["id"] for r in listed] == [1]
@@ -176,4 +176,4 @@ def test_seed_plan_spelling_runs_as_a_subprocess(tmp_path):
         [sys.executable, "-m", "src.cli", "backtest", "list-results", "--json"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert json.loads(listed.stdout)[0]["bars"] == 262  # weekdays of 2024
+    assert json.loads(listed.stdout)[0]["bars"] == 252  # NYSE sessions of 2024

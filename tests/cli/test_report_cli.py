@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ntrader.cli import cli
 from ntrader.reports import validate
-from tests.reports import make_run
+from tests.reports import expected_annualization, make_run
 
 
 def invoke(*args: str):
@@ -41,7 +41,13 @@ def test_summary_shows_every_metric_grouped(database_url):
         assert label in out
     for label in ("Returns", "Risk", "Trades", "CAGR", "Sortino ratio", "Profit factor", "SQN", "Exposure"):
         assert label in out
-    assert "√252" in out and "fills: close" in out and "commission:" in out
+    from ntrader.db.runs import load_equity
+
+    factor = expected_annualization(load_equity(run_id).index)
+    assert f"√{factor} (measured from the bars)" in out and "fills: close" in out and "commission:" in out
+    assert "buy & hold: first close → last close, no costs" in out
+    for label in ("Deepest drawdown duration", "Longest drawdown duration", "SQN Van Tharp (n ≤ 100)"):
+        assert label in out
     assert "…" not in out  # nothing cut off in a 100-column terminal
     assert "AAPL  [mock, 1-DAY]" in out
 
@@ -66,7 +72,7 @@ def test_export_every_format(database_url, tmp_path):
 
     equity = invoke("report", "export", run_id, "--format", "csv", "--equity", "-o", str(tmp_path / "eq.csv"))
     assert equity.output.strip() == f"Wrote {tmp_path / 'eq.csv'}"
-    assert len(pd.read_csv(tmp_path / "eq.csv")) == 260
+    assert len(pd.read_csv(tmp_path / "eq.csv")) == 250  # NYSE sessions of 2023
 
     text = invoke("report", "export", run_id).output
     assert "Sharpe ratio" in text and "Trades (" in text
