@@ -76,9 +76,8 @@ def test_fetch_table_gaps_and_refetch(make_gateway: Callable[..., FakeGateway], 
     assert report["requests"] == 0 and len(gateway.historical_requests) == 2
     assert [r["cached_windows"] for r in report["results"]] == [1, 1]
     assert [len(r["gaps"]) for r in report["results"]] == [1, 1]
-    assert (
-        count_rows(database_url, "market_data") == 2 * 22
-    )  # 23 weekdays (the fake trades on holidays), 1 hole
+    # 23 weekdays less New Year's Day and Martin Luther King Day (the fake follows the NYSE), 1 hole.
+    assert count_rows(database_url, "market_data") == 2 * 20
 
     listed = invoke("data", "list", "--symbol", "AAPL")
     assert "ibkr" in listed.output and "2024-01-31" in listed.output

@@ -29,10 +29,14 @@ from ntrader.ibkr import protocol as wire
 from ntrader.ibkr.fake_gateway import (
     FakeGateway,
     FaultPlan,
+    _session_hours,
     parse_end_datetime,
     synthetic_bars,
 )
+from ntrader.ibkr.fetch import us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import BAR_SIZE_SETTING, expected_sessions, find_gaps, plan_windows
+
+HALF_DAY = {dt.date(2024, 7, 3): dt.time(13, 0)}
 
 WAIT = 10.0  # upper bound for any reply from a local gateway; tests normally take milliseconds
 
@@ -231,8 +235,8 @@ def test_daily_bars(gateway: FakeGateway, client: Client) -> None:
     client.history(5, "AAPL", "20240106-00:00:00", "5 D", "1 day")
     assert client.wait_for(lambda: 5 in client.bars_done)
     bars = client.bars[5]
-    # Monday 1 January to Friday 5 January: weekdays only (holidays are not modelled).
-    assert [b.date for b in bars] == ["20240101", "20240102", "20240103", "20240104", "20240105"]
+    # Monday 1 January to Friday 5 January: New Year's Day is an NYSE holiday.
+    assert [b.date for b in bars] == ["20240102", "20240103", "20240104", "20240105"]
     expected = synthetic_bars(
         "AAPL",
         pd.Timestamp("2024-01-01", tz="UTC"),
@@ -255,7 +259,49 @@ def test_daily_bars(gateway: FakeGateway, client: Client) -> None:
         "5 D",
         "1 day",
     )
-    assert record.outcome == "bars" and record.bar_count == 5
+    assert record.outcome == "bars" and record.bar_count == 4
+
+
+def test_sessions_follow_the_nyse_calendar(gateway: FakeGateway, client: Client) -> None:
+    # Wednesday 3 July 2024 closes at 13:00 New York; Thursday 4 July and Good Friday are holidays.
+    client.history(1, "AAPL", "20240704-00:00:00", "1 D", "1 min", format_date=2)
+    client.history(2, "AAPL", "20240704-00:00:00", "1 D", "1 min", use_rth=0, format_date=2)
+    client.history(3, "AAPL", "20240705-00:00:00", "1 D", "1 min", format_date=2)
+    client.history(4, "AAPL", "20240330-00:00:00", "1 D", "1 min", format_date=2)
+    client.history(5, "AAPL", "20240706-00:00:00", "5 D", "1 day")
+    assert client.wait_for(
+        lambda: {1, 2, 5} <= set(client.bars_done) and client.answered(3)() and client.answered(4)()
+    )
+    half = pd.DatetimeIndex([pd.Timestamp(int(b.date), unit="s", tz="UTC") for b in client.bars[1]])
+    assert len(half) == 210 and f"{half[-1].tz_convert('America/New_York'):%H:%M}" == "12:59"
+    assert half.equals(expected_sessions("2024-07-03", "2024-07-04", "1-MINUTE", early_closes=HALF_DAY))
+    # Outside regular hours a half day runs 04:00 to 17:00.
+    assert len(client.bars[2]) == 13 * 60
+    assert [e[1] for e in client.errors_for(3)] == [162] and [e[1] for e in client.errors_for(4)] == [162]
+    assert [b.date for b in client.bars[5]] == ["20240701", "20240702", "20240703", "20240705"]
+    # The half day's daily bar closes where its last minute closes.
+    day = synthetic_bars(
+        "AAPL",
+        pd.Timestamp("2024-07-03", tz="UTC"),
+        pd.Timestamp("2024-07-04", tz="UTC"),
+        pd.Timedelta(days=1),
+    )
+    assert client.bars[5][2].close == day["close"].iloc[0] == client.bars[1][-1].close
+
+
+def test_contract_hours_show_holidays_and_early_closes() -> None:
+    trading, liquid = _session_hours(7, today=dt.date(2024, 11, 25))
+    assert liquid.split(";") == [
+        "20241125:0930-20241125:1600",
+        "20241126:0930-20241126:1600",
+        "20241127:0930-20241127:1600",
+        "20241128:CLOSED",
+        "20241129:0930-20241129:1300",
+        "20241130:CLOSED",
+        "20241201:CLOSED",
+    ]
+    assert trading.split(";")[4] == "20241129:0400-20241129:1700"
+    assert trading.split(";")[3] == "20241128:CLOSED"
 
 
 def test_minute_bars_in_both_date_formats(gateway: FakeGateway, client: Client) -> None:
@@ -276,8 +322,9 @@ def test_minute_bars_in_both_date_formats(gateway: FakeGateway, client: Client) 
         "20240102 09:31:00 US/Eastern",
     ]
     assert [(b.open, b.close) for b in local] == [(b.open, b.close) for b in epoch]
-    # Outside regular hours: 04:00 to 20:00 New York.
-    assert len(client.bars[3]) == 16 * 60
+    # Outside regular hours: 04:00 to 20:00 New York. The UTC day holds 15 hours of 2 January;
+    # its first hour would be New Year's Day's post-market, and 1 January 2024 is a holiday.
+    assert len(client.bars[3]) == 15 * 60
     _check_ohlc(epoch)
     # A bar's close is the next bar's open: one continuous price path.
     assert all(a.close == b.open for a, b in itertools.pairwise(epoch))
@@ -304,7 +351,9 @@ def test_planned_windows_fetch_every_expected_bar(client: Client, bar_size: str)
     start, end = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-13", tz="UTC")
     if bar_size == "1-DAY":
         end = pd.Timestamp("2025-03-01", tz="UTC")
-    windows = plan_windows(start, end, bar_size)
+    # The planner is given the NYSE calendar, as the fetch service gives it; the fake follows it too.
+    closed = {"holidays": us_equity_holidays(start, end), "early_closes": us_equity_early_closes(start, end)}
+    windows = plan_windows(start, end, bar_size, **closed)
     for req_id, window in enumerate(windows, start=1):
         client.reqHistoricalData(
             req_id,
@@ -327,7 +376,7 @@ def test_planned_windows_fetch_every_expected_bar(client: Client, bar_size: str)
     ]
     received = pd.DatetimeIndex(stamps)
     assert received.is_unique
-    expected = expected_sessions(start, end, bar_size)
+    expected = expected_sessions(start, end, bar_size, **closed)
     assert find_gaps(expected, received, bar_size) == []
     assert received.sort_values().equals(expected)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ from ntrader.data.store import read_bars
 from ntrader.errors import DataGapError, GatewayUnavailable, NotFoundError, PacingError
 from ntrader.ibkr.catalog import MANIFEST_NAME, Manifest, SeriesKey, open_catalog
 from ntrader.ibkr.fake_gateway import FakeGateway, FaultPlan, synthetic_bars
-from ntrader.ibkr.fetch import FetchProgress, FetchService, InstrumentQuery, fetch_bars, us_equity_holidays
+from ntrader.ibkr.fetch import (
+    FetchProgress,
+    FetchService,
+    InstrumentQuery,
+    fetch_bars,
+    us_equity_early_closes,
+    us_equity_holidays,
+)
 from ntrader.ibkr.pacing import PacingRules
 from ntrader.ibkr.windows import expected_sessions
 from tests.conftest import count_rows
@@ -197,7 +205,8 @@ def test_gateway_down_is_exit_3_but_a_cached_range_needs_no_gateway(
     port = gateway.port
     gateway.stop()
     again = fetch_bars(["AAPL"], "2024-01-02", "2024-01-31", port=port, connect_timeout=1, rules=FAST)
-    assert again.results[0].requests == 0 and again.results[0].bars_stored == 22  # the fake trades on MLK day
+    # 22 weekdays from 2 to 31 January, less Martin Luther King Day (the fake follows the NYSE calendar).
+    assert again.results[0].requests == 0 and again.results[0].bars_stored == 21
     with pytest.raises(GatewayUnavailable) as caught:
         fetch_bars(["AAPL"], "2024-02-01", "2024-02-29", port=port, connect_timeout=1, rules=FAST)
     assert caught.value.exit_code == 3
@@ -220,7 +229,8 @@ def test_backtest_on_fetched_bars_fetches_only_what_is_missing(
     for strategy in ("sma", "rsi", "bollinger"):
         outcome = run_backtest(strategy, "AAPL", data_source="ibkr", params={}, save=True)
         assert outcome.data_source == "ibkr"
-        assert outcome.period.start.isoformat() == "2023-01-02"  # the stored range, without dates
+        # The stored range, without dates: the first session of 2023 (2 January was New Year's holiday).
+        assert outcome.period.start.isoformat() == "2023-01-03"
         assert outcome.result.bars == len(served("AAPL", "2023-01-02", "2023-12-29", pd.Timedelta(days=1)))
     assert len(gateway.historical_requests) == sent  # everything was stored already
 
@@ -232,6 +242,44 @@ def test_holiday_calendar() -> None:
     assert pd.Timestamp("2024-06-19").date() in days  # Juneteenth
     early = us_equity_holidays(pd.Timestamp("2021-12-30", tz="UTC"), pd.Timestamp("2022-01-03", tz="UTC"))
     assert pd.Timestamp("2021-12-31").date() not in early  # NYSE stays open for a Saturday New Year
+    # Closures no rule predicts: Hurricane Sandy, a national day of mourning.
+    special = us_equity_holidays(pd.Timestamp("2012-10-29", tz="UTC"), pd.Timestamp("2025-01-09", tz="UTC"))
+    assert {dt.date(2012, 10, 29), dt.date(2012, 10, 30), dt.date(2025, 1, 9)} <= special
+
+
+def test_early_closes_are_known() -> None:
+    # NYSE's 2024 early closes (13:00 New York), from its published holiday schedule.
+    closes = us_equity_early_closes(
+        pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-12-31", tz="UTC")
+    )
+    assert closes == {
+        dt.date(2024, 7, 3): dt.time(13, 0),
+        dt.date(2024, 11, 29): dt.time(13, 0),
+        dt.date(2024, 12, 24): dt.time(13, 0),
+    }
+
+
+def test_half_days_and_holidays_are_not_gaps_over_tcp(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    gateway = make_gateway()
+    # 1-5 July 2024: 1, 2 and 5 July full days, 3 July closes at 13:00, 4 July is a holiday.
+    report = fetch(gateway, "SPY", start="2024-07-01", end="2024-07-05", bar_size="1MIN")
+    result = report.results[0]
+    assert result.gaps == [] and report.gaps == []
+    assert result.bars_stored == 3 * 390 + 210
+    stored = read_bars("SPY", "1-MINUTE", "ibkr", url=database_url)
+    local = stored.index.tz_convert("America/New_York")
+    half = local[local.date == dt.date(2024, 7, 3)]
+    assert len(half) == 210 and half[-1].strftime("%H:%M") == "12:59"
+    assert dt.date(2024, 7, 4) not in set(local.date)
+    assert not [r for r in gateway.historical_requests if r.end.startswith("20240705")]  # 4 July's window
+
+    # A year of daily bars: Good Friday and the other holidays are neither served nor gaps.
+    daily = fetch(gateway, "AAPL", start="2024-01-01", end="2024-12-31").results[0]
+    assert daily.gaps == [] and daily.bars_stored == 252
+    days = set(read_bars("AAPL", "1-DAY", "ibkr", url=database_url).index.date)
+    assert dt.date(2024, 3, 29) not in days and dt.date(2024, 11, 29) in days
 
 
 def test_manifest_round_trip(tmp_path: Path) -> None:

@@ -159,3 +159,35 @@ def test_find_gaps_spans_a_weekend_between_missing_days() -> None:
     assert find_gaps(expected, pd.DatetimeIndex([], tz="UTC"), "1-DAY") == [
         (ts("2024-01-01"), ts("2024-01-13"))
     ]
+
+
+HALF_DAY = {dt.date(2024, 7, 3): dt.time(13, 0)}
+
+
+def test_a_half_day_ends_at_its_early_close() -> None:
+    # 3 July 2024 closes at 13:00 New York (17:00 UTC): 210 one-minute bars, the last at 12:59.
+    minutes = expected_sessions(ts("2024-07-03"), ts("2024-07-04"), "1-MINUTE", early_closes=HALF_DAY)
+    assert len(minutes) == 210
+    assert minutes[0] == ts("2024-07-03 13:30") and minutes[-1] == ts("2024-07-03 16:59")
+    hourly = expected_sessions(ts("2024-07-03"), ts("2024-07-04"), "1-HOUR", early_closes=HALF_DAY)
+    assert [t.strftime("%H:%M") for t in hourly.tz_convert("America/New_York")] == [
+        "09:30",
+        "10:00",
+        "11:00",
+        "12:00",
+    ]
+    # With useRTH=0 the post-market session of a half day ends at 17:00 instead of 20:00.
+    extended = expected_sessions(
+        ts("2024-07-03"), ts("2024-07-04"), "1-MINUTE", early_closes=HALF_DAY, extended_hours=True
+    )
+    assert len(extended) == 13 * 60 and extended[-1] == ts("2024-07-03 20:59")
+    # The day bar itself is still expected.
+    assert len(expected_sessions(ts("2024-07-03"), ts("2024-07-04"), "1-DAY", early_closes=HALF_DAY)) == 1
+
+
+def test_windows_after_an_early_close_are_not_requested() -> None:
+    # One-second bars: 30-minute windows. The afternoon of a half day holds no session.
+    windows = plan_windows(ts("2024-07-03 16:00"), ts("2024-07-03 20:00"), "1-SECOND", early_closes=HALF_DAY)
+    assert [w.start for w in windows] == [ts("2024-07-03 16:00"), ts("2024-07-03 16:30")]
+    full = plan_windows(ts("2024-07-03 16:00"), ts("2024-07-03 20:00"), "1-SECOND")
+    assert len(full) == 8

@@ -11,7 +11,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from ibapi.message import OUT
 
+from ntrader.data import calendar
 from ntrader.ibkr import protocol as wire
 from ntrader.ibkr.pacing import PacingLimiter, PacingRules, historical_key
 from ntrader.ibkr.windows import BAR_LENGTH, MAX_DURATION, NEW_YORK, bar_starts, parse_duration, to_utc
@@ -200,23 +201,31 @@ def synthetic_bars(
     *,
     use_rth: bool = True,
     holidays: Collection[dt.date] | None = None,
+    early_closes: Mapping[dt.date, dt.time] | None = None,
 ) -> pd.DataFrame:
     """The bars the fake gateway serves for ``symbol`` starting in [start, end), UTC-indexed.
 
     Values depend only on (symbol, bar start, bar size), so overlapping requests agree. Each
     bar opens at the price of its start and closes at the price of its end (a daily bar spans
     the regular session), so high >= max(open, close), low <= min(open, close), volume > 0.
-    Weekdays in ``holidays`` (New York dates) have no bars.
+    Sessions follow the NYSE calendar: no bars on its holidays, and its half days end at 13:00
+    New York (17:00 outside regular hours). ``holidays`` / ``early_closes`` (New York dates)
+    replace the calendar's when given.
     """
     symbol = symbol.upper()
     daily = bar_size >= pd.Timedelta(days=1)
-    starts = bar_starts(to_utc(start), to_utc(end), bar_size, holidays=holidays, extended_hours=not use_rth)
+    lo, hi = to_utc(start), to_utc(end)
+    holidays, early_closes = _calendar(lo, hi, holidays, early_closes)
+    starts = bar_starts(
+        lo, hi, bar_size, holidays=holidays, extended_hours=not use_rth, early_closes=early_closes
+    )
     rows: list[tuple[float, float, float, float, int]] = []
     for ts in starts:
         if daily:
             session = ts.tz_convert(None).date()
+            close = early_closes.get(session, dt.time(16, 0))
             t0 = int(pd.Timestamp(f"{session} 09:30", tz=NEW_YORK).timestamp())
-            t1 = int(pd.Timestamp(f"{session} 16:00", tz=NEW_YORK).timestamp())
+            t1 = int(pd.Timestamp(f"{session} {close:%H:%M}", tz=NEW_YORK).timestamp())
         else:
             t0 = int(ts.timestamp())
             step = int(bar_size.total_seconds())
@@ -234,16 +243,38 @@ def synthetic_bars(
     return frame
 
 
-def _session_hours(days: int = 7) -> tuple[str, str]:
-    """IB-style tradingHours / liquidHours strings for the coming week, New York time."""
-    today = pd.Timestamp.now(tz=NEW_YORK).date()
+def _calendar(
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    holidays: Collection[dt.date] | None,
+    early_closes: Mapping[dt.date, dt.time] | None,
+) -> tuple[Collection[dt.date], Mapping[dt.date, dt.time]]:
+    """The NYSE's holidays and early closes around [lo, hi), unless the caller gave its own."""
+    first, last = (lo - pd.Timedelta(days=1)).date(), (hi + pd.Timedelta(days=1)).date()
+    if holidays is None:
+        holidays = calendar.holidays(first, last)
+    if early_closes is None:
+        early_closes = calendar.early_closes(first, last)
+    return holidays, early_closes
+
+
+def _session_hours(days: int = 7, today: dt.date | None = None) -> tuple[str, str]:
+    """IB-style tradingHours / liquidHours strings for the coming week, New York time (NYSE calendar)."""
+    today = today or pd.Timestamp.now(tz=NEW_YORK).date()
+    closed = calendar.holidays(today, today + dt.timedelta(days=days))
+    early = calendar.early_closes(today, today + dt.timedelta(days=days))
     trading, liquid = [], []
     for offset in range(days):
         day = today + dt.timedelta(days=offset)
         d = f"{day:%Y%m%d}"
-        if day.weekday() >= 5:
+        if day.weekday() >= 5 or day in closed:
             trading.append(f"{d}:CLOSED")
             liquid.append(f"{d}:CLOSED")
+        elif day in early:
+            close = early[day]
+            post = (dt.datetime.combine(day, close) + dt.timedelta(hours=4)).time()
+            trading.append(f"{d}:0400-{d}:{post:%H%M}")
+            liquid.append(f"{d}:0930-{d}:{close:%H%M}")
         else:
             trading.append(f"{d}:0400-{d}:2000")
             liquid.append(f"{d}:0930-{d}:1600")
@@ -427,7 +458,13 @@ class _Session:
             return
         start = end - span
         frame = synthetic_bars(
-            record.symbol, start, end, step, use_rth=req.use_rth, holidays=self.gw.holidays
+            record.symbol,
+            start,
+            end,
+            step,
+            use_rth=req.use_rth,
+            holidays=self.gw.holidays,
+            early_closes=self.gw.early_closes,
         )
         for a, b in faults.no_data_windows:
             frame = frame[(frame.index < a) | (frame.index >= b)]
@@ -484,7 +521,9 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
 class FakeGateway:
     """An asyncio TCP server that answers like IB Gateway for a few US stocks.
 
-    ``holidays`` (New York dates) are weekdays without bars, as on an exchange holiday.
+    Sessions follow the NYSE calendar (holidays have no bars, half days end at 13:00 New York);
+    ``holidays`` / ``early_closes`` (New York dates) replace the calendar's when given, e.g.
+    ``holidays=()`` to trade every weekday.
 
     Use ``async with FakeGateway(port=0) as gw`` (``gw.port`` is the bound port), or
     ``gw = FakeGateway().start_in_thread()`` ... ``gw.stop()`` from synchronous code. Every
@@ -498,10 +537,12 @@ class FakeGateway:
         symbols: Iterable[str] = DEFAULT_SYMBOLS,
         faults: FaultPlan | None = None,
         accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
-        holidays: Collection[dt.date] = (),
+        holidays: Collection[dt.date] | None = None,
+        early_closes: Mapping[dt.date, dt.time] | None = None,
     ) -> None:
         self.host = host
-        self.holidays = frozenset(holidays)
+        self.holidays = None if holidays is None else frozenset(holidays)
+        self.early_closes = None if early_closes is None else dict(early_closes)
         self.requested_port = port
         self.symbols = frozenset(s.upper() for s in symbols)
         self.faults = faults or FaultPlan()

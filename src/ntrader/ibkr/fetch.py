@@ -19,19 +19,9 @@ from typing import Any
 
 import pandas as pd
 from ibapi.contract import Contract, ContractDetails
-from pandas.tseries.holiday import (
-    GoodFriday,
-    Holiday,
-    USLaborDay,
-    USMartinLutherKingJr,
-    USMemorialDay,
-    USPresidentsDay,
-    USThanksgivingDay,
-    nearest_workday,
-    sunday_to_monday,
-)
 
 from ntrader.config import get_settings
+from ntrader.data import calendar
 from ntrader.data.bars import BarSize, parse_bar_size
 from ntrader.data.period import Period, parse_period
 from ntrader.errors import DataGapError, GatewayUnavailable, InputError, NtraderError, PacingError
@@ -66,6 +56,7 @@ __all__ = [
     "SymbolFetch",
     "afetch_bars",
     "fetch_bars",
+    "us_equity_early_closes",
     "us_equity_holidays",
 ]
 
@@ -73,50 +64,23 @@ WHAT_TO_SHOW: tuple[str, ...] = ("TRADES", "MIDPOINT", "BID_ASK")
 
 Range = tuple[pd.Timestamp, pd.Timestamp]
 
-# NYSE full-day closures. Exchange holidays are not in the pacing-free contract details we get, and
-# without them every holiday would be reported as a gap (and every holiday window fetched for nothing).
-_NYSE_RULES: list[Holiday] = [
-    Holiday("New Year's Day", month=1, day=1, observance=sunday_to_monday),
-    USMartinLutherKingJr,
-    USPresidentsDay,
-    GoodFriday,
-    USMemorialDay,
-    Holiday("Juneteenth", month=6, day=19, start_date=dt.datetime(2022, 1, 1), observance=nearest_workday),
-    Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
-    USLaborDay,
-    USThanksgivingDay,
-    Holiday("Christmas", month=12, day=25, observance=nearest_workday),
-]
-_NYSE_SPECIAL_CLOSURES = (
-    "2001-09-11",
-    "2001-09-12",
-    "2001-09-13",
-    "2001-09-14",
-    "2004-06-11",
-    "2007-01-02",
-    "2012-10-29",
-    "2012-10-30",
-    "2018-12-05",
-    "2025-01-09",
-)
+# Exchange holidays and early closes are not in the pacing-free contract details we get: they come
+# from the NYSE calendar (ntrader.data.calendar). Without them every holiday would be reported as a
+# gap (and its window fetched for nothing), and every half day's afternoon too.
+
+
+def _ny_dates(start: pd.Timestamp, end: pd.Timestamp) -> tuple[dt.date, dt.date]:
+    return (start - pd.Timedelta(days=1)).date(), (end + pd.Timedelta(days=1)).date()
 
 
 def us_equity_holidays(start: pd.Timestamp, end: pd.Timestamp) -> frozenset[dt.date]:
-    """New York dates in [start - 1 day, end + 1 day] on which US stock exchanges are closed all day.
+    """New York dates in [start - 1 day, end + 1 day] on which US stock exchanges are closed all day."""
+    return calendar.holidays(*_ny_dates(start, end))
 
-    Early closes (half days) are not in here: their missing afternoon bars show up as gaps.
-    """
-    first, last = (start - pd.Timedelta(days=1)).date(), (end + pd.Timedelta(days=1)).date()
-    days: set[dt.date] = set()
-    for rule in _NYSE_RULES:
-        for stamp in rule.dates(pd.Timestamp(first), pd.Timestamp(last)):
-            date = pd.Timestamp(stamp).date()
-            # NYSE does not close on Friday 31 December for a New Year's Day that falls on Saturday.
-            if date.month == 12 and date.day == 31:
-                continue
-            days.add(date)
-    days.update(d for d in (dt.date.fromisoformat(s) for s in _NYSE_SPECIAL_CLOSURES) if first <= d <= last)
-    return frozenset(days)
+
+def us_equity_early_closes(start: pd.Timestamp, end: pd.Timestamp) -> dict[dt.date, dt.time]:
+    """New York dates in [start - 1 day, end + 1 day] on which the regular session closes early."""
+    return calendar.early_closes(*_ny_dates(start, end))
 
 
 @dataclass(frozen=True)
@@ -399,10 +363,16 @@ class FetchService:
         series = SeriesKey(entry["instrument_id"], size.name, result.what_to_show, result.use_rth)
         result.source = series.source
         holidays = us_equity_holidays(result.start, result.end)
+        early = us_equity_early_closes(result.start, result.end)
         everything: list[RequestWindow] = []
         if result.end > result.start:
             everything = plan_windows(
-                result.start, result.end, size.name, holidays=holidays, extended_hours=not result.use_rth
+                result.start,
+                result.end,
+                size.name,
+                holidays=holidays,
+                extended_hours=not result.use_rth,
+                early_closes=early,
             )
         cached = merge_ranges(manifest.fetched(series))
         windows = [w for w in everything if not _covered(w, cached)]
@@ -416,6 +386,7 @@ class FetchService:
                 newest_first=self.newest_first,
                 holidays=holidays,
                 extended_hours=not result.use_rth,
+                early_closes=early,
             )
         elif self.newest_first:
             windows.sort(key=lambda w: w.start, reverse=True)
@@ -468,7 +439,7 @@ class FetchService:
         finally:
             # Whatever arrived is kept, even when the fetch stops half-way: the next one resumes.
             self._store(frames, answered, empty, series, bar_type, size, (root, catalog), manifest, result)
-        self._check(catalog, bar_type, size, holidays, result)
+        self._check(catalog, bar_type, size, (holidays, early), result)
 
     def _store(
         self,
@@ -500,7 +471,12 @@ class FetchService:
         manifest.save()
 
     def _check(
-        self, catalog: Any, bar_type: str, size: BarSize, holidays: frozenset[dt.date], result: SymbolFetch
+        self,
+        catalog: Any,
+        bar_type: str,
+        size: BarSize,
+        closed: tuple[frozenset[dt.date], dict[dt.date, dt.time]],
+        result: SymbolFetch,
     ) -> None:
         """Load the stored range into the database and list what is still missing."""
         from ntrader.data.store import write_bars
@@ -515,8 +491,14 @@ class FetchService:
         if len(stored):
             result.first, result.last = stored.index[0], stored.index[-1]
         if result.end > result.start:
+            holidays, early = closed
             expected = expected_sessions(
-                result.start, result.end, size.name, holidays=holidays, extended_hours=not result.use_rth
+                result.start,
+                result.end,
+                size.name,
+                holidays=holidays,
+                extended_hours=not result.use_rth,
+                early_closes=early,
             )
             result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), size.name)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from ntrader.data.bars import MARKET_TZ
 from ntrader.errors import InputError
 
-NEW_YORK = "America/New_York"
+NEW_YORK = MARKET_TZ
+
+#: New York date -> the regular session's early close (13:00 on NYSE half days).
+EarlyCloses = Mapping[dt.date, dt.time]
 
 BAR_SIZES: tuple[str, ...] = ("1-SECOND", "5-SECOND", "1-MINUTE", "5-MINUTE", "1-HOUR", "1-DAY")
 
@@ -59,6 +63,8 @@ MAX_DURATION: dict[str, pd.Timedelta] = {
 _DAY_SECONDS = 86_400
 _RTH = (dt.time(9, 30), dt.time(16, 0))
 _EXTENDED = (dt.time(4, 0), dt.time(20, 0))
+# On a half day the post-market session still runs four hours past the (early) close: 13:00-17:00.
+_POST_MARKET = dt.timedelta(hours=4)
 
 
 def check_bar_size(bar_size: str) -> str:
@@ -156,6 +162,7 @@ def plan_windows(
     skip_closed: bool = True,
     holidays: Collection[dt.date] | None = None,
     extended_hours: bool = False,
+    early_closes: EarlyCloses | None = None,
 ) -> list[RequestWindow]:
     """Split [start, end) into request windows no longer than IB's maximum for ``bar_size``.
 
@@ -165,9 +172,10 @@ def plan_windows(
     window. Windows come oldest first unless ``newest_first``.
 
     With ``skip_closed`` (the default) windows that hold no session of a US equity are dropped
-    (weekends, New York dates in ``holidays``, nights): each would cost a request against IB's
-    pacing budget and return nothing. Pass ``extended_hours`` when requesting with useRTH=0, so
-    that windows holding only pre- or post-market hours are kept.
+    (weekends, New York dates in ``holidays``, nights, the afternoon of a date in ``early_closes``):
+    each would cost a request against IB's pacing budget and return nothing. Pass
+    ``extended_hours`` when requesting with useRTH=0, so that windows holding only pre- or
+    post-market hours are kept.
     """
     name = check_bar_size(bar_size)
     lo, hi = to_utc(start), to_utc(end)
@@ -181,7 +189,7 @@ def plan_windows(
             w_start = max(s, cursor - limit)
             window = RequestWindow(w_start, cursor)
             cursor = w_start
-            if skip_closed and not _could_trade(window, name, holidays, extended_hours):
+            if skip_closed and not _could_trade(window, name, holidays, extended_hours, early_closes):
                 continue
             windows.append(window)
     windows.sort(key=lambda w: w.start, reverse=newest_first)
@@ -193,13 +201,14 @@ def _could_trade(
     bar_size: str,
     holidays: Collection[dt.date] | None,
     extended_hours: bool,
+    early_closes: EarlyCloses | None = None,
 ) -> bool:
     if bar_size == "1-DAY":
         # Daily bars are stamped at midnight UTC: the window must hold a trading date's midnight.
         return bool(len(bar_starts(window.start, window.end, BAR_LENGTH[bar_size], holidays=holidays)))
     return any(
         s_open < window.end and window.start < s_close
-        for s_open, s_close in _sessions(window.start, window.end, holidays, extended_hours)
+        for s_open, s_close in _sessions(window.start, window.end, holidays, extended_hours, early_closes)
     )
 
 
@@ -208,10 +217,16 @@ def _sessions(
     hi: pd.Timestamp,
     holidays: Collection[dt.date] | None,
     extended_hours: bool,
+    early_closes: EarlyCloses | None = None,
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """(open, close) in UTC of every weekday session whose New York date is near [lo, hi)."""
+    """(open, close) in UTC of every weekday session whose New York date is near [lo, hi).
+
+    A date in ``early_closes`` ends at its early close (regular hours) or four hours later
+    (extended hours).
+    """
     open_t, close_t = _EXTENDED if extended_hours else _RTH
     skip = set(holidays or ())
+    early = early_closes or {}
     first = lo.tz_convert(NEW_YORK).date() - dt.timedelta(days=1)
     last = hi.tz_convert(NEW_YORK).date() + dt.timedelta(days=1)
     out = []
@@ -220,7 +235,13 @@ def _sessions(
         if day.dayofweek >= 5 or date in skip:
             continue
         s_open = pd.Timestamp(dt.datetime.combine(date, open_t)).tz_localize(NEW_YORK)
-        s_close = pd.Timestamp(dt.datetime.combine(date, close_t)).tz_localize(NEW_YORK)
+        if date in early:
+            end = dt.datetime.combine(date, early[date]) + (
+                _POST_MARKET if extended_hours else dt.timedelta()
+            )
+        else:
+            end = dt.datetime.combine(date, close_t)
+        s_close = pd.Timestamp(end).tz_localize(NEW_YORK)
         out.append((s_open.tz_convert("UTC"), s_close.tz_convert("UTC")))
     return out
 
@@ -237,6 +258,7 @@ def bar_starts(
     *,
     holidays: Collection[dt.date] | None = None,
     extended_hours: bool = False,
+    early_closes: EarlyCloses | None = None,
 ) -> pd.DatetimeIndex:
     """Start times (UTC) of the bars a US equity produces in [start, end) for bars of ``step``.
 
@@ -244,7 +266,8 @@ def bar_starts(
     (the way Nautilus stamps IB daily bars). Shorter bars cover the session in New York time
     (09:30-16:00, or 04:00-20:00 with ``extended_hours``) on a clock-aligned grid, the first bar
     starting at the open (an hourly session is 09:30, 10:00, ..., 15:00, as IB returns it).
-    Dates in ``holidays`` (New York dates) are left out.
+    Dates in ``holidays`` (New York dates) are left out; a date in ``early_closes`` ends at its
+    early close (13:00 on an NYSE half day, so its last one-minute bar starts at 12:59).
     """
     lo, hi = to_utc(start), to_utc(end)
     skip = set(holidays or ())
@@ -257,7 +280,7 @@ def bar_starts(
             days = days[[d.date() not in skip for d in days]]
         return pd.DatetimeIndex(days)
     parts: list[pd.DatetimeIndex] = []
-    for s_open, s_close in _sessions(lo, hi, holidays, extended_hours):
+    for s_open, s_close in _sessions(lo, hi, holidays, extended_hours, early_closes):
         # Floor in UTC: New York is a whole number of hours off, so the grid is the same, and
         # UTC has no ambiguous wall-clock times. Only the part inside [lo, hi) is generated.
         freq = _freq(step)
@@ -280,12 +303,14 @@ def expected_sessions(
     *,
     holidays: Collection[dt.date] | None = None,
     extended_hours: bool = False,
+    early_closes: EarlyCloses | None = None,
 ) -> pd.DatetimeIndex:
     """Bar timestamps a US equity should have in [start, end) during regular trading hours.
 
     Weekdays only; daily bars are stamped at midnight UTC of the date, intraday bars at their
-    start. Exchange holidays are not known here: a weekday holiday shows up as a gap unless its
-    New York date is passed in ``holidays``.
+    start. The exchange calendar is not known here: a weekday holiday shows up as a gap unless
+    its New York date is passed in ``holidays``, and a half day's afternoon unless the date is in
+    ``early_closes`` (the fetch service passes both from the NYSE calendar).
     """
     name = check_bar_size(bar_size)
     return bar_starts(
@@ -294,6 +319,7 @@ def expected_sessions(
         BAR_LENGTH[name],
         holidays=holidays,
         extended_hours=extended_hours,
+        early_closes=early_closes,
     )
 
 
