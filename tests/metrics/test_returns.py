@@ -59,7 +59,8 @@ CURVES = {
 def textbook_daily_returns(equity: pd.Series) -> pd.Series:
     # resample("D").last() drops into every calendar day; dropna keeps days with data only.
     daily = equity.resample("D").last().dropna()
-    return daily.pct_change().dropna()
+    # The first day is measured from the starting capital: the curve's first point here.
+    return pd.concat([equity.iloc[:1], daily]).pct_change().dropna()
 
 
 def years(equity: pd.Series) -> float:
@@ -94,20 +95,21 @@ def test_daily_returns_resample_intraday_to_last_value_per_day(curve: pd.Series)
     expected = textbook_daily_returns(curve)
     assert list(ours.index) == list(expected.index)
     np.testing.assert_allclose(ours.to_numpy(), expected.to_numpy(), rtol=REL)
-    assert len(daily_equity(curve)) == len(expected) + 1
+    # One return per day with data: the first day's from the starting capital.
+    assert len(daily_equity(curve)) == len(expected)
 
 
 def test_annualized_return_is_mean_daily_return_times_252(curve: pd.Series) -> None:
     # empyrical has no arithmetic annualized mean (its annual_return is geometric), so the
     # second way here is the definition itself.
     expected = textbook_daily_returns(curve).mean() * 252
-    assert annualized_return(curve) == pytest.approx(expected, rel=REL)
+    assert annualized_return(curve, 252) == pytest.approx(expected, rel=REL)
     assert annualized_return(curve, 365) == pytest.approx(expected / 252 * 365, rel=REL)
 
 
 def test_annualized_volatility_matches_textbook_and_empyrical(curve: pd.Series) -> None:
     returns = textbook_daily_returns(curve)
-    ours = annualized_volatility(curve)
+    ours = annualized_volatility(curve, 252)
     assert ours == pytest.approx(returns.std(ddof=1) * math.sqrt(252), rel=REL)
     assert ours == pytest.approx(empyrical.annual_volatility(returns), rel=REL)
     assert annualized_volatility(curve, 365) == pytest.approx(
@@ -118,8 +120,8 @@ def test_annualized_volatility_matches_textbook_and_empyrical(curve: pd.Series) 
 def test_intraday_curve_really_is_resampled() -> None:
     curve = CURVES["intraday_5min_rth"]
     bar_vol = curve.pct_change().dropna().std(ddof=1) * math.sqrt(252)
-    assert len(daily_returns(curve)) == 59
-    assert annualized_volatility(curve) != pytest.approx(bar_vol, rel=0.01)
+    assert len(daily_returns(curve)) == 60
+    assert annualized_volatility(curve, 252) != pytest.approx(bar_vol, rel=0.01)
 
 
 # --- edge cases -------------------------------------------------------------------------------
@@ -129,25 +131,32 @@ def test_single_point() -> None:
     one = pd.Series([1000.0], index=pd.DatetimeIndex(["2024-01-02"], tz="UTC"))
     assert total_return(one) == 0.0
     assert cagr(one) is None
-    assert annualized_return(one) is None
+    # One day, measured from the starting capital (the point itself): a return of zero.
+    assert list(daily_returns(one)) == [0.0]
+    assert annualized_return(one) == 0.0
     assert annualized_volatility(one) is None
-    assert daily_returns(one).empty
+    assert total_return(one, capital=800.0) == pytest.approx(0.25)
+    assert list(daily_returns(one, capital=800.0)) == [pytest.approx(0.25)]
 
 
-def test_two_points_same_day_give_no_daily_return() -> None:
+def test_two_points_same_day_give_one_daily_return_from_the_capital() -> None:
     index = pd.DatetimeIndex(["2024-01-02 15:00", "2024-01-02 16:00"], tz="UTC")
     equity = pd.Series([100.0, 110.0], index=index)
     assert total_return(equity) == pytest.approx(0.1)
-    assert annualized_return(equity) is None
+    # Before, the only day had no return and its +10 % was dropped.
+    assert list(daily_returns(equity)) == [pytest.approx(0.1)]
+    assert annualized_return(equity) == pytest.approx(0.1 * 252, rel=REL)
+    assert annualized_volatility(equity) is None
     # One hour of +10 % compounds beyond a float when annualized.
     assert cagr(equity) is None
 
 
-def test_one_daily_return_has_mean_but_no_volatility() -> None:
+def test_two_days_have_two_returns() -> None:
     index = pd.DatetimeIndex(["2024-01-02", "2024-01-03"], tz="UTC")
     equity = pd.Series([100.0, 101.0], index=index)
-    assert annualized_return(equity) == pytest.approx(0.01 * 252, rel=REL)
-    assert annualized_volatility(equity) is None
+    returns = np.array([0.0, 0.01])
+    assert annualized_return(equity) == pytest.approx(returns.mean() * 252, rel=REL)
+    assert annualized_volatility(equity) == pytest.approx(returns.std(ddof=1) * math.sqrt(252), rel=REL)
 
 
 def test_cagr_shorter_than_a_year_extrapolates() -> None:
@@ -173,7 +182,7 @@ def test_ruin_stops_the_curve_at_zero() -> None:
     assert list(cut) == [100.0, 50.0, 0.0]
     assert total_return(equity) == -1.0
     assert cagr(equity) == -1.0
-    assert list(daily_returns(equity)) == [-0.5, -1.0]
+    assert list(daily_returns(equity)) == [0.0, -0.5, -1.0]
 
 
 def test_negative_equity_counts_as_zero() -> None:
@@ -271,31 +280,52 @@ def make_trades(rows: list[tuple[object, object]]) -> pd.DataFrame:
     )
 
 
-def brute_force_exposure(index: pd.DatetimeIndex, trades: pd.DataFrame) -> float:
-    """Bar i is exposed when some trade is open during (t_{i-1}, t_i]."""
+def brute_force_exposure(index: pd.DatetimeIndex, trades: pd.DataFrame, at_open: bool = False) -> float:
+    """Bar i counts when some trade holds a position at its close t_i.
+
+    A close fill at t is in the position from the close at t on; a next-open fill at t (a bar's
+    open, the previous bar's close for intraday bars) from the first close after t.
+    """
     exposed = 0
-    for i, t in enumerate(index):
-        previous = index[i - 1] if i else pd.Timestamp.min.tz_localize("UTC")
+    for t in index:
         for entry, exit_ in zip(trades["entry_time"], trades["exit_time"], strict=True):
-            if entry <= t and (pd.isna(exit_) or exit_ > previous):
+            entered = entry < t if at_open else entry <= t
+            not_left = pd.isna(exit_) or (exit_ >= t if at_open else exit_ > t)
+            if entered and not_left:
                 exposed += 1
                 break
     return exposed / len(index)
 
 
-def test_exposure_counts_entry_through_exit_bar() -> None:
+def test_exposure_counts_bars_held_at_their_close() -> None:
     index = pd.date_range("2024-01-01", periods=10, freq="D", tz="UTC")
     trades = make_trades([(index[1], index[3]), (index[3], index[4]), (index[7], None)])
-    # Bars 1..4 from the first two trades (sharing bar 3), bars 7..9 from the open one.
-    assert exposure_time(index, trades) == pytest.approx(0.7)
+    # Held at closes 1, 2 (sold at 3's close), 3 (bought again at 3's close), and 7..9 (open).
+    # The old rule counted every exit bar too: 0.7.
+    assert exposure_time(index, trades) == pytest.approx(0.6)
     assert exposure_time(index, trades) == pytest.approx(brute_force_exposure(index, trades))
 
 
 def test_exposure_of_a_trade_between_bar_timestamps() -> None:
     index = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
     trades = make_trades([("2024-01-02 10:00", "2024-01-02 11:00")])
-    # Open during the interval (Jan 2, Jan 3] of the third bar only.
-    assert exposure_time(index, trades) == pytest.approx(0.25)
+    # In and out between two closes: no close saw the position.
+    assert exposure_time(index, trades) == 0.0
+    assert exposure_time(index, trades, fills_at_open=True) == 0.0
+
+
+@pytest.mark.parametrize("at_open", [False, True])
+def test_exposure_matches_brute_force_on_bar_fills(curve: pd.Series, at_open: bool) -> None:
+    # Fills on bar timestamps, where the two fill modes differ by one bar.
+    rng = np.random.default_rng(8)
+    index = pd.DatetimeIndex(curve.index)
+    rows: list[tuple[object, object]] = []
+    for start in sorted(rng.choice(len(index) - 5, 20, replace=False).tolist()):
+        stop = start + int(rng.integers(0, 5))
+        rows.append((index[start], index[stop]))
+    trades = make_trades(rows)
+    expected = brute_force_exposure(index, trades, at_open)
+    assert exposure_time(curve, trades, fills_at_open=at_open) == pytest.approx(expected)
 
 
 def test_exposure_matches_brute_force_on_random_trades(curve: pd.Series) -> None:
@@ -325,14 +355,15 @@ def test_exposure_from_positions_and_without_trades() -> None:
 
 def test_exposure_time_zones_are_aligned() -> None:
     trades = make_trades([("2024-01-02", "2024-01-03")])
+    # Held at the Jan 2 close only (sold at the Jan 3 close).
     naive_bars = pd.date_range("2024-01-01", periods=4, freq="D")
-    assert exposure_time(naive_bars, trades) == pytest.approx(0.5)
+    assert exposure_time(naive_bars, trades) == pytest.approx(0.25)
     utc_bars = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
     new_york_bars = utc_bars.tz_convert("America/New_York")
-    assert exposure_time(new_york_bars, trades) == pytest.approx(0.5)
+    assert exposure_time(new_york_bars, trades) == pytest.approx(0.25)
     # Naive trade times are read as UTC.
     naive_trades = trades.assign(
         entry_time=trades["entry_time"].dt.tz_localize(None),
         exit_time=trades["exit_time"].dt.tz_localize(None),
     )
-    assert exposure_time(new_york_bars, naive_trades) == pytest.approx(0.5)
+    assert exposure_time(new_york_bars, naive_trades) == pytest.approx(0.25)

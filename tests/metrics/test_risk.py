@@ -17,8 +17,8 @@ from ntrader.metrics import (
     calmar_ratio,
     drawdown_series,
     drawdowns,
+    longest_drawdown_duration,
     max_drawdown,
-    max_drawdown_duration,
     sharpe_ratio,
     sortino_ratio,
 )
@@ -68,7 +68,8 @@ CURVES = {
 
 def textbook_daily_returns(equity: pd.Series) -> pd.Series:
     daily = equity.resample("D").last().dropna()
-    return daily.pct_change().dropna()
+    # The first day is measured from the starting capital: the curve's first point here.
+    return pd.concat([equity.iloc[:1], daily]).pct_change().dropna()
 
 
 def years(equity: pd.Series) -> float:
@@ -139,7 +140,7 @@ def test_every_drawdown_period_matches_textbook(curve: pd.Series) -> None:
 
 def test_drawdown_durations_match_textbook(curve: pd.Series) -> None:
     days = [row[4] for row in textbook_drawdowns(curve)]
-    assert max_drawdown_duration(curve) == pytest.approx(max(days), rel=REL)
+    assert longest_drawdown_duration(curve) == pytest.approx(max(days), rel=REL)
     assert average_drawdown_duration(curve) == pytest.approx(float(np.mean(days)), rel=REL)
 
 
@@ -166,7 +167,7 @@ def test_drawdown_by_hand() -> None:
         ),
     ]
     assert max_drawdown(equity) == periods[0]
-    assert max_drawdown_duration(equity) == 3.0
+    assert longest_drawdown_duration(equity) == 3.0
     assert average_drawdown_duration(equity) == 2.5
 
 
@@ -182,7 +183,7 @@ def test_intraday_drawdown_durations_are_fractional_days() -> None:
         tz="UTC",
     )
     equity = pd.Series([100, 95, 100, 101.0], index=index)
-    assert max_drawdown_duration(equity) == pytest.approx(0.25)
+    assert longest_drawdown_duration(equity) == pytest.approx(0.25)
     assert max_drawdown(equity).recovery == index[2]
 
 
@@ -192,7 +193,7 @@ def test_never_under_water() -> None:
     assert drawdowns(equity) == []
     assert max_drawdown(equity) == NO_DRAWDOWN
     assert max_drawdown(equity).depth == 0.0
-    assert max_drawdown_duration(equity) == 0.0
+    assert longest_drawdown_duration(equity) == 0.0
     assert average_drawdown_duration(equity) is None
     assert calmar_ratio(equity) is None
 
@@ -212,7 +213,7 @@ def test_drawdown_of_a_ruined_curve() -> None:
 def test_drawdown_of_a_single_point() -> None:
     one = pd.Series([5.0], index=pd.DatetimeIndex(["2024-01-02"], tz="UTC"))
     assert max_drawdown(one) == NO_DRAWDOWN
-    assert max_drawdown_duration(one) == 0.0
+    assert longest_drawdown_duration(one) == 0.0
     assert average_drawdown_duration(one) is None
 
 
@@ -224,7 +225,7 @@ def test_sharpe_matches_textbook_and_empyrical(curve: pd.Series, risk_free_rate:
     returns = textbook_daily_returns(curve)
     excess = returns - risk_free_rate / 252
     textbook = excess.mean() / excess.std(ddof=1) * math.sqrt(252)
-    ours = sharpe_ratio(curve, risk_free_rate)
+    ours = sharpe_ratio(curve, risk_free_rate, 252)
     assert ours == pytest.approx(textbook, rel=REL)
     # empyrical's risk_free is already a per-period (daily) rate: we convert rf / 252 first.
     daily_rf = risk_free_rate / 252
@@ -237,7 +238,7 @@ def test_sortino_matches_textbook_and_empyrical(curve: pd.Series, risk_free_rate
     excess = returns - risk_free_rate / 252
     downside = math.sqrt((excess.clip(upper=0) ** 2).mean())
     textbook = excess.mean() / downside * math.sqrt(252)
-    ours = sortino_ratio(curve, risk_free_rate)
+    ours = sortino_ratio(curve, risk_free_rate, 252)
     assert ours == pytest.approx(textbook, rel=REL)
     # empyrical's required_return is the daily threshold; its downside risk is the same
     # full-sample root mean square of min(r - threshold, 0).
@@ -272,13 +273,19 @@ def test_zero_volatility_gives_no_sharpe_or_sortino() -> None:
     flat = pd.Series(100.0, index=index)
     assert sharpe_ratio(flat) is None
     assert sortino_ratio(flat) is None
-    # Steady compounding: returns equal up to float noise (~1e-19), still zero volatility.
+    # Steady compounding: returns equal up to float noise (~1e-19), still zero volatility. The
+    # first day's return is measured from the capital, one step below the first point.
     steady = pd.Series(100.0 * 1.001 ** np.arange(30), index=index)
-    assert sharpe_ratio(steady) is None
-    assert sortino_ratio(steady) is None
+    capital = 100.0 / 1.001
+    assert sharpe_ratio(steady, capital=capital) is None
+    assert sortino_ratio(steady, capital=capital) is None
     # ... but a risk-free rate above the steady return makes every day a downside day.
-    assert sharpe_ratio(steady, risk_free_rate=0.5) is None
-    assert sortino_ratio(steady, risk_free_rate=0.5) == pytest.approx(
+    assert sharpe_ratio(steady, risk_free_rate=0.5, capital=capital) is None
+    # Daily bars on every day of the week: the (short-run) calendar has 365 days a year.
+    assert sortino_ratio(steady, risk_free_rate=0.5, capital=capital) == pytest.approx(
+        (0.001 - 0.5 / 365) / abs(0.001 - 0.5 / 365) * math.sqrt(365), rel=1e-6
+    )
+    assert sortino_ratio(steady, 0.5, 252, capital) == pytest.approx(
         (0.001 - 0.5 / 252) / abs(0.001 - 0.5 / 252) * math.sqrt(252), rel=1e-6
     )
 
@@ -291,10 +298,16 @@ def test_no_down_day_gives_sharpe_but_no_sortino() -> None:
 
 
 def test_ratios_need_two_daily_returns() -> None:
-    index = pd.date_range("2024-01-01", periods=2, freq="D", tz="UTC")
+    # Two bars of one day: a single daily return (from the starting capital).
+    index = pd.DatetimeIndex(["2024-01-02 15:00", "2024-01-02 16:00"], tz="UTC")
     equity = pd.Series([100.0, 90.0], index=index)
     assert sharpe_ratio(equity) is None
     assert sortino_ratio(equity) is None
+    # Two days: two returns, 0 % (the first point is the capital) and -10 %.
+    two_days = equity.set_axis(pd.date_range("2024-01-01", periods=2, freq="D", tz="UTC"))
+    returns = np.array([0.0, -0.1])
+    expected = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
+    assert sharpe_ratio(two_days) == pytest.approx(expected, rel=REL)
     one = pd.Series([5.0], index=pd.DatetimeIndex(["2024-01-02"], tz="UTC"))
     assert sharpe_ratio(one) is None
     assert sortino_ratio(one) is None

@@ -49,6 +49,18 @@ DAILY = pd.bdate_range("2022-01-03", periods=400, tz="UTC")
 INTRADAY = pd.date_range("2024-05-01 00:00", periods=24 * 40, freq="h", tz="UTC")
 
 
+def textbook_daily(equity: pd.Series) -> pd.Series:
+    """Daily simple returns, the first day's from the starting capital (the first point)."""
+    daily = equity.resample("D").last().dropna()
+    return pd.concat([equity.iloc[:1], daily]).pct_change().dropna()
+
+
+def expected_factor(equity: pd.Series) -> int:
+    # DAILY: 400 weekdays without holidays over more than a year, 365.25 x 5/7 = 260.9 -> 261.
+    # INTRADAY: 40 days of 24 x 7 bars, too short to measure, with weekend data -> 365.
+    return 261 if equity.index.equals(DAILY) else 365
+
+
 @pytest.fixture(params=["daily", "intraday"])
 def backtest(request: pytest.FixtureRequest) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
     index = DAILY if request.param == "daily" else INTRADAY
@@ -81,7 +93,8 @@ def test_compute_metrics_agrees_with_the_individual_functions(
         worst.trough,
     )
     assert m.max_drawdown_recovery == worst.recovery
-    assert m.max_drawdown_duration_days == mp.max_drawdown_duration(equity)
+    assert m.max_drawdown_duration_days == worst.duration_days
+    assert m.longest_drawdown_duration_days == mp.longest_drawdown_duration(equity)
     assert m.avg_drawdown_duration_days == mp.average_drawdown_duration(equity)
     assert m.sharpe == mp.sharpe_ratio(equity, 0.02)
     assert m.sortino == mp.sortino_ratio(equity, 0.02)
@@ -92,7 +105,16 @@ def test_compute_metrics_agrees_with_the_individual_functions(
         assert getattr(m, item.name) == getattr(stats, item.name)
     assert m.trade_count == 5
     assert m.open_trade_count == 1
-    assert m.conventions == Conventions(risk_free_rate=0.02)
+    calendar = mp.measure_annualization(equity.index)
+    assert m.conventions == Conventions(
+        annualization_factor=calendar.factor,
+        risk_free_rate=0.02,
+        annualization_basis=calendar.basis,
+        days_with_data=calendar.days,
+        span_days=calendar.span_days,
+        starting_capital=equity.iloc[0],
+    )
+    assert m.conventions.annualization_factor == expected_factor(equity)
 
 
 def test_compute_metrics_matches_empyrical(
@@ -100,13 +122,18 @@ def test_compute_metrics_matches_empyrical(
 ) -> None:
     equity, trades, closes = backtest
     m = compute_metrics(equity, trades, closes, risk_free_rate=0.02)
-    daily = equity.resample("D").last().dropna().pct_change().dropna()
+    daily = textbook_daily(equity)
     bar = equity.pct_change().dropna()
-    # empyrical wants a daily risk-free rate; ours is annual and divided by 252.
-    assert m.sharpe == pytest.approx(empyrical.sharpe_ratio(daily, risk_free=0.02 / 252), rel=REL)
-    sortino = empyrical.sortino_ratio(daily, required_return=0.02 / 252)
+    k = expected_factor(equity)
+    # empyrical wants a daily risk-free rate; ours is annual and divided by the factor.
+    assert m.sharpe == pytest.approx(
+        empyrical.sharpe_ratio(daily, risk_free=0.02 / k, annualization=k), rel=REL
+    )
+    sortino = empyrical.sortino_ratio(daily, required_return=0.02 / k, annualization=k)
     assert m.sortino == pytest.approx(sortino, rel=REL)
-    assert m.annualized_volatility == pytest.approx(empyrical.annual_volatility(daily), rel=REL)
+    assert m.annualized_volatility == pytest.approx(
+        empyrical.annual_volatility(daily, annualization=k), rel=REL
+    )
     assert m.max_drawdown == pytest.approx(empyrical.max_drawdown(bar), rel=REL)
     # Years as 365.25-day spans instead of empyrical's len(returns) / 252 (see test_returns).
     span = (equity.index[-1] - equity.index[0]) / pd.Timedelta(days=365.25)
@@ -125,13 +152,16 @@ def test_json_round_trip_is_lossless_and_strict(
     assert Metrics.from_json_dict(json.loads(text)) == m
     assert data["start"] == equity.index[0].isoformat()
     assert data["profit_factor_infinite"] is False
-    assert data["conventions"] == {
-        "annualization_factor": 252,
+    conventions = data["conventions"]
+    assert {key: conventions[key] for key in list(conventions)[:5]} == {
+        "annualization_factor": expected_factor(equity),
         "risk_free_rate": 0.0,
         "cagr_day_count": 365.25,
         "drawdown_sign": "negative",
         "daily_resampling": "last equity per calendar day with data",
     }
+    assert conventions["annualization_basis"] in ("measured", "7-day calendar (short run)")
+    assert conventions["starting_capital"] == equity.iloc[0]
 
 
 def test_infinite_profit_factor_is_stored_as_none_with_a_flag() -> None:
@@ -174,9 +204,10 @@ def test_single_point_equity() -> None:
     m = compute_metrics(one, None, one)
     assert m.total_return == 0.0
     assert m.buy_and_hold_return == 0.0
+    # One day measured from the starting capital (the point itself): a zero return.
+    assert m.annualized_return == 0.0
     for undefined in (
         m.cagr,
-        m.annualized_return,
         m.annualized_volatility,
         m.sharpe,
         m.sortino,
@@ -187,6 +218,7 @@ def test_single_point_equity() -> None:
         assert undefined is None
     assert m.max_drawdown == 0.0
     assert m.max_drawdown_duration_days == 0.0
+    assert m.longest_drawdown_duration_days == 0.0
     risk = dict(m.groups()["Risk"])
     assert risk["Max drawdown"] == "0.00%"
     # Never under water: nothing to recover from, so a dash rather than "not recovered".
@@ -221,6 +253,9 @@ def test_short_period_still_has_a_cagr() -> None:
     span = (equity.index[-1] - equity.index[0]) / pd.Timedelta(days=365.25)
     assert span < 1
     assert m.cagr == pytest.approx((1 + m.total_return) ** (1 / span) - 1, rel=REL)
+    # ...kept in the record, but not shown as a yearly figure (test_conventions has the rest).
+    assert m.short_period is True
+    assert dict(m.groups()["Returns"])["CAGR"] == "n/a (< 1 year)"
 
 
 def test_zero_volatility_equity() -> None:
@@ -243,12 +278,14 @@ def test_positions_override_trades_for_exposure() -> None:
 def test_periods_per_year_is_used_and_recorded() -> None:
     equity = random_walk(INTRADAY, 10)
     m = compute_metrics(equity, None, periods_per_year=365, risk_free_rate=0.01)
-    daily = equity.resample("D").last().dropna().pct_change().dropna()
+    daily = textbook_daily(equity)
     assert m.sharpe == pytest.approx(
         empyrical.sharpe_ratio(daily, risk_free=0.01 / 365, annualization=365), rel=REL
     )
     assert m.annualized_return == pytest.approx(daily.mean() * 365, rel=REL)
     assert m.conventions.annualization_factor == 365
+    assert m.conventions.annualization_basis == "given"
+    assert m.conventions.annualization_text() == "√365 (given)"
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,8 @@ def test_trade_stats_by_hand() -> None:
         profit_factor=pytest.approx(350 / 75),  # type: ignore[arg-type]
         expectancy=55.0,
         sqn=pytest.approx(math.sqrt(5) * 55 / np.std([100, -50, 0, 250, -25], ddof=1)),  # type: ignore[arg-type]
+        # Under 100 trades Van Tharp's cap changes nothing.
+        sqn_van_tharp=pytest.approx(math.sqrt(5) * 55 / np.std([100, -50, 0, 250, -25], ddof=1)),  # type: ignore[arg-type]
         total_pnl=275.0,
         total_commission=6.25,
     )

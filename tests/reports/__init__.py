@@ -37,6 +37,17 @@ def make_run(url: str, symbol: str = "AAPL", **params: object) -> int:
     return outcome.run_id
 
 
+def expected_annualization(timestamps: object) -> int:
+    """Days a year of a run's weekday-only bars over a year or more, by the README's rule:
+    365.25 x 5/7 x the share of the span's weekdays that have data (252 for NYSE days)."""
+    import pandas as pd
+
+    days = pd.DatetimeIndex(timestamps).normalize().unique()  # type: ignore[arg-type]
+    span = pd.date_range(days[0], days[-1], freq="D")
+    assert len(span) >= 358 and not (days.dayofweek >= 5).any()
+    return round(365.25 * 5 / 7 * len(days) / int((span.dayofweek < 5).sum()))
+
+
 def chromium_or_skip() -> str:
     """The headless browser; missing it fails under CI=true (a broken image) and skips elsewhere."""
     for name in ("chromium", "chromium-browser", "google-chrome"):

@@ -9,7 +9,7 @@ import pytest
 
 from ntrader.reports import RUN_EXPORT_SCHEMA, SCHEMA_VERSION, export_run, validate
 from ntrader.reports.schema import metric_fields
-from tests.reports import make_run
+from tests.reports import expected_annualization, make_run
 
 
 @pytest.fixture
@@ -29,7 +29,10 @@ def test_export_validates_against_the_schema(sqlite_url):
     assert validate(document) == []
     assert document["schema_version"] == SCHEMA_VERSION
     assert len(document["equity"]) == document["run"]["bars"] == 260
-    assert document["conventions"]["annualization_factor"] == 252
+    # Measured from the bars: 252 on an exchange calendar (261 on weekdays without holidays).
+    stamps = [point["timestamp"] for point in document["equity"]]
+    assert document["conventions"]["annualization_factor"] == expected_annualization(stamps)
+    assert document["conventions"]["annualization_basis"] == "measured"
     assert document["conventions"]["fill_at"] == "close"
     assert document["metrics"]["trade_count"] == len(document["trades"])
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,14 @@ from ntrader.errors import InputError
 from ntrader.metrics.trades import validate_trades
 
 DAYS_PER_YEAR = 365.25
+#: Sessions a year of a weekday exchange calendar: the fallback for runs too short to measure.
 TRADING_DAYS_PER_YEAR = 252
+#: Days a year of a market that trades every day (crypto, 7-day data): the short-run fallback.
+CALENDAR_DAYS_PER_YEAR = 365
+#: A run "covers a year" when its first and last days with data span at least this many calendar
+#: days, both counted: 365 less a week, so a calendar year of exchange data that starts after the
+#: New Year holiday and ends before the year-end one (2023: Jan 3 - Dec 29, 361 days) is a year.
+MIN_YEAR_DAYS = 358
 _SECONDS_PER_DAY = 86_400.0
 
 # Conventions shared by the whole metrics package, fixed here so every figure agrees:
@@ -21,11 +30,20 @@ _SECONDS_PER_DAY = 86_400.0
 #   ratio to zero or to a negative base), so every return and risk figure stops there and that
 #   bar counts as exactly zero equity: total return, CAGR and max drawdown are all -100 %.
 # * Daily returns use the last equity value of each calendar day that has data (days of the
-#   index's own time zone, UTC for ntrader), then simple returns between consecutive such days,
-#   so intraday and daily curves annualize alike with 252 periods. The first day has no return
-#   of its own: P&L made on it after the first bar shows in total return and CAGR only.
-# * CAGR counts years of 365.25 calendar days from the first to the last timestamp. It is defined
-#   for any period longer than zero, also under a year, where it extrapolates the growth.
+#   index's own time zone, UTC for ntrader), then simple returns between consecutive such days.
+#   The first day is measured from the starting capital (``capital``; without it the curve's
+#   first point is the capital), so a run of N days with data has N daily returns.
+# * Annualization uses the data's own calendar (:func:`measure_annualization`): days with data
+#   a year, measured over the calendar days from the first to the last day with data when that
+#   span covers a year (MIN_YEAR_DAYS), as 365.25 x (5/7 x the share of the span's weekdays that
+#   have data + 2/7 x the share of its Saturdays and Sundays that have data), rounded: 252 for a
+#   year of NYSE data (250 sessions in 2023, 252 in 2024), 365 for 7-day data, 261 for weekday
+#   data without holidays. A shorter run has too few holidays to measure and takes 365 when it
+#   has data on a Saturday or Sunday (a 7-day market), else 252 (a weekday exchange calendar).
+# * Total return and CAGR are measured from the starting capital too. CAGR counts years of
+#   365.25 calendar days from the first to the last timestamp; under a year (``short_period``)
+#   it extrapolates the growth, so reports show it as "n/a (< 1 year)" and keep the raw value.
+# * Exposure is the share of bars at whose close a position was held (see exposure_time).
 
 
 def validate_equity(equity: pd.Series) -> pd.Series:
@@ -62,6 +80,69 @@ def stop_at_ruin(equity: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
     return cut, pd.Timestamp(eq.index[ruin])
 
 
+@dataclass(frozen=True)
+class Annualization:
+    """How daily figures are annualized: ``factor`` periods a year and how it was found.
+
+    ``basis`` is "measured" (from ``days`` with data over ``span_days`` calendar days),
+    "7-day calendar (short run)" or "weekday calendar (short run)" for runs under a year.
+    """
+
+    factor: int
+    basis: str
+    days: int
+    span_days: int
+
+    @property
+    def short_period(self) -> bool:
+        """True when the data spans less than a year (MIN_YEAR_DAYS)."""
+        return self.span_days < MIN_YEAR_DAYS
+
+
+MEASURED = "measured"
+SHORT_7_DAY = "7-day calendar (short run)"
+SHORT_WEEKDAY = "weekday calendar (short run)"
+
+
+def measure_annualization(index: pd.Index | pd.Series) -> Annualization:
+    """Periods per year of the data's own calendar, from the days that have bars (see above)."""
+    times = pd.DatetimeIndex(index.index if isinstance(index, pd.Series) else index)
+    if len(times) == 0:
+        raise InputError("cannot measure the calendar of an empty index")
+    days = times.normalize().unique()
+    span = int((days[-1] - days[0]) / pd.Timedelta(days=1)) + 1
+    if span >= MIN_YEAR_DAYS:
+        # Weekdays and weekend days are weighed apart, so a span that happens to start on a
+        # Tuesday after a holiday and end on a Friday does not inflate the count.
+        calendar = pd.date_range(days[0], days[-1], freq="D")
+        weekend_span = int((calendar.dayofweek >= 5).sum())
+        weekend_data = int((days.dayofweek >= 5).sum())
+        rate = 5 / 7 * (len(days) - weekend_data) / (span - weekend_span)
+        rate += 2 / 7 * weekend_data / weekend_span
+        factor = max(1, round(DAYS_PER_YEAR * rate))
+        return Annualization(factor, MEASURED, len(days), span)
+    if bool((days.dayofweek >= 5).any()):
+        return Annualization(CALENDAR_DAYS_PER_YEAR, SHORT_7_DAY, len(days), span)
+    return Annualization(TRADING_DAYS_PER_YEAR, SHORT_WEEKDAY, len(days), span)
+
+
+def resolve_periods(equity: pd.Series, periods_per_year: int | None) -> int:
+    if periods_per_year is None:
+        return measure_annualization(equity).factor
+    if periods_per_year <= 0:
+        raise InputError(f"periods_per_year must be positive, got {periods_per_year}")
+    return periods_per_year
+
+
+def _base(eq: pd.Series, capital: float | None) -> float:
+    """The starting capital returns are measured from: ``capital``, else the first point."""
+    if capital is None:
+        return float(eq.iloc[0])
+    if not math.isfinite(capital) or capital <= 0:
+        raise InputError(f"capital must be a number above zero, got {capital}")
+    return float(capital)
+
+
 def daily_equity(equity: pd.Series) -> pd.Series:
     """Last equity value of each calendar day that has data, indexed by that day at midnight."""
     eq, _ = stop_at_ruin(equity)
@@ -69,18 +150,22 @@ def daily_equity(equity: pd.Series) -> pd.Series:
     return eq.groupby(index.normalize()).last()
 
 
-def daily_returns(equity: pd.Series) -> pd.Series:
-    """Simple returns between consecutive days of :func:`daily_equity` (one fewer than days)."""
+def daily_returns(equity: pd.Series, capital: float | None = None) -> pd.Series:
+    """Simple returns of :func:`daily_equity`, one per day: the first from ``capital``.
+
+    Without ``capital`` the curve's first point is taken as the starting capital.
+    """
     daily = daily_equity(equity)
-    values = daily.to_numpy()
+    base = _base(validate_equity(equity), capital)
+    values = np.concatenate(([base], daily.to_numpy()))
     # Explicit ratio instead of pct_change: no fill-method semantics to worry about.
-    return pd.Series(values[1:] / values[:-1] - 1.0, index=daily.index[1:], name="daily_return")
+    return pd.Series(values[1:] / values[:-1] - 1.0, index=daily.index, name="daily_return")
 
 
-def total_return(equity: pd.Series) -> float:
-    """Last over first equity minus one (-1.0 on ruin); 0.0 for a single point."""
+def total_return(equity: pd.Series, capital: float | None = None) -> float:
+    """Last equity over the starting capital (default: the first point) minus one; -1.0 on ruin."""
     eq, _ = stop_at_ruin(equity)
-    return float(eq.iloc[-1] / eq.iloc[0] - 1.0)
+    return float(eq.iloc[-1] / _base(eq, capital) - 1.0)
 
 
 def years_between(start: pd.Timestamp, end: pd.Timestamp) -> float:
@@ -88,17 +173,18 @@ def years_between(start: pd.Timestamp, end: pd.Timestamp) -> float:
     return (end - start).total_seconds() / _SECONDS_PER_DAY / DAYS_PER_YEAR
 
 
-def cagr(equity: pd.Series) -> float | None:
+def cagr(equity: pd.Series, capital: float | None = None) -> float | None:
     """Compound annual growth rate over 365.25-day years from the first to the last timestamp.
 
-    None for a single point (no time elapsed) or when the growth over a very short period is too
-    large to annualize in a float; -1.0 on ruin.
+    Growth is measured from ``capital`` (default: the first point). None for a single point (no
+    time elapsed) or when the growth over a very short period is too large to annualize in a
+    float; -1.0 on ruin.
     """
     eq, _ = stop_at_ruin(equity)
     years = years_between(pd.Timestamp(eq.index[0]), pd.Timestamp(eq.index[-1]))
     if years <= 0:
         return None
-    growth = float(eq.iloc[-1] / eq.iloc[0])
+    growth = float(eq.iloc[-1] / _base(eq, capital))
     if growth == 0.0:
         return -1.0
     try:
@@ -109,24 +195,28 @@ def cagr(equity: pd.Series) -> float | None:
 
 def annualized_return(
     equity: pd.Series,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    periods_per_year: int | None = None,
+    capital: float | None = None,
 ) -> float | None:
-    """Arithmetic mean of daily returns times ``periods_per_year``; None without daily returns."""
-    returns = daily_returns(equity).to_numpy()
+    """Arithmetic mean of daily returns times ``periods_per_year`` (None: measured from the bars)."""
+    factor = resolve_periods(equity, periods_per_year)
+    returns = daily_returns(equity, capital).to_numpy()
     if returns.size == 0:
         return None
-    return float(returns.mean() * periods_per_year)
+    return float(returns.mean() * factor)
 
 
 def annualized_volatility(
     equity: pd.Series,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    periods_per_year: int | None = None,
+    capital: float | None = None,
 ) -> float | None:
     """Sample std (ddof=1) of daily returns times sqrt(``periods_per_year``); None under 2 days."""
-    returns = daily_returns(equity).to_numpy()
+    factor = resolve_periods(equity, periods_per_year)
+    returns = daily_returns(equity, capital).to_numpy()
     if returns.size < 2:
         return None
-    return float(returns.std(ddof=1) * math.sqrt(periods_per_year))
+    return float(returns.std(ddof=1) * math.sqrt(factor))
 
 
 def buy_and_hold_return(
@@ -154,15 +244,17 @@ def exposure_time(
     trades: pd.DataFrame | None = None,
     *,
     positions: pd.Series | None = None,
+    fills_at_open: bool = False,
 ) -> float:
-    """Fraction (0..1) of bars spent in a position.
+    """Share (0..1) of bars at whose close a position was held.
 
-    With ``positions`` (bool, or signed quantity per bar) it is the share of bars where it is
-    true / non-zero (NaN counts as flat), and ``index`` is ignored. Otherwise bars come from
-    ``index`` (or the index of an equity Series) and a bar at time t counts as exposed when a
-    trade was open at some moment of the bar's interval (t_prev, t]: ``entry_time <= t`` and
-    ``exit_time > t_prev`` (the first bar has t_prev = -inf, an open trade exits at +inf). With
-    fills on bar timestamps this counts the entry bar through the exit bar, both inclusive.
+    With ``positions`` (bool, or signed quantity per bar after the bar's fills) it is the share
+    of bars where it is true / non-zero (NaN counts as flat), and ``index`` is ignored.
+    Otherwise bars are ``index`` (bar close times, or an equity Series) and each fill belongs to
+    a bar as the equity curve books it: a fill at a bar's close to that bar (the first bar
+    closing at or after it); with ``fills_at_open`` (next-open fills) to the first bar closing
+    strictly after it, the bar whose open it filled at. A trade is held at the closes of the
+    bars from its entry's bar up to, not including, its exit's bar (to the end when open).
     """
     if positions is not None:
         flags = positions.fillna(0).to_numpy()
@@ -178,13 +270,14 @@ def exposure_time(
         return 0.0
     entries = _align_tz(pd.DatetimeIndex(frame["entry_time"]), bars)
     exits = _align_tz(pd.DatetimeIndex(frame["exit_time"]), bars)
-    first = bars.searchsorted(entries, side="left")
-    # Bars i with t_{i-1} < exit: i <= count of bars strictly before exit.
-    last = np.where(exits.isna(), n - 1, np.minimum(bars.searchsorted(exits, side="left"), n - 1))
+    side: Literal["left", "right"] = "right" if fills_at_open else "left"
+    first = np.minimum(bars.searchsorted(entries, side=side), n)
+    # Held from the entry's bar up to the bar before the exit's bar; an open trade to the end.
+    stop = np.where(exits.isna(), n, np.minimum(bars.searchsorted(exits, side=side), n))
     marks = np.zeros(n + 1, dtype=np.int64)
-    valid = first <= last
+    valid = first < stop
     np.add.at(marks, first[valid], 1)
-    np.add.at(marks, last[valid] + 1, -1)
+    np.add.at(marks, stop[valid], -1)
     return float(np.count_nonzero(np.cumsum(marks[:-1])) / n)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ntrader.metrics.returns import TRADING_DAYS_PER_YEAR, cagr, daily_returns, stop_at_ruin
+from ntrader.metrics.returns import cagr, daily_returns, resolve_periods, stop_at_ruin
 
 # Conventions:
 # * Drawdowns are negative fractions (-0.25 is 25 % below the running peak), as in empyrical and
@@ -16,9 +16,12 @@ from ntrader.metrics.returns import TRADING_DAYS_PER_YEAR, cagr, daily_returns, 
 # * A drawdown period starts at its peak bar (the last bar at the running high before equity
 #   falls) and ends at its recovery bar (the first bar back at or above that high). A period
 #   still open at the end runs to the last bar; it has no recovery but its duration counts.
-#   Durations are calendar days (fractions for intraday curves).
-# * Sharpe and Sortino use daily returns (see returns.py), a daily risk-free rate of
-#   risk_free_rate / periods_per_year, and annualize with sqrt(periods_per_year). Sortino's
+#   Durations are calendar days (fractions for intraday curves). Two durations are reported:
+#   the deepest drawdown's (max_drawdown(...).duration_days) and the longest drawdown's
+#   (longest_drawdown_duration), which are often different periods.
+# * Sharpe and Sortino use daily returns (see returns.py: the first day from the starting
+#   capital), a daily risk-free rate of risk_free_rate / periods_per_year, and annualize with
+#   sqrt(periods_per_year), measured from the bars unless given. Sortino's
 #   downside deviation is sqrt(mean(min(r - rf, 0)^2)) over all days, the textbook definition.
 #   Both need two daily returns and are None when the deviation is (numerically) zero.
 
@@ -84,8 +87,11 @@ def max_drawdown(equity: pd.Series) -> Drawdown:
     return min(periods, key=lambda period: period.depth)
 
 
-def max_drawdown_duration(equity: pd.Series) -> float:
-    """Longest drawdown period in calendar days, an unrecovered one included; 0.0 if none."""
+def longest_drawdown_duration(equity: pd.Series) -> float:
+    """Longest drawdown period in calendar days, an unrecovered one included; 0.0 if none.
+
+    Not necessarily the deepest drawdown's duration: that is ``max_drawdown(equity).duration_days``.
+    """
     return max((period.duration_days for period in drawdowns(equity)), default=0.0)
 
 
@@ -101,17 +107,24 @@ def _excess_daily_returns(
     equity: pd.Series,
     risk_free_rate: float,
     periods_per_year: int,
+    capital: float | None,
 ) -> np.ndarray:
-    return daily_returns(equity).to_numpy() - risk_free_rate / periods_per_year
+    return daily_returns(equity, capital).to_numpy() - risk_free_rate / periods_per_year
 
 
 def sharpe_ratio(
     equity: pd.Series,
     risk_free_rate: float = 0.0,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    periods_per_year: int | None = None,
+    capital: float | None = None,
 ) -> float | None:
-    """Annualized Sharpe ratio of daily returns; ``risk_free_rate`` is annual."""
-    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year)
+    """Annualized Sharpe ratio of daily returns; ``risk_free_rate`` is annual.
+
+    ``periods_per_year`` None measures it from the bars (see measure_annualization); the first
+    day's return is measured from ``capital`` (default: the curve's first point).
+    """
+    periods_per_year = resolve_periods(equity, periods_per_year)
+    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year, capital)
     if excess.size < 2:
         return None
     deviation = float(excess.std(ddof=1))
@@ -123,10 +136,12 @@ def sharpe_ratio(
 def sortino_ratio(
     equity: pd.Series,
     risk_free_rate: float = 0.0,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    periods_per_year: int | None = None,
+    capital: float | None = None,
 ) -> float | None:
     """Annualized Sortino ratio of daily returns; None when no day is below the risk-free rate."""
-    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year)
+    periods_per_year = resolve_periods(equity, periods_per_year)
+    excess = _excess_daily_returns(equity, risk_free_rate, periods_per_year, capital)
     if excess.size < 2:
         return None
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
@@ -135,9 +150,9 @@ def sortino_ratio(
     return float(excess.mean() / downside * math.sqrt(periods_per_year))
 
 
-def calmar_ratio(equity: pd.Series) -> float | None:
+def calmar_ratio(equity: pd.Series, capital: float | None = None) -> float | None:
     """CAGR over the absolute max drawdown; None without a drawdown or a CAGR."""
-    growth = cagr(equity)
+    growth = cagr(equity, capital)
     depth = max_drawdown(equity).depth
     if growth is None or depth == 0.0:
         return None

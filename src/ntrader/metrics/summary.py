@@ -12,27 +12,35 @@ import pandas as pd
 from ntrader.errors import InputError
 from ntrader.metrics.returns import (
     DAYS_PER_YEAR,
+    MIN_YEAR_DAYS,
     TRADING_DAYS_PER_YEAR,
+    Annualization,
     annualized_return,
     annualized_volatility,
     buy_and_hold_return,
     cagr,
     exposure_time,
+    measure_annualization,
     stop_at_ruin,
     total_return,
 )
 from ntrader.metrics.risk import (
     average_drawdown_duration,
     calmar_ratio,
+    longest_drawdown_duration,
     max_drawdown,
-    max_drawdown_duration,
     sharpe_ratio,
     sortino_ratio,
 )
-from ntrader.metrics.trades import trade_stats
+from ntrader.metrics.trades import MONEY_DECIMALS, SQN_MAX_TRADES, trade_stats
 
 NONE_MARK = "–"
 INFINITY_MARK = "∞"
+#: How a figure that extrapolates a run shorter than a year to a year is shown (JSON keeps it).
+SHORT_MARK = "n/a (< 1 year)"
+#: Appended to annualized figures that are still shown for a run shorter than a year.
+SHORT_SUFFIX = " (< 1 year)"
+GIVEN = "given"
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,40 @@ class Conventions:
     cagr_day_count: float = DAYS_PER_YEAR
     drawdown_sign: str = "negative"
     daily_resampling: str = "last equity per calendar day with data"
+    # How annualization_factor was found: "measured" from the bars' days (days_with_data over
+    # span_days calendar days), a short-run fallback, or "given" by the caller.
+    annualization_basis: str = GIVEN
+    days_with_data: int | None = None
+    span_days: int | None = None
+    first_day_return: str = "from the starting capital"
+    starting_capital: float | None = None
+    exposure_basis: str = "share of bars at whose close a position was held"
+    win_loss_decimals: int = MONEY_DECIMALS
+    sqn_formula: str = (
+        f"sqrt(n) × mean(pnl) / std(pnl, ddof=1) over closed trades; Van Tharp: n capped at {SQN_MAX_TRADES}"
+    )
+    buy_and_hold_basis: str = "first bar's close to last bar's close, no commissions or other costs"
+    short_period_rule: str = (
+        f"under {MIN_YEAR_DAYS} calendar days of data: CAGR, annualized return and Calmar shown as n/a"
+    )
+
+    def annualization_text(self, *, brief: bool = False) -> str:
+        """E.g. "√252 (measured from the bars: 250 days with data over 361 calendar days)".
+
+        ``brief`` leaves out the day counts: "√252 (measured from the bars)".
+        """
+        root = f"√{self.annualization_factor}"
+        if self.annualization_basis == GIVEN:
+            return f"{root} (given)"
+        if brief:
+            measured = self.annualization_basis == "measured"
+            return f"{root} ({'measured from the bars' if measured else self.annualization_basis})"
+        if self.annualization_basis == "measured":
+            return (
+                f"{root} (measured from the bars: {self.days_with_data} days with data over "
+                f"{self.span_days} calendar days)"
+            )
+        return f"{root} ({self.annualization_basis}: {self.days_with_data} days with data)"
 
 
 @dataclass(frozen=True)
@@ -65,12 +107,15 @@ class Metrics:
     annualized_volatility: float | None
     buy_and_hold_return: float | None
     exposure: float
-    # Risk
+    # True when the run spans less than a year: CAGR, annualized return and Calmar extrapolate.
+    short_period: bool
+    # Risk: max_drawdown_* describe the deepest drawdown, longest_* the longest one.
     max_drawdown: float
     max_drawdown_peak: pd.Timestamp | None
     max_drawdown_trough: pd.Timestamp | None
     max_drawdown_recovery: pd.Timestamp | None
     max_drawdown_duration_days: float
+    longest_drawdown_duration_days: float
     avg_drawdown_duration_days: float | None
     sharpe: float | None
     sortino: float | None
@@ -91,6 +136,7 @@ class Metrics:
     profit_factor: float | None
     expectancy: float | None
     sqn: float | None
+    sqn_van_tharp: float | None
     total_pnl: float
     total_commission: float
     conventions: Conventions = field(default_factory=Conventions)
@@ -153,6 +199,14 @@ class Metrics:
             if self.max_drawdown_recovery is not None or self.max_drawdown == 0.0
             else "not recovered"
         )
+        short = self.short_period
+
+        def extrapolated(text: str) -> str:
+            return SHORT_MARK if short else text
+
+        def annualized(text: str) -> str:
+            return text + SHORT_SUFFIX if short and text != NONE_MARK else text
+
         return {
             "Returns": [
                 ("Start", _time(self.start)),
@@ -160,22 +214,23 @@ class Metrics:
                 ("Starting equity", _money(self.starting_equity)),
                 ("Ending equity", _money(self.ending_equity)),
                 ("Total return", _pct(self.total_return)),
-                ("CAGR", _pct(self.cagr)),
-                ("Annualized return", _pct(self.annualized_return)),
-                ("Annualized volatility", _pct(self.annualized_volatility)),
+                ("CAGR", extrapolated(_pct(self.cagr))),
+                ("Annualized return", extrapolated(_pct(self.annualized_return))),
+                ("Annualized volatility", annualized(_pct(self.annualized_volatility))),
                 ("Buy & hold return", _pct(self.buy_and_hold_return)),
-                ("Exposure time", _pct(self.exposure)),
+                ("Exposure (held at bar close)", _pct(self.exposure)),
             ],
             "Risk": [
                 ("Max drawdown", _pct(self.max_drawdown)),
                 ("Max drawdown peak", _time(self.max_drawdown_peak)),
                 ("Max drawdown trough", _time(self.max_drawdown_trough)),
                 ("Max drawdown recovery", recovery),
-                ("Max drawdown duration", _days(self.max_drawdown_duration_days)),
+                ("Deepest drawdown duration", _days(self.max_drawdown_duration_days)),
+                ("Longest drawdown duration", _days(self.longest_drawdown_duration_days)),
                 ("Avg drawdown duration", _days(self.avg_drawdown_duration_days)),
-                ("Sharpe ratio", _ratio(self.sharpe)),
-                ("Sortino ratio", _ratio(self.sortino)),
-                ("Calmar ratio", _ratio(self.calmar)),
+                ("Sharpe ratio", annualized(_ratio(self.sharpe))),
+                ("Sortino ratio", annualized(_ratio(self.sortino))),
+                ("Calmar ratio", extrapolated(_ratio(self.calmar))),
                 ("Ruin", _time(self.ruin_time) if self.ruined else "no"),
             ],
             "Trades": [
@@ -189,7 +244,8 @@ class Metrics:
                 ("Avg trade duration", _days(self.avg_trade_duration_days)),
                 ("Profit factor", _ratio(self.profit_factor)),
                 ("Expectancy", _money(self.expectancy)),
-                ("SQN", _ratio(self.sqn)),
+                ("SQN (√n·mean/std)", _ratio(self.sqn)),
+                (f"SQN Van Tharp (n ≤ {SQN_MAX_TRADES})", _ratio(self.sqn_van_tharp)),
                 ("Net P&L", _money(self.total_pnl)),
                 ("Total commission", _money(self.total_commission)),
             ],
@@ -202,24 +258,37 @@ def compute_metrics(
     closes: pd.Series | None = None,
     *,
     risk_free_rate: float = 0.0,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    periods_per_year: int | None = None,
     positions: pd.Series | None = None,
+    capital: float | None = None,
+    fills_at_open: bool = False,
 ) -> Metrics:
     """Compute every figure of a backtest.
 
-    ``equity`` is the mark-to-market curve, ``trades`` the trades table (None or empty for no
-    trades), ``closes`` the symbol's bar closes for buy-and-hold over the equity's period.
-    ``risk_free_rate`` is annual; ``periods_per_year`` annualizes daily figures. Exposure comes
-    from ``positions`` (per bar, bool or quantity) when given, else from the trades.
+    ``equity`` is the mark-to-market curve (one point per bar close), ``trades`` the trades
+    table (None or empty for no trades), ``closes`` the symbol's bar closes for buy-and-hold
+    over the equity's period. ``risk_free_rate`` is annual; ``periods_per_year`` annualizes
+    daily figures (None: measured from the bars, see ``measure_annualization``). ``capital`` is
+    the starting capital that the first day's return, total return and CAGR are measured from
+    (None: the curve's first point). Exposure comes from ``positions`` (per bar, bool or
+    quantity) when given, else from the trades, booked as the equity curve books fills
+    (``fills_at_open`` for next-open fills).
     """
-    if periods_per_year <= 0:
+    if periods_per_year is not None and periods_per_year <= 0:
         raise InputError(f"periods_per_year must be positive, got {periods_per_year}")
     if not math.isfinite(risk_free_rate):
         raise InputError(f"risk_free_rate must be finite, got {risk_free_rate}")
     cut, ruin_time = stop_at_ruin(equity)
-    # The full curve sets the period and bars; return and risk figures stop at ruin.
+    # The full curve sets the period, the bars and the calendar; return and risk figures stop at ruin.
     full_index = pd.DatetimeIndex(equity.index)
     start, end = pd.Timestamp(full_index[0]), pd.Timestamp(full_index[-1])
+    calendar = measure_annualization(full_index)
+    if periods_per_year is None:
+        annual = calendar
+    else:
+        annual = Annualization(periods_per_year, GIVEN, calendar.days, calendar.span_days)
+    factor = annual.factor
+    base = float(cut.iloc[0]) if capital is None else float(capital)
     drawdown = max_drawdown(cut)
     stats = trade_stats(trades)
     return Metrics(
@@ -227,27 +296,33 @@ def compute_metrics(
         end=end,
         starting_equity=float(cut.iloc[0]),
         ending_equity=float(cut.iloc[-1]),
-        total_return=total_return(cut),
-        cagr=cagr(cut),
-        annualized_return=annualized_return(cut, periods_per_year),
-        annualized_volatility=annualized_volatility(cut, periods_per_year),
+        total_return=total_return(cut, capital),
+        cagr=cagr(cut, capital),
+        annualized_return=annualized_return(cut, factor, capital),
+        annualized_volatility=annualized_volatility(cut, factor, capital),
         buy_and_hold_return=None if closes is None else buy_and_hold_return(closes, start, end),
-        exposure=exposure_time(full_index, trades, positions=positions),
+        exposure=exposure_time(full_index, trades, positions=positions, fills_at_open=fills_at_open),
+        short_period=calendar.short_period,
         max_drawdown=drawdown.depth,
         max_drawdown_peak=drawdown.peak,
         max_drawdown_trough=drawdown.trough,
         max_drawdown_recovery=drawdown.recovery,
-        max_drawdown_duration_days=max_drawdown_duration(cut),
+        max_drawdown_duration_days=drawdown.duration_days,
+        longest_drawdown_duration_days=longest_drawdown_duration(cut),
         avg_drawdown_duration_days=average_drawdown_duration(cut),
-        sharpe=sharpe_ratio(cut, risk_free_rate, periods_per_year),
-        sortino=sortino_ratio(cut, risk_free_rate, periods_per_year),
-        calmar=calmar_ratio(cut),
+        sharpe=sharpe_ratio(cut, risk_free_rate, factor, capital),
+        sortino=sortino_ratio(cut, risk_free_rate, factor, capital),
+        calmar=calmar_ratio(cut, capital),
         ruined=ruin_time is not None,
         ruin_time=ruin_time,
         **dataclasses.asdict(stats),
         conventions=Conventions(
-            annualization_factor=periods_per_year,
+            annualization_factor=factor,
             risk_free_rate=risk_free_rate,
+            annualization_basis=annual.basis,
+            days_with_data=annual.days,
+            span_days=annual.span_days,
+            starting_capital=base,
         ),
     )
 

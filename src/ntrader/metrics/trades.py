@@ -33,13 +33,22 @@ _EMPTY_DTYPES = {
 # Conventions:
 # * Statistics cover closed trades only (exit_time set): an open trade's pnl is not final.
 #   Total commission counts every trade, open ones too, since that money is already spent.
-# * A win has pnl > 0, a loss pnl < 0; a break-even trade (pnl == 0) is neither but still
-#   counts in the trade count, so it lowers the win rate.
+# * Wins and losses are classified on the pnl rounded to the account's money precision
+#   (MONEY_DECIMALS, cents): a win has rounded pnl > 0, a loss < 0; a break-even trade (rounds to
+#   0.00, e.g. a float residue of 1e-12) is neither but still counts in the trade count, so it
+#   lowers the win rate. Sums and means use the unrounded pnl of the trades so classified.
+# * SQN = sqrt(n) * mean(pnl) / std(pnl, ddof=1) over the n closed trades; Van Tharp's variant
+#   caps n at 100 (sqrt(min(n, 100))), so it does not grow with the number of trades alone.
 # * Undefined figures are None: no closed trades gives counts 0 and every ratio None; SQN needs
 #   two trades with differing pnl. Profit factor is math.inf when there are wins and no losses
 #   (JSON cannot hold inf: see profit_factor_to_json).
 
 PnL = Sequence[float] | np.ndarray | pd.Series
+
+#: Decimals of the account currency (USD cents) that decide a win, a loss or break-even.
+MONEY_DECIMALS = 2
+#: Van Tharp's cap on the number of trades in his SQN.
+SQN_MAX_TRADES = 100
 
 
 def validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame:
@@ -82,17 +91,23 @@ def _array(pnl: PnL) -> np.ndarray:
     return np.asarray(pnl, dtype="float64")
 
 
-def win_rate(pnl: PnL) -> float | None:
-    """Share of trades with pnl > 0; None without trades."""
-    values = _array(pnl)
-    return float(np.count_nonzero(values > 0) / values.size) if values.size else None
+def outcome_sign(pnl: PnL, decimals: int = MONEY_DECIMALS) -> np.ndarray:
+    """+1 win, -1 loss, 0 break-even per trade: the sign of the pnl rounded to ``decimals``."""
+    return np.sign(np.round(_array(pnl), decimals)).astype(np.int8)
 
 
-def profit_factor(pnl: PnL) -> float | None:
+def win_rate(pnl: PnL, decimals: int = MONEY_DECIMALS) -> float | None:
+    """Share of trades whose pnl rounds (to ``decimals``) above zero; None without trades."""
+    signs = outcome_sign(pnl, decimals)
+    return float(np.count_nonzero(signs > 0) / signs.size) if signs.size else None
+
+
+def profit_factor(pnl: PnL, decimals: int = MONEY_DECIMALS) -> float | None:
     """Gross profit over gross loss; math.inf with wins and no losses; None if neither."""
     values = _array(pnl)
-    gross_profit = float(values[values > 0].sum())
-    gross_loss = float(-values[values < 0].sum())
+    signs = outcome_sign(values, decimals)
+    gross_profit = float(values[signs > 0].sum())
+    gross_loss = float(-values[signs < 0].sum())
     if gross_loss == 0.0:
         return math.inf if gross_profit > 0 else None
     return gross_profit / gross_loss
@@ -104,13 +119,22 @@ def expectancy(pnl: PnL) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def sqn(pnl: PnL) -> float | None:
-    """System Quality Number sqrt(n) * mean / std (ddof=1); None under 2 trades or zero spread."""
+def sqn(pnl: PnL, max_trades: int | None = None) -> float | None:
+    """System Quality Number sqrt(n) * mean / std (ddof=1); None under 2 trades or zero spread.
+
+    ``max_trades`` caps n in the square root (Van Tharp's variant: :func:`sqn_van_tharp`).
+    """
     values = _array(pnl)
     # Exact equality is right for money: identical pnl values have no spread at all.
     if values.size < 2 or values.max() == values.min():
         return None
-    return float(math.sqrt(values.size) * values.mean() / values.std(ddof=1))
+    n = values.size if max_trades is None else min(values.size, max_trades)
+    return float(math.sqrt(n) * values.mean() / values.std(ddof=1))
+
+
+def sqn_van_tharp(pnl: PnL) -> float | None:
+    """Van Tharp's SQN: sqrt(min(n, 100)) * mean / std (ddof=1)."""
+    return sqn(pnl, SQN_MAX_TRADES)
 
 
 def profit_factor_to_json(value: float | None) -> dict[str, float | bool | None]:
@@ -144,31 +168,37 @@ class TradeStats:
     profit_factor: float | None
     expectancy: float | None
     sqn: float | None
+    sqn_van_tharp: float | None
     total_pnl: float
     total_commission: float
 
 
-def trade_stats(trades: pd.DataFrame | None) -> TradeStats:
-    """Compute :class:`TradeStats` from a trades table (closed trades; commission of all)."""
+def trade_stats(trades: pd.DataFrame | None, decimals: int = MONEY_DECIMALS) -> TradeStats:
+    """Compute :class:`TradeStats` from a trades table (closed trades; commission of all).
+
+    Wins and losses are told apart on the pnl rounded to ``decimals`` (the money precision).
+    """
     frame = validate_trades(trades)
     closed = frame[frame["exit_time"].notna()]
     pnl = closed["pnl"].to_numpy(dtype="float64")
-    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    signs = outcome_sign(pnl, decimals)
+    wins, losses = pnl[signs > 0], pnl[signs < 0]
     durations = (closed["exit_time"] - closed["entry_time"]).dt.total_seconds().to_numpy()
     return TradeStats(
         trade_count=int(pnl.size),
         open_trade_count=int(len(frame) - len(closed)),
         winning_trades=int(wins.size),
         losing_trades=int(losses.size),
-        win_rate=win_rate(pnl),
+        win_rate=win_rate(pnl, decimals),
         avg_win=float(wins.mean()) if wins.size else None,
         avg_loss=float(losses.mean()) if losses.size else None,
         best_trade=float(pnl.max()) if pnl.size else None,
         worst_trade=float(pnl.min()) if pnl.size else None,
         avg_trade_duration_days=float(durations.mean() / 86_400.0) if durations.size else None,
-        profit_factor=profit_factor(pnl),
+        profit_factor=profit_factor(pnl, decimals),
         expectancy=expectancy(pnl),
         sqn=sqn(pnl),
+        sqn_van_tharp=sqn_van_tharp(pnl),
         total_pnl=float(pnl.sum()),
         total_commission=float(np.nansum(frame["commission"].to_numpy(dtype="float64"))),
     )

@@ -39,16 +39,32 @@ _METRIC_FIELDS: dict[str, dict[str, Any]] = {
     "starting_equity": _described(_NUMBER, "Equity at the first bar."),
     "ending_equity": _described(_NUMBER, "Equity at the last bar (0 after ruin)."),
     "total_return": _described(_NUMBER, "Fraction: 0.05 is +5 %."),
-    "cagr": _described(_NUMBER_OR_NULL, "Compound annual growth over 365.25-day years."),
-    "annualized_return": _described(_NUMBER_OR_NULL, "Mean daily return × annualization factor."),
+    "cagr": _described(
+        _NUMBER_OR_NULL,
+        "Compound annual growth from the starting capital over 365.25-day years (raw value; reports "
+        "show it as n/a when short_period).",
+    ),
+    "annualized_return": _described(
+        _NUMBER_OR_NULL, "Mean daily return × annualization factor (n/a in reports when short_period)."
+    ),
     "annualized_volatility": _described(_NUMBER_OR_NULL, "Std of daily returns × √factor."),
-    "buy_and_hold_return": _described(_NUMBER_OR_NULL, "The symbol's own return over the period."),
-    "exposure": _described(_NUMBER, "Fraction of bars spent in a position (0..1)."),
+    "buy_and_hold_return": _described(
+        _NUMBER_OR_NULL, "The symbol's own return, first bar's close to last bar's close, no costs."
+    ),
+    "exposure": _described(_NUMBER, "Share of bars at whose close a position was held (0..1)."),
+    "short_period": _described(
+        _BOOLEAN, "The data spans under 358 calendar days: CAGR, annualized return and Calmar extrapolate."
+    ),
     "max_drawdown": _described(_NUMBER, "Deepest drawdown, a negative fraction (or 0)."),
     "max_drawdown_peak": _TIME_OR_NULL,
     "max_drawdown_trough": _TIME_OR_NULL,
     "max_drawdown_recovery": _described(_TIME_OR_NULL, "Null when not (yet) recovered."),
-    "max_drawdown_duration_days": _described(_NUMBER, "Calendar days, peak to recovery (or end)."),
+    "max_drawdown_duration_days": _described(
+        _NUMBER, "The deepest drawdown's calendar days, peak to recovery (or end)."
+    ),
+    "longest_drawdown_duration_days": _described(
+        _NUMBER, "The longest drawdown's calendar days, peak to recovery (or end)."
+    ),
     "avg_drawdown_duration_days": _NUMBER_OR_NULL,
     "sharpe": _described(_NUMBER_OR_NULL, "Annualized Sharpe ratio of daily returns."),
     "sortino": _described(_NUMBER_OR_NULL, "Annualized Sortino ratio of daily returns."),
@@ -68,7 +84,8 @@ _METRIC_FIELDS: dict[str, dict[str, Any]] = {
     "profit_factor": _described(_NUMBER_OR_NULL, "Null when undefined or infinite (see the flag)."),
     "profit_factor_infinite": _described(_BOOLEAN, "True when there were wins and no losses."),
     "expectancy": _NUMBER_OR_NULL,
-    "sqn": _NUMBER_OR_NULL,
+    "sqn": _described(_NUMBER_OR_NULL, "sqrt(n) × mean(pnl) / std(pnl, ddof=1), closed trades."),
+    "sqn_van_tharp": _described(_NUMBER_OR_NULL, "Van Tharp's SQN: n capped at 100."),
     "total_pnl": _NUMBER,
     "total_commission": _NUMBER,
 }
@@ -92,6 +109,18 @@ _CONVENTIONS = {
         "cagr_day_count": _NUMBER,
         "drawdown_sign": {"enum": ["negative"]},
         "daily_resampling": _STRING,
+        "annualization_basis": _described(
+            _STRING, "measured (from the bars' days), a short-run fallback, or given."
+        ),
+        "days_with_data": _described({"type": ["integer", "null"]}, "Calendar days that have bars."),
+        "span_days": _described({"type": ["integer", "null"]}, "First to last day with data, both counted."),
+        "first_day_return": _STRING,
+        "starting_capital": _described(_NUMBER_OR_NULL, "What returns are measured from."),
+        "exposure_basis": _STRING,
+        "win_loss_decimals": _described(_INTEGER, "P&L rounded to these decimals tells wins from losses."),
+        "sqn_formula": _STRING,
+        "buy_and_hold_basis": _STRING,
+        "short_period_rule": _STRING,
         "fill_at": _described(_STRING, "close: the signal bar's close; next_open: the next bar's open."),
         "commission": _described({"type": ["string", "object"]}, "The run's commission model."),
         "metrics_source": _described(
