@@ -299,3 +299,18 @@ def test_report_states_the_formulas_and_the_buy_and_hold_basis():
     assert "sqrt(n) × mean(pnl) / std(pnl, ddof=1)" in c.sqn_formula and "capped at 100" in c.sqn_formula
     assert c.buy_and_hold_basis == "first bar's close to last bar's close, no commissions or other costs"
     assert m.buy_and_hold_return == pytest.approx(12 / 10 - 1, rel=REL)
+
+
+def test_trade_tables_colour_a_break_even_trade_as_break_even():
+    from ntrader.reports.model import trade_rows
+
+    times = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
+    trades = trades_frame(
+        [
+            {"entry_time": times[0], "exit_time": times[1], "pnl": 1e-12},
+            {"entry_time": times[1], "exit_time": times[2], "pnl": -0.004},
+            {"entry_time": times[2], "exit_time": times[3], "pnl": 2.5},
+        ]
+    )
+    # The colour (text and HTML tables) follows row.pnl: it must agree with the win/loss count.
+    assert [row.pnl for row in trade_rows(trades)] == [0.0, 0.0, 2.5]

@@ -12,6 +12,7 @@ from ntrader.db.runs import RunRecord, get_run, load_equity, load_trades
 from ntrader.errors import NtraderError
 from ntrader.metrics import Metrics, compute_metrics, drawdown_series
 from ntrader.metrics.summary import GIVEN, NONE_MARK
+from ntrader.metrics.trades import MONEY_DECIMALS
 
 STORED = "stored"
 RECOMPUTED = "recomputed"
@@ -367,7 +368,8 @@ def trade_rows(trades: pd.DataFrame, limit: int = 0) -> list[TradeRow]:
             f"{pnl:,.2f}",
             _price(t["commission"]),
         )
-        rows.append(TradeRow(cells, pnl))
+        # Coloured as the metrics classify it: on the P&L in cents (a 1e-12 residue is break-even).
+        rows.append(TradeRow(cells, round(pnl, MONEY_DECIMALS) + 0.0))
     return rows
 
 
