@@ -154,11 +154,13 @@ def test_short_runs_fall_back_to_the_weekday_or_seven_day_calendar():
     weekdays = compute_metrics(walk(pd.bdate_range("2024-01-02", periods=40, tz="UTC")), None)
     assert (weekdays.conventions.annualization_factor, weekdays.conventions.annualization_basis) == (
         252,
-        "weekday calendar (short run)",
+        "short run: weekday calendar",
     )
     every_day = compute_metrics(walk(pd.date_range("2024-01-02", periods=40, freq="D", tz="UTC")), None)
     assert every_day.conventions.annualization_factor == 365
-    assert every_day.conventions.annualization_basis == "7-day calendar (short run)"
+    assert every_day.conventions.annualization_basis == "short run: 7-day calendar"
+    assert every_day.conventions.annualization_text(brief=True) == "√365 (short run: 7-day calendar)"
+    assert every_day.conventions.annualization_text() == "√365 (short run: 7-day calendar; 40 days with data)"
     # Minute bars over two weeks of a weekday market: still a weekday calendar, counted by day.
     minutes = pd.DatetimeIndex(
         [

@@ -160,7 +160,7 @@ def test_json_round_trip_is_lossless_and_strict(
         "drawdown_sign": "negative",
         "daily_resampling": "last equity per calendar day with data",
     }
-    assert conventions["annualization_basis"] in ("measured", "7-day calendar (short run)")
+    assert conventions["annualization_basis"] in ("measured", "short run: 7-day calendar")
     assert conventions["starting_capital"] == equity.iloc[0]
 
 

@@ -85,7 +85,7 @@ class Annualization:
     """How daily figures are annualized: ``factor`` periods a year and how it was found.
 
     ``basis`` is "measured" (from ``days`` with data over ``span_days`` calendar days),
-    "7-day calendar (short run)" or "weekday calendar (short run)" for runs under a year.
+    "short run: 7-day calendar" or "short run: weekday calendar" for runs under a year.
     """
 
     factor: int
@@ -100,8 +100,8 @@ class Annualization:
 
 
 MEASURED = "measured"
-SHORT_7_DAY = "7-day calendar (short run)"
-SHORT_WEEKDAY = "weekday calendar (short run)"
+SHORT_7_DAY = "short run: 7-day calendar"
+SHORT_WEEKDAY = "short run: weekday calendar"
 
 
 def measure_annualization(index: pd.Index | pd.Series) -> Annualization:

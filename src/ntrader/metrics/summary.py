@@ -66,7 +66,8 @@ class Conventions:
     )
     buy_and_hold_basis: str = "first bar's close to last bar's close, no commissions or other costs"
     short_period_rule: str = (
-        f"under {MIN_YEAR_DAYS} calendar days of data: CAGR, annualized return and Calmar shown as n/a"
+        f"under {MIN_YEAR_DAYS} calendar days of data: CAGR, annualized return and Calmar shown as n/a, "
+        "volatility, Sharpe and Sortino marked (< 1 year)"
     )
 
     def annualization_text(self, *, brief: bool = False) -> str:
@@ -85,7 +86,7 @@ class Conventions:
                 f"{root} (measured from the bars: {self.days_with_data} days with data over "
                 f"{self.span_days} calendar days)"
             )
-        return f"{root} ({self.annualization_basis}: {self.days_with_data} days with data)"
+        return f"{root} ({self.annualization_basis}; {self.days_with_data} days with data)"
 
 
 @dataclass(frozen=True)
