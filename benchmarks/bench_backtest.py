@@ -28,14 +28,20 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.wranglers import BarDataWrangler
 
 from ntrader.backtest.engine import make_equity
-from ntrader.data.mock import MINUTES_PER_SESSION, generate_bars
+from ntrader.data.calendar import sessions
+from ntrader.data.mock import generate_bars
 from ntrader.strategies import SMACrossover, SMACrossoverConfig
 
 
 def period_for(n_bars: int) -> tuple[str, str]:
-    days = -(-n_bars // MINUTES_PER_SESSION)
-    end = pd.bdate_range("2020-01-02", periods=days)[-1]
-    return "2020-01-02", end.strftime("%Y-%m-%d")
+    """The first NYSE sessions from 2020-01-02 holding at least ``n_bars`` one-minute bars."""
+    return "2020-01-02", last_session_for("2020-01-02", n_bars)
+
+
+def last_session_for(start: str, n_bars: int) -> str:
+    table = sessions(start, "2040-12-31")
+    minutes = ((table["close"] - table["open"]) // pd.Timedelta(minutes=1)).cumsum()
+    return table.index[int(minutes.searchsorted(n_bars))].strftime("%Y-%m-%d")
 
 
 def raw_nautilus(bars: pd.DataFrame) -> tuple[float, int]:

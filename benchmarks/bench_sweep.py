@@ -28,7 +28,8 @@ from ntrader.backtest.costs import parse_commission
 from ntrader.backtest.engine import run_engine
 from ntrader.backtest.vector import prepare_bars, run_vector, screen
 from ntrader.data import parse_bar_size
-from ntrader.data.mock import MINUTES_PER_SESSION, generate_bars
+from ntrader.data.calendar import sessions
+from ntrader.data.mock import generate_bars
 from ntrader.strategies import SMACrossover, get_strategy
 
 FEES = "bps:5"
@@ -38,8 +39,9 @@ SLOWS = list(range(60, 260, 20))
 
 
 def minute_bars(n_bars: int) -> pd.DataFrame:
-    days = -(-n_bars // MINUTES_PER_SESSION)
-    end = pd.bdate_range("2016-01-04", periods=days)[-1]
+    table = sessions("2016-01-04", "2040-12-31")  # NYSE sessions: holidays and half days included
+    minutes = ((table["close"] - table["open"]) // pd.Timedelta(minutes=1)).cumsum()
+    end = table.index[int(minutes.searchsorted(n_bars))]
     return generate_bars("SPY", "2016-01-04", end, "1-MINUTE").iloc[:n_bars]
 
 

@@ -48,7 +48,7 @@ PRICE_LEVEL = (40.0, 400.0)
 ANCHOR_SESSIONS = 500
 #: Median traded value of a session in dollars (a large US stock); shares = value / price.
 DOLLAR_VOLUME = 2e9
-FULL_SESSION_MINUTES = 390
+MINUTES_PER_SESSION = 390
 
 _NS_PER_MINUTE = 60_000_000_000
 _NS_PER_DAY = 86_400_000_000_000
@@ -116,7 +116,7 @@ def trading_days(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 def _daily_chain(draws: _Draws, days: np.ndarray, n_minutes: np.ndarray) -> dict[str, np.ndarray]:
     """Each session's open and close price and dollar volume, for sessions ``days`` since EPOCH."""
     level = PRICE_LEVEL[0] + (PRICE_LEVEL[1] - PRICE_LEVEL[0]) * float(draws.uniform("level", np.zeros(1))[0])
-    share = np.sqrt(n_minutes / FULL_SESSION_MINUTES)  # a half day moves and trades less
+    share = np.sqrt(n_minutes / MINUTES_PER_SESSION)  # a half day moves and trades less
     intraday = INTRADAY_VOL * share * draws.student_t("intraday", days)
     overnight = OVERNIGHT_VOL * draws.student_t("overnight", days)
     jump = draws.uniform("gap", days) < GAPS_PER_YEAR / 252.0
@@ -170,7 +170,7 @@ def _minute_frame(symbol: str, seed: int, first: pd.Timestamp, last: pd.Timestam
     d2 = days[:, None]
 
     # A Brownian bridge from 0 to the session's open-to-close return, over its own minutes.
-    sigma = INTRADAY_VOL / np.sqrt(FULL_SESSION_MINUTES)
+    sigma = INTRADAY_VOL / np.sqrt(MINUTES_PER_SESSION)
     step, vol_noise = draws.normals("path", d2, minute[None, :])
     walk = np.cumsum(np.where(valid, step * sigma, 0.0), axis=1)
     span = n[:, None].astype(np.float64)
@@ -184,7 +184,7 @@ def _minute_frame(symbol: str, seed: int, first: pd.Timestamp, last: pd.Timestam
     low = np.minimum(open_, close) * np.exp(-np.abs(wick_down) * sigma / 2)
 
     # U-shaped intraday volume profile (mean 1 over a full session), times log-normal noise.
-    x = (minute[None, :] + 0.5) / FULL_SESSION_MINUTES
+    x = (minute[None, :] + 0.5) / MINUTES_PER_SESSION
     profile = 0.55 + 1.8 * (2.0 * x - 1.0) ** 2
     profile = profile / (0.55 + 1.8 / 3.0)
     per_minute = dollars[:, None] / n[:, None] / np.exp(log_open[:, None])
