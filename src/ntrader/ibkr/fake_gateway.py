@@ -243,6 +243,9 @@ def synthetic_bars(
     return frame
 
 
+_WARM_DATE = dt.date(2024, 1, 2)
+
+
 def _calendar(
     lo: pd.Timestamp,
     hi: pd.Timestamp,
@@ -571,6 +574,10 @@ class FakeGateway:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> FakeGateway:
+        if self.holidays is None or self.early_closes is None:
+            # Build the NYSE calendar (about half a second, once per process) before listening,
+            # not inside the first request, where it would count against the client's timeout.
+            calendar.sessions(_WARM_DATE, _WARM_DATE)
         self._server = await asyncio.start_server(self._on_connect, self.host, self.requested_port)
         return self
 
