@@ -13,13 +13,14 @@ from rich.table import Table
 
 from ntrader.cli.render import console, echo_json, err_console
 from ntrader.config import get_settings
+from ntrader.data.bars import BAR_SIZE_CHOICES
 from ntrader.errors import GatewayUnavailable, NtraderError
 from ntrader.ibkr.client import SEC_TYPES, IBClient
 from ntrader.ibkr.errors import troubleshooting
 from ntrader.ibkr.fetch import WHAT_TO_SHOW, FetchProgress, FetchReport, fetch_bars
 
 # The seed plan's spellings (--timeframe 1MIN) and ntrader's (--bar-size 1-MINUTE) both work.
-TIMEFRAMES = ("DAILY", "1HOUR", "5MIN", "1MIN", "1-DAY", "1-HOUR", "5-MINUTE", "1-MINUTE")
+TIMEFRAMES = BAR_SIZE_CHOICES
 
 
 def _mode_for_port(port: int) -> str | None:

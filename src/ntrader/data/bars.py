@@ -38,6 +38,24 @@ class BarSize:
     def nautilus_spec(self) -> str:
         return f"{self.step}-{self.unit}-LAST"
 
+    def bar_type(
+        self,
+        instrument_id: object | None = None,
+        *,
+        symbol: str | None = None,
+        venue: str | None = None,
+        price_type: str = "LAST",
+    ) -> str:
+        """Nautilus's bar-type string for these bars, e.g. "AAPL.NASDAQ-1-DAY-LAST-EXTERNAL".
+
+        Give the instrument id (an ``InstrumentId`` or its text) or ``symbol`` and ``venue``.
+        """
+        if instrument_id is None:
+            if not symbol or not venue:
+                raise ValueError("bar_type() needs an instrument id, or a symbol and a venue")
+            instrument_id = f"{symbol}.{venue}"
+        return f"{instrument_id}-{self.step}-{self.unit}-{price_type}-EXTERNAL"
+
     def close_times(self, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
         """When each bar closes: intraday bars after their duration, daily bars at 16:00 New York."""
         if self.is_daily:
@@ -53,19 +71,19 @@ class BarSize:
         return index
 
 
-_ALIASES = {
-    "1-DAY": ("1-DAY", "DAILY", "1D", "1DAY", "D"),
-    "1-HOUR": ("1-HOUR", "1HOUR", "1H", "H"),
-    "5-MINUTE": ("5-MINUTE", "5MIN", "5M", "5MINUTES"),
-    "1-MINUTE": ("1-MINUTE", "1MIN", "1M", "MINUTE"),
+# The one table of bar sizes: name -> (step, unit, other accepted spellings; the first is the
+# seed plan's, e.g. `--timeframe 1MIN`).
+_TABLE: dict[str, tuple[int, str, tuple[str, ...]]] = {
+    "1-DAY": (1, "DAY", ("DAILY", "1D", "1DAY", "D")),
+    "1-HOUR": (1, "HOUR", ("1HOUR", "1H", "H")),
+    "5-MINUTE": (5, "MINUTE", ("5MIN", "5M", "5MINUTES")),
+    "1-MINUTE": (1, "MINUTE", ("1MIN", "1M", "MINUTE")),
 }
-_SIZES = {
-    "1-DAY": BarSize("1-DAY", 1, "DAY"),
-    "1-HOUR": BarSize("1-HOUR", 1, "HOUR"),
-    "5-MINUTE": BarSize("5-MINUTE", 5, "MINUTE"),
-    "1-MINUTE": BarSize("1-MINUTE", 1, "MINUTE"),
-}
+_SIZES = {name: BarSize(name, step, unit) for name, (step, unit, _) in _TABLE.items()}
+_ALIASES = {name: (name, *spellings) for name, (_, _, spellings) in _TABLE.items()}
 BAR_SIZE_NAMES = tuple(_SIZES)
+#: Every spelling a command-line choice offers: the seed plan's first, then ntrader's names.
+BAR_SIZE_CHOICES = (*(spellings[0] for _, _, spellings in _TABLE.values()), *BAR_SIZE_NAMES)
 
 
 def parse_bar_size(text: str) -> BarSize:

@@ -96,7 +96,7 @@ def bar_type_text(key: SeriesKey, size: BarSize) -> str:
     """Nautilus's bar type for a series, e.g. "AAPL.NASDAQ-1-DAY-LAST-EXTERNAL"."""
     # IB's BID_ASK bars (average bid over the bar, average ask, ...) have no Nautilus price
     # type of their own; they are filed under BID and kept apart in the database by source.
-    return f"{key.instrument_id}-{size.step}-{size.unit}-{_PRICE_TYPE[key.what_to_show]}-EXTERNAL"
+    return size.bar_type(key.instrument_id, price_type=_PRICE_TYPE[key.what_to_show])
 
 
 def store_instrument(catalog: Any, instrument: Any) -> bool:
