@@ -1,118 +1,60 @@
-"""`ntrader backtest …`: run a strategy and list the saved runs."""
+"""`ntrader backtest …`: run strategies, sweep and walk forward, list, compare and delete saved runs."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ntrader.backtest import run_backtest
 from ntrader.backtest.config_file import load_run_config
-from ntrader.backtest.costs import DEFAULT_COMMISSION
-from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
-from ntrader.cli.render import console, echo_json, err_console, pct
-from ntrader.cli.report import render_summary
-from ntrader.data import DATA_SOURCES
-from ntrader.db.runs import get_run, list_runs
+from ntrader.backtest.parallel import RAY_ADDRESS_ENV
+from ntrader.backtest.sweep import ENGINES, run_sweep
+from ntrader.cli.options import (
+    GridOptions,
+    MarketOptions,
+    grid_options,
+    json_option,
+    market_options,
+    verbose_option,
+)
+from ntrader.cli.progress import PhaseBars, phase_progress
+from ntrader.cli.render import console, echo_json, err_console
+from ntrader.db.runs import delete_runs, get_run, list_runs
+from ntrader.db.sweeps import get_sweep
 from ntrader.errors import RunHalted
-from ntrader.reports import write_run_html
-from ntrader.strategies import get_strategy, parse_param_pairs
+from ntrader.reports import (
+    COMPARE_FORMATS,
+    compare_runs,
+    comparison_document,
+    export_comparison,
+    summary_panel,
+    write_run_html,
+)
+from ntrader.reports.sweep import render_sweep_text
+from ntrader.reports.tables import folds_table, runs_table, walk_forward_line
+from ntrader.strategies import get_strategy
 
-
-@click.group()
-def backtest() -> None:
-    """Run backtests and list their saved results."""
-
-
-@backtest.command("run")
-@click.option("--strategy", "-s", required=True, help="Strategy name or alias (see `strategy list`).")
-@click.option("--symbol", required=True, help="Ticker, e.g. AAPL.")
-@click.option(
-    "--start", help="First day, YYYY-MM-DD (default: 365 days before --end; csv: first stored bar)."
-)
-@click.option("--end", help="Last day, YYYY-MM-DD, inclusive (default: yesterday; csv: last stored bar).")
-@click.option(
-    "--data-source",
-    type=click.Choice(DATA_SOURCES, case_sensitive=False),
-    default="mock",
-    show_default=True,
-    help="Where the bars come from.",
-)
-@click.option("--bar-size", default="1-DAY", show_default=True, help="1-DAY, 1-HOUR, 5-MINUTE, 1-MINUTE.")
-@click.option(
-    "--csv",
-    "csv_file",
-    type=click.Path(dir_okay=False),
-    help="Run on this CSV file's bars without importing them (timestamps without offset are UTC).",
-)
-@click.option(
-    "--no-fetch",
-    is_flag=True,
-    help="ibkr: use stored bars only; fail instead of fetching what is missing from IB.",
-)
-@click.option("--capital", type=float, help="Starting cash in USD (default: 100000).")
-@click.option(
-    "--commission",
-    default=DEFAULT_COMMISSION,
-    show_default=True,
-    metavar="MODEL",
-    help="ibkr-fixed (USD 0.005/share, min 1.00, max 1% of value, plus SEC/FINRA TAF on sales and "
-    "FINRA CAT), ibkr-tiered (IBKR's monthly-volume tiers applied marginally, min 0.35, plus exchange, "
-    "clearing, pass-through and the same regulatory fees), none, per-share:X (USD X a share) or bps:X "
-    "(X basis points of trade value). Modifiers after a colon: ibkr-fixed:no-reg-fees, "
-    "ibkr-tiered:commission-only, LINE=RATE (e.g. ibkr-tiered:exchange=0.001); see the README.",
-)
-@click.option(
-    "--fill-at",
-    type=click.Choice(FILL_MODES, case_sensitive=False),
-    default=FILL_CLOSE,
-    show_default=True,
-    help="When market orders fill: close = the signal bar's close; next-open = the next bar's open "
-    "(decided at the signal bar's close, sized from that open; a decision on the last bar is unfilled).",
-)
-@click.option(
-    "--liquidity",
-    type=click.Choice(LIQUIDITY_MODES, case_sensitive=False),
-    default=DEFAULT_LIQUIDITY,
-    show_default=True,
-    help="bar-volume = Nautilus's bar execution (a quarter of a bar's volume fills at the close, the "
-    "bar's volume at the open, the rest one tick worse); unlimited = every order fills whole.",
-)
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Strategy parameter (repeatable).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")
-@click.option(
+REPORT_OPTION = click.option(
     "--report",
     "report_format",
     type=click.Choice(["html"], case_sensitive=False),
     help="Also write a report: html → $NTRADER_HOME/reports/run-<id>.html.",
 )
-def run_command(
-    strategy: str,
-    symbol: str,
-    start: str | None,
-    end: str | None,
-    data_source: str,
-    bar_size: str,
-    csv_file: str | None,
-    no_fetch: bool,
-    capital: float | None,
-    commission: str,
-    fill_at: str,
-    liquidity: str,
-    params: tuple[str, ...],
-    as_json: bool,
-    verbose: bool,
-    report_format: str | None,
-) -> None:
+
+
+@click.group()
+def backtest() -> None:
+    """Run backtests, sweeps and walk-forward tests; list, compare and delete their saved results."""
+
+
+@backtest.command("run")
+@market_options
+@json_option
+@verbose_option
+@REPORT_OPTION
+def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_format: str | None) -> None:
     """Backtest a strategy on one symbol and save the run.
 
     \b
@@ -120,24 +62,12 @@ def run_command(
       ntrader backtest run --strategy sma --symbol AAPL --start 2023-01-01 --end 2023-12-31 \\
           --param fast_period=5 --param slow_period=30
     """
-    raw_params = parse_param_pairs(params)
-    status = err_console().status(f"Backtesting {strategy} on {symbol.upper()}…", spinner="dots")
+    status = err_console().status(
+        f"Backtesting {market.strategy} on {market.symbol.upper()}…", spinner="dots"
+    )
     with status if not (as_json or verbose) else nullcontext():
         outcome = run_backtest(
-            strategy,
-            symbol,
-            start,
-            end,
-            data_source=data_source,
-            bar_size=bar_size,
-            capital=capital,
-            params=raw_params,
-            commission=commission,
-            fill_at=fill_at,
-            liquidity=liquidity,
-            verbose=verbose,
-            csv_file=csv_file,
-            no_fetch=no_fetch,
+            market.strategy, market.symbol, market.start, market.end, verbose=verbose, **market.keywords()
         )
     _present(outcome.run_id, as_json, report_format)
 
@@ -151,7 +81,7 @@ def _present(run_id: int | None, as_json: bool, report_format: str | None) -> No
     if as_json:
         echo_json(record.to_json_dict())
     else:
-        render_summary(record)
+        console().print(summary_panel(record))
     if report_path is not None:
         # On stderr with --json, so stdout stays one JSON document.
         click.echo(f"Report: {report_path}", err=as_json)
@@ -166,15 +96,16 @@ def _present(run_id: int | None, as_json: bool, report_format: str | None) -> No
 
 @backtest.command("run-config")
 @click.argument("config_file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")
-@click.option("--report", "report_format", type=click.Choice(["html"]), help="Also write a report.")
+@json_option
+@verbose_option
+@REPORT_OPTION
 def run_config_command(config_file: str, as_json: bool, verbose: bool, report_format: str | None) -> None:
     """Run the backtest a YAML config file describes, and save it.
 
     \b
     Fields: strategy, params, symbol, start, end, data_source (mock|csv|ibkr), bar_size,
-    capital, commission, fill_at (close|next-open), liquidity (bar-volume|unlimited).
+    capital, commission, fill_at (close|next-open), liquidity (bar-volume|unlimited),
+    csv_file (relative to the config file), no_fetch.
 
     \b
     Example:
@@ -183,20 +114,7 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
     config = load_run_config(config_file)
     status = err_console().status(f"Backtesting {config.strategy} on {config.symbol}…", spinner="dots")
     with status if not (as_json or verbose) else nullcontext():
-        outcome = run_backtest(
-            config.strategy,
-            config.symbol,
-            config.start,
-            config.end,
-            data_source=config.data_source,
-            bar_size=config.bar_size,
-            capital=config.capital,
-            params=config.params,
-            commission=config.commission,
-            fill_at=config.fill_at,
-            liquidity=config.liquidity,
-            verbose=verbose,
-        )
+        outcome = run_backtest(config.to_request(), verbose=verbose)
     _present(outcome.run_id, as_json, report_format)
 
 
@@ -204,7 +122,7 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
 @click.option("--strategy", help="Only runs of this strategy.")
 @click.option("--symbol", help="Only runs on this symbol.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 def list_results_command(strategy: str | None, symbol: str | None, limit: int, as_json: bool) -> None:
     """List saved runs, newest first.
 
@@ -216,37 +134,196 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
     runs = list_runs(strategy=name, symbol=symbol, limit=limit)
     if as_json:
         echo_json([r.to_json_dict() for r in runs])
-        return
-    if not runs:
+    elif not runs:
         console().print("No saved runs yet. Try: ntrader backtest run --strategy sma --symbol AAPL")
+    else:
+        console().print(runs_table(runs))
+
+
+@backtest.command("compare")
+@click.argument("run_ids", nargs=-1, required=True, type=int)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(COMPARE_FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="text: a table; html: table and overlaid equity curves.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="File (or existing directory) to write. Default: stdout; html: $NTRADER_HOME/reports.",
+)
+@json_option
+def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_json: bool) -> None:
+    """Compare saved runs: every metric side by side, equity curves overlaid (start = 1).
+
+    \b
+    Examples:
+      ntrader backtest compare 1 2 3
+      ntrader backtest compare 1 2 --format html
+      ntrader backtest compare 1 2 --json
+    """
+    if as_json:
+        echo_json(comparison_document(compare_runs(run_ids)))
         return
-    table = Table(title="Backtest runs (newest first)", title_justify="left")
-    for column in (
-        "ID",
-        "Created (UTC)",
-        "Strategy",
-        "Symbol",
-        "Source",
-        "Status",
-        "Period",
-        "Trades",
-        "Return",
-        "Max DD",
-    ):
-        table.add_column(
-            column, justify="right" if column in {"ID", "Trades", "Return", "Max DD"} else "left"
+    export = export_comparison(run_ids, fmt, output)
+    if export.path is None:
+        click.echo(export.content or "", nl=False)
+    else:
+        click.echo(f"Wrote {export.path}")
+
+
+@backtest.command("sweep")
+@market_options
+@grid_options
+@click.option(
+    "--top", type=click.IntRange(min=0), default=10, show_default=True, help="Combinations to confirm."
+)
+@click.option(
+    "--confirm/--no-confirm",
+    default=True,
+    show_default=True,
+    help="Rerun the top combinations in Nautilus and save them as runs.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES, case_sensitive=False),
+    default="vector",
+    show_default=True,
+    help="vector: screen with the vector engine; nautilus: every combination in Nautilus (any strategy).",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Processes for Nautilus runs (default: number of cores)."
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help=f"Send the Nautilus runs to a Ray cluster (default: ${RAY_ADDRESS_ENV}; needs ntrader[ray]).",
+)
+@json_option
+def sweep_command(
+    market: MarketOptions,
+    grid: GridOptions,
+    top: int,
+    confirm: bool,
+    engine: str,
+    workers: int | None,
+    ray_address: str | None,
+    as_json: bool,
+) -> None:
+    """Screen a parameter grid, confirm the best in Nautilus, save the sweep and the confirmed runs.
+
+    \b
+    Example:
+      ntrader backtest sweep --strategy sma --symbol AAPL --start 2020-01-01 --end 2023-12-31 \\
+          --grid fast_period=5:50:5 --grid slow_period=20:200:10 \\
+          --constraint "fast_period < slow_period" --metric sharpe --top 5
+    """
+    with phase_progress(enabled=not as_json) as progress:
+        outcome = run_sweep(
+            market.strategy,
+            market.symbol,
+            market.start,
+            market.end,
+            grid=grid.grids,
+            constraints=grid.constraints,
+            metric=grid.metric,
+            top=top,
+            confirm=confirm,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,
+            progress=PhaseBars(progress),
+            **market.keywords(),
         )
-    for r in runs:
-        table.add_row(
-            str(r.id),
-            r.created_at.strftime("%Y-%m-%d %H:%M"),
-            r.strategy,
-            r.symbol,
-            r.data_source,
-            r.status if r.status == "completed" else f"[red]{r.status}[/red]",
-            f"{r.start.date()} → {r.end.date()}",
-            str(r.metrics.get("trade_count", "")),
-            pct(r.total_return, signed=True),
-            pct(r.metrics.get("max_drawdown")),
+    assert outcome.sweep_id is not None
+    record = get_sweep(outcome.sweep_id)
+    if as_json:
+        echo_json(record.to_json_dict())
+        return
+    click.echo(render_sweep_text(record, width=console().width, limit=max(top, 20)), nl=False)
+    click.echo(
+        f"Saved sweep {outcome.sweep_id}; see `ntrader report sweep {outcome.sweep_id} --format html`."
+    )
+
+
+@backtest.command("walk-forward")
+@market_options
+@grid_options
+@click.option(
+    "--train", type=click.IntRange(min=2), default=252, show_default=True, help="In-sample bars per fold."
+)
+@click.option(
+    "--test", type=click.IntRange(min=1), default=63, show_default=True, help="Out-of-sample bars per fold."
+)
+@json_option
+def walk_forward_command(
+    market: MarketOptions, grid: GridOptions, train: int, test: int, as_json: bool
+) -> None:
+    """Optimise on rolling in-sample windows, trade each next window out of sample, save the stitched run.
+
+    \b
+    Example:
+      ntrader backtest walk-forward --strategy sma --symbol AAPL --start 2018-01-01 --end 2023-12-31 \\
+          --grid fast_period=5:30:5 --grid slow_period=40:200:20 --train 252 --test 63
+    """
+    from ntrader.backtest.walkforward import walk_forward  # loads numba: only when asked for
+
+    with phase_progress(enabled=not as_json) as progress:
+        outcome = walk_forward(
+            market.strategy,
+            market.symbol,
+            market.start,
+            market.end,
+            grid=grid.grids,
+            constraints=grid.constraints,
+            train=train,
+            test=test,
+            metric=grid.metric,
+            progress=PhaseBars(progress),
+            **market.keywords(),
         )
-    console().print(table)
+    if as_json:
+        echo_json(
+            {
+                "run_id": outcome.run_id,
+                "strategy": outcome.strategy,
+                "symbol": outcome.symbol,
+                "metric": outcome.metric,
+                "folds": [fold.to_json_dict() for fold in outcome.folds],
+                "metrics": outcome.metrics.to_json_dict(),
+            }
+        )
+        return
+    out = console()
+    out.print(folds_table(outcome))
+    out.print(walk_forward_line(outcome))
+    click.echo(f"Saved run {outcome.run_id}; see `ntrader report summary {outcome.run_id}`.")
+
+
+@backtest.command("delete")
+@click.argument("run_ids", nargs=-1, required=True, type=int)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@json_option
+def delete_command(run_ids: tuple[int, ...], yes: bool, as_json: bool) -> None:
+    """Delete saved runs with their trades and equity curves (asks first; --yes for scripts).
+
+    An unknown id is an error and nothing is deleted.
+
+    \b
+    Example:
+      ntrader backtest delete 3 4 --yes
+    """
+    records = [get_run(run_id) for run_id in dict.fromkeys(run_ids)]  # unknown id: one line, exit 1
+    if not yes:
+        listed = ", ".join(f"#{r.id} ({r.strategy} {r.symbol})" for r in records)
+        click.confirm(f"Delete run(s) {listed} with their trades and equity?", abort=True, err=True)
+    deleted = delete_runs([r.id for r in records])
+    if as_json:
+        echo_json({"deleted": deleted})
+    else:
+        click.echo(f"Deleted run(s) {', '.join(str(i) for i in deleted)}.")

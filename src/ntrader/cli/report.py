@@ -1,4 +1,4 @@
-"""`ntrader report …`: read a saved run back from the database and show it."""
+"""`ntrader report …`: read saved runs and sweeps back from the database and show or export them."""
 
 from __future__ import annotations
 
@@ -7,24 +7,28 @@ from pathlib import Path
 
 import click
 
+from ntrader.cli.options import json_option
 from ntrader.cli.render import console, echo_json
 from ntrader.db.runs import RunRecord, get_run
+from ntrader.db.sweeps import get_sweep, list_sweeps
 from ntrader.reports import (
-    COMPARE_FORMATS,
     EXPORT_FORMATS,
     RUN_EXPORT_SCHEMA,
-    export_comparison,
+    Recomputed,
     export_run,
     load_report,
     recompute_runs,
+    run_document,
     run_renderables,
     summary_panel,
 )
+from ntrader.reports.sweep import SWEEP_FORMATS, export_sweep
+from ntrader.reports.tables import sweep_summary, sweeps_table
 
 
 @click.group()
 def report() -> None:
-    """Show saved runs: metrics, trades, charts."""
+    """Show saved runs and sweeps: metrics, trades, charts."""
 
 
 def render_summary(record: RunRecord) -> None:
@@ -34,7 +38,7 @@ def render_summary(record: RunRecord) -> None:
 
 @report.command("summary")
 @click.argument("run_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print the stored run as JSON.")
+@json_option
 def summary_command(run_id: int, as_json: bool) -> None:
     """Key metrics of a saved run, read from the database (no rerun).
 
@@ -59,15 +63,22 @@ def summary_command(run_id: int, as_json: bool) -> None:
     show_default=True,
     help="Trades to list with --trades (0: all).",
 )
-def show_command(run_id: int, with_trades: bool, limit: int) -> None:
+@json_option
+def show_command(run_id: int, with_trades: bool, limit: int, as_json: bool) -> None:
     """A saved run in full: settings, every metric grouped, conventions, optionally the trades.
+
+    With --json: the document of `report export --format json` (see `report schema`), every trade.
 
     \b
     Example:
       ntrader report show 1 --trades --limit 10
     """
+    report = load_report(run_id, with_bars=False)
+    if as_json:
+        echo_json(run_document(report))
+        return
     out = console()
-    for item in run_renderables(load_report(run_id, with_bars=False), trades=with_trades, limit=limit):
+    for item in run_renderables(report, trades=with_trades, limit=limit):
         out.print(item)
 
 
@@ -122,8 +133,9 @@ def schema_command() -> None:
 @click.option("--all", "all_runs", is_flag=True, help="Every saved run.")
 @click.option("--risk-free-rate", type=float, help="Annual rate, e.g. 0.04 (default: each run's own).")
 @click.option("--dry-run", is_flag=True, help="Say what would change, save nothing.")
+@json_option
 def recompute_command(
-    run_ids: tuple[int, ...], all_runs: bool, risk_free_rate: float | None, dry_run: bool
+    run_ids: tuple[int, ...], all_runs: bool, risk_free_rate: float | None, dry_run: bool, as_json: bool
 ) -> None:
     """Recompute metrics from the stored equity curve and trades (no rerun) and save them.
 
@@ -137,6 +149,20 @@ def recompute_command(
     if bool(run_ids) == all_runs:
         raise click.UsageError("give run ids or --all (not both)")
     results = recompute_runs(None if all_runs else run_ids, risk_free_rate=risk_free_rate, dry_run=dry_run)
+    if as_json:
+        echo_json(
+            [
+                {"run_id": r.run_id, "changed": r.changed, "error": r.error, "saved": not dry_run}
+                for r in results
+            ]
+        )
+    else:
+        _print_recomputed(results, dry_run)
+    if any(not r.ok for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def _print_recomputed(results: list[Recomputed], dry_run: bool) -> None:
     verb = "would change" if dry_run else "updated"
     for result in results:
         if result.error:
@@ -148,36 +174,58 @@ def recompute_command(
             click.echo(f"Run {result.run_id}: up to date")
     if not results:
         click.echo("No saved runs.")
-    if any(not r.ok for r in results):
-        raise click.exceptions.Exit(1)
 
 
-@click.command("compare")
-@click.argument("run_ids", nargs=-1, required=True, type=int)
+@report.command("sweep")
+@click.argument("sweep_id", type=int)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(COMPARE_FORMATS, case_sensitive=False),
+    type=click.Choice(SWEEP_FORMATS, case_sensitive=False),
     default="text",
     show_default=True,
-    help="text: a table; html: table and overlaid equity curves.",
+    help="text: the ranked table; html: table and, for two-parameter grids, a heatmap.",
 )
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=True, path_type=Path),
-    help="File (or existing directory) to write. Default: stdout; html: $NTRADER_HOME/reports.",
+    help="File (or existing directory). Default: stdout; html: $NTRADER_HOME/reports/sweep-<id>.html.",
 )
-def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None) -> None:
-    """Compare saved runs: every metric side by side, equity curves overlaid (start = 1).
+@json_option
+def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -> None:
+    """A saved sweep: ranked table with screened and confirmed figures; HTML adds a heatmap.
 
     \b
     Examples:
-      ntrader backtest compare 1 2 3
-      ntrader backtest compare 1 2 --format html
+      ntrader report sweep 1
+      ntrader report sweep 1 --format html -o sweep.html
+      ntrader report sweep 1 --json
     """
-    export = export_comparison(run_ids, fmt, output)
+    if as_json:
+        echo_json(get_sweep(sweep_id).to_json_dict())
+        return
+    export = export_sweep(sweep_id, fmt, output)
     if export.path is None:
         click.echo(export.content or "", nl=False)
     else:
         click.echo(f"Wrote {export.path}")
+
+
+@report.command("sweeps")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
+def sweeps_command(limit: int, as_json: bool) -> None:
+    """List saved sweeps, newest first: what was swept, how many combinations, the best one.
+
+    \b
+    Example:
+      ntrader report sweeps --limit 5
+    """
+    sweeps = list_sweeps(limit=limit)
+    if as_json:
+        echo_json([sweep_summary(s) for s in sweeps])
+    elif not sweeps:
+        click.echo("No saved sweeps yet. See: ntrader backtest sweep --help")
+    else:
+        console().print(sweeps_table(sweeps))

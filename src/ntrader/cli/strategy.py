@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
 from ntrader.backtest.config_file import load_run_config
+from ntrader.cli.options import json_option
 from ntrader.cli.render import console, echo_json
+from ntrader.reports.tables import (
+    strategies_table,
+    strategy_detail,
+    strategy_parameters_table,
+    strategy_summary,
+)
 from ntrader.strategies import get_strategy, list_strategies
 
 
@@ -16,7 +22,7 @@ def strategy() -> None:
 
 
 @strategy.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 def list_command(as_json: bool) -> None:
     """List the built-in strategies with their parameters and defaults.
 
@@ -26,32 +32,15 @@ def list_command(as_json: bool) -> None:
     """
     specs = list_strategies()
     if as_json:
-        echo_json(
-            [
-                {
-                    "name": s.name,
-                    "aliases": list(s.aliases),
-                    "description": s.description,
-                    "parameters": {p.name: p.default for p in s.parameters},
-                }
-                for s in specs
-            ]
-        )
-        return
-    table = Table(title="Strategies", title_justify="left")
-    table.add_column("Name", style="bold cyan")
-    table.add_column("Aliases")
-    table.add_column("Description")
-    table.add_column("Parameters (defaults)")
-    for spec in specs:
-        params = ", ".join(f"{p.name}={p.default}" for p in spec.parameters)
-        table.add_row(spec.name, ", ".join(spec.aliases), spec.description, params)
-    console().print(table)
+        echo_json([strategy_summary(s) for s in specs])
+    else:
+        console().print(strategies_table(specs))
 
 
 @strategy.command("show")
 @click.argument("name")
-def show_command(name: str) -> None:
+@json_option
+def show_command(name: str, as_json: bool) -> None:
     """Show a strategy's rule and its parameters with types, defaults and bounds.
 
     \b
@@ -59,21 +48,20 @@ def show_command(name: str) -> None:
       ntrader strategy show sma
     """
     spec = get_strategy(name)
+    if as_json:
+        echo_json(strategy_detail(spec))
+        return
     out = console()
     out.print(f"[bold cyan]{spec.name}[/] ({', '.join(spec.aliases) or 'no aliases'})")
     out.print(spec.description)
     out.print(f"\n[bold]Rule:[/] {spec.rule}\n")
-    table = Table(title="Parameters", title_justify="left")
-    for column in ("Name", "Type", "Default", "Bounds"):
-        table.add_column(column)
-    for p in spec.parameters:
-        table.add_row(p.name, p.type.__name__, str(p.default), spec.bounds.get(p.name, ""))
-    out.print(table)
+    out.print(strategy_parameters_table(spec))
 
 
 @strategy.command("validate")
 @click.argument("config_file", type=click.Path(dir_okay=False))
-def validate_command(config_file: str) -> None:
+@json_option
+def validate_command(config_file: str, as_json: bool) -> None:
     """Check a YAML run config (fields, strategy, parameters, dates) without running it.
 
     \b
@@ -81,5 +69,8 @@ def validate_command(config_file: str) -> None:
       ntrader strategy validate examples/configs/sma.yaml
     """
     config = load_run_config(config_file)
+    if as_json:
+        echo_json({"file": config_file, "ok": True, **config.model_dump(mode="json")})
+        return
     params = ", ".join(f"{k}={v}" for k, v in config.params.items()) or "defaults"
     click.echo(f"{config_file}: OK ({config.strategy} on {config.symbol}, {params})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,14 @@ class RunRecord:
     @property
     def total_return(self) -> float:
         return self.final_equity / self.capital - 1.0
+
+    def trades(self, url: str | None = None) -> pd.DataFrame:
+        """The run's round trips, one row each (columns: `ntrader.metrics.TRADE_COLUMNS`)."""
+        return load_trades(self.id, url)
+
+    def equity(self, url: str | None = None) -> pd.Series:
+        """The run's mark-to-market equity after each bar, indexed by UTC timestamp."""
+        return load_equity(self.id, url)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -225,5 +234,25 @@ def load_equity(run_id: int, url: str | None = None) -> pd.Series:
 
 
 def delete_run(run_id: int, url: str | None = None) -> None:
+    delete_runs([run_id], url=url)
+
+
+def delete_runs(run_ids: Sequence[int], url: str | None = None) -> list[int]:
+    """Delete runs with their trades and equity curves, all or nothing; returns the ids deleted.
+
+    An id that does not exist raises NotFoundError and deletes nothing.
+    """
+    wanted = sorted(set(run_ids))
     with session_scope(url) as session:
-        session.execute(delete(BacktestRun).where(BacktestRun.id == run_id))
+        found = set(session.scalars(select(BacktestRun.id).where(BacktestRun.id.in_(wanted))))
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            ids = ", ".join(str(i) for i in missing)
+            raise NotFoundError(
+                f"no backtest run with id {ids} (see `ntrader backtest list-results`); nothing deleted"
+            )
+        # Explicit, not only ON DELETE CASCADE: a SQLite connection without foreign_keys=ON ignores it.
+        session.execute(delete(Trade).where(Trade.run_id.in_(wanted)))
+        session.execute(delete(EquityPoint).where(EquityPoint.run_id.in_(wanted)))
+        session.execute(delete(BacktestRun).where(BacktestRun.id.in_(wanted)))
+    return wanted

@@ -4,7 +4,13 @@ Everything here reads what a run stored (record, trades, equity curve) and never
 only the price chart and buy-and-hold curve reload the run's bars.
 """
 
-from ntrader.reports.compare import COMPARE_FORMATS, Comparison, compare_runs, export_comparison
+from ntrader.reports.compare import (
+    COMPARE_FORMATS,
+    Comparison,
+    compare_runs,
+    comparison_document,
+    export_comparison,
+)
 from ntrader.reports.export import (
     EXPORT_FORMATS,
     Export,
@@ -30,6 +36,7 @@ __all__ = [
     "RunReport",
     "compare_runs",
     "compare_table",
+    "comparison_document",
     "default_report_path",
     "export_comparison",
     "export_run",

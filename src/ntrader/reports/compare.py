@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -54,6 +55,16 @@ def compare_runs(run_ids: Sequence[int], *, url: str | None = None) -> Compariso
     if len(ids) < 2:
         raise InputError("compare needs at least two different run ids")
     return Comparison([load_report(run_id, with_bars=False, url=url) for run_id in ids])
+
+
+def comparison_document(comparison: Comparison) -> dict[str, Any]:
+    """The runs compared, as JSON-safe dicts: `{"runs": [run record with its metrics, …]}`."""
+    runs = []
+    for report in comparison.reports:
+        run = report.record.to_json_dict()
+        run["metrics"] = report.metrics.to_json_dict()
+        runs.append(run)
+    return {"runs": runs}
 
 
 def comparison_figure(comparison: Comparison) -> go.Figure:

@@ -1,0 +1,209 @@
+"""Options several commands share, defined once: what to trade and how, sweep grids, `--json`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from ntrader.backtest.costs import DEFAULT_COMMISSION
+from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
+from ntrader.data import DATA_SOURCES
+from ntrader.strategies import parse_param_pairs
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class MarketOptions:
+    """The market options of one command line, as the service functions take them."""
+
+    strategy: str
+    symbol: str
+    start: str | None = None
+    end: str | None = None
+    data_source: str = "mock"
+    bar_size: str = "1-DAY"
+    csv_file: str | None = None
+    no_fetch: bool = False
+    capital: float | None = None
+    commission: str = DEFAULT_COMMISSION
+    fill_at: str = FILL_CLOSE
+    liquidity: str = DEFAULT_LIQUIDITY
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def keywords(self) -> dict[str, Any]:
+        """Everything but strategy, symbol and period, as keywords of `run_backtest`/`run_sweep`."""
+        return {
+            "data_source": self.data_source,
+            "bar_size": self.bar_size,
+            "capital": self.capital,
+            "params": self.params,
+            "commission": self.commission,
+            "fill_at": self.fill_at,
+            "liquidity": self.liquidity,
+            "csv_file": self.csv_file,
+            "no_fetch": self.no_fetch,
+        }
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """The grid, constraints and ranking metric of a sweep or walk-forward."""
+
+    grids: tuple[str, ...]
+    constraints: tuple[str, ...]
+    metric: str
+
+
+_MARKET_FIELDS = (
+    "strategy",
+    "symbol",
+    "start",
+    "end",
+    "data_source",
+    "bar_size",
+    "csv_file",
+    "no_fetch",
+    "capital",
+    "commission",
+    "fill_at",
+    "liquidity",
+    "params",
+)
+
+MARKET_OPTIONS: list[Decorator] = [
+    click.option(
+        "--strategy",
+        "-s",
+        required=True,
+        help="Strategy name or alias (see `strategy list`), or file.py:Class.",
+    ),
+    click.option("--symbol", required=True, help="Ticker, e.g. AAPL."),
+    click.option(
+        "--start", help="First day, YYYY-MM-DD (default: 365 days before --end; csv: first stored bar)."
+    ),
+    click.option("--end", help="Last day, YYYY-MM-DD, inclusive (default: yesterday; csv: last stored bar)."),
+    click.option(
+        "--data-source",
+        type=click.Choice(DATA_SOURCES, case_sensitive=False),
+        default="mock",
+        show_default=True,
+        help="Where the bars come from.",
+    ),
+    click.option("--bar-size", default="1-DAY", show_default=True, help="1-DAY, 1-HOUR, 5-MINUTE, 1-MINUTE."),
+    click.option(
+        "--csv",
+        "csv_file",
+        type=click.Path(dir_okay=False),
+        help="Run on this CSV file's bars without importing them (timestamps without offset are UTC).",
+    ),
+    click.option(
+        "--no-fetch",
+        is_flag=True,
+        help="ibkr: use stored bars only; fail instead of fetching what is missing from IB.",
+    ),
+    click.option("--capital", type=float, help="Starting cash in USD (default: 100000)."),
+    click.option(
+        "--commission",
+        default=DEFAULT_COMMISSION,
+        show_default=True,
+        metavar="MODEL",
+        help="ibkr-fixed (USD 0.005/share, min 1.00, max 1% of value, plus SEC/FINRA TAF on sales and "
+        "FINRA CAT), ibkr-tiered (IBKR's monthly-volume tiers applied marginally, min 0.35, plus exchange, "
+        "clearing, pass-through and the same regulatory fees), none, per-share:X (USD X a share) or bps:X "
+        "(X basis points of trade value). Modifiers after a colon: ibkr-fixed:no-reg-fees, "
+        "ibkr-tiered:commission-only, LINE=RATE (e.g. ibkr-tiered:exchange=0.001); see the README.",
+    ),
+    click.option(
+        "--fill-at",
+        type=click.Choice(FILL_MODES, case_sensitive=False),
+        default=FILL_CLOSE,
+        show_default=True,
+        help="When market orders fill: close = the signal bar's close; next-open = the next bar's open "
+        "(decided at the signal bar's close, sized from that open; a decision on the last bar is unfilled).",
+    ),
+    click.option(
+        "--liquidity",
+        type=click.Choice(LIQUIDITY_MODES, case_sensitive=False),
+        default=DEFAULT_LIQUIDITY,
+        show_default=True,
+        help="bar-volume = Nautilus's bar execution (a quarter of a bar's volume fills at the close, the "
+        "bar's volume at the open, the rest one tick worse); unlimited = every order fills whole.",
+    ),
+    click.option(
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Strategy parameter (repeatable); in a sweep, one held fixed.",
+    ),
+]
+
+
+def _apply(options: list[Decorator], command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def market_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the market options and hand the command one `market: MarketOptions` instead of 13 values."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _MARKET_FIELDS}
+        values["params"] = parse_param_pairs(values["params"])
+        return command(market=MarketOptions(**values), **kwargs)
+
+    return _apply(MARKET_OPTIONS, wrapper)
+
+
+def grid_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --grid, --constraint and --metric and hand the command one `grid: GridOptions`."""
+    from ntrader.backtest.sweep import SCREEN_METRICS
+
+    options: list[Decorator] = [
+        click.option(
+            "--grid",
+            "grids",
+            multiple=True,
+            required=True,
+            metavar="NAME=START:STOP:STEP|A,B,C",
+            help="Values of one parameter (repeatable); a range includes STOP when a step lands on it.",
+        ),
+        click.option(
+            "--constraint",
+            "constraints",
+            multiple=True,
+            metavar="EXPR",
+            help="Keep combinations where EXPR holds, e.g. 'fast_period < slow_period' (repeatable).",
+        ),
+        click.option(
+            "--metric",
+            type=click.Choice(SCREEN_METRICS, case_sensitive=False),
+            default="sharpe",
+            show_default=True,
+            help="What ranks the combinations.",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        grid = GridOptions(kwargs.pop("grids"), kwargs.pop("constraints"), kwargs.pop("metric"))
+        return command(grid=grid, **kwargs)
+
+    return _apply(options, wrapper)
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--json`: print the command's data as one JSON document on stdout (shapes: README, "JSON output")."""
+    return click.option("--json", "as_json", is_flag=True, help="Print the data as JSON.")(command)
+
+
+def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")(command)

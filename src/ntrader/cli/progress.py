@@ -1,0 +1,128 @@
+"""Progress displays on stderr, fed by the library's callbacks: sweeps, walk-forward, fetches, writes."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, ClassVar
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ntrader.cli.render import err_console
+
+PROGRESS_MIN_ROWS = 100_000
+
+
+class PhaseBars:
+    """A rich progress display fed by the library's (phase, advance, total) callbacks."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "screen": "Screening",
+        "confirm": "Confirming in Nautilus",
+        "folds": "Walk-forward folds",
+    }
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, phase: str, advance: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(self.LABELS.get(phase, phase), total=total)
+        self.progress.update(self.tasks[phase], advance=advance)
+
+
+def phase_progress(enabled: bool = True) -> Progress:
+    console = err_console()
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        # In a pipe or a log a live bar is noise (and leaves a blank line before any error).
+        disable=not (enabled and console.is_terminal),
+    )
+
+
+class FetchBars:
+    """One rich progress bar per symbol on stderr: windows done, bars, pacing waits."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("{task.fields[symbol]:<8}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("windows · {task.fields[bars]:>7,} bars · {task.fields[waits]} pacing waits"),
+                TextColumn("{task.fields[note]}"),
+                console=err_console(),
+            )
+            self.bar.start()
+        fields: dict[str, Any] = {"bars": event.bars, "waits": event.pacing_waits, "note": event.note}
+        task = self.tasks.get(event.symbol)
+        if task is None:
+            task = self.bar.add_task(
+                event.symbol, total=event.windows_total or 1, symbol=event.symbol, **fields
+            )
+            self.tasks[event.symbol] = task
+        done = event.windows_done if event.windows_total else 1
+        self.bar.update(task, total=event.windows_total or 1, completed=done, **fields)
+
+    def __enter__(self) -> FetchBars:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class WriteBar:
+    """A progress bar on stderr, shown only once a write turns out to be large."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < PROGRESS_MIN_ROWS:
+            return
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("Writing bars"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err_console(),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("write", total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done)
+
+    def __enter__(self) -> WriteBar:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
