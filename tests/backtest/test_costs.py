@@ -473,17 +473,5 @@ def test_vector_kernel_equals_the_decimal_model(spec):
         expected = model.order_total(
             "BUY" if side > 0 else "SELL", Decimal(qty), Decimal(qty * price_c) / 100, Decimal(volume)
         )
-        got = _commission(
-            side,
-            qty,
-            qty * price_c,
-            volume,
-            terms.tier_last,
-            terms.tier_rate,
-            terms.bps,
-            terms.minimum,
-            terms.cap,
-            terms.denominator,
-            terms.lines,
-        )
+        got = _commission(side, qty, qty * price_c, volume, terms.kernel)
         assert Decimal(int(got)) / 100 == expected, (qty, price_c, volume, side)

@@ -1,24 +1,23 @@
-"""Trading strategies: the built-ins (Nautilus `Strategy` subclasses) and their registry."""
+"""Trading strategies: the built-ins (Nautilus `Strategy` subclasses), their specs and registry."""
 
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
 from ntrader.strategies.mean_reversion import MeanReversion, MeanReversionConfig
 from ntrader.strategies.momentum import Momentum, MomentumConfig, WilderRSI
-from ntrader.strategies.registry import (
-    StrategySpec,
-    coerce_params,
-    get_strategy,
-    list_strategies,
-    parse_param_pairs,
-)
+from ntrader.strategies.registry import get_strategy, list_strategies
+from ntrader.strategies.signals import SignalCache, SignalFunction, no_signal
 from ntrader.strategies.sma import SMACrossover, SMACrossoverConfig
+from ntrader.strategies.spec import Parameter, StrategySpec, coerce_params, parse_param_pairs
 
 __all__ = [
     "MeanReversion",
     "MeanReversionConfig",
     "Momentum",
     "MomentumConfig",
+    "Parameter",
     "SMACrossover",
     "SMACrossoverConfig",
+    "SignalCache",
+    "SignalFunction",
     "SignalStrategy",
     "SignalStrategyConfig",
     "StrategySpec",
@@ -26,5 +25,6 @@ __all__ = [
     "coerce_params",
     "get_strategy",
     "list_strategies",
+    "no_signal",
     "parse_param_pairs",
 ]

@@ -20,7 +20,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
+from msgspec import Meta
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType, TradeTick
 from nautilus_trader.model.enums import AccountType, OrderSide, TimeInForce
@@ -28,6 +30,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
+
+from ntrader.strategies.bounds import check_bounds
 
 #: (side, quantity, notional in cents) → the order's costs in cents (commission and fees).
 CostFunction = Callable[[OrderSide, int, int], int]
@@ -80,12 +84,15 @@ class SignalStrategyConfig(StrategyConfig, frozen=True):
 
     instrument_id: InstrumentId | None = None
     bar_type: BarType | None = None
-    position_pct: float = 0.95
+    position_pct: Annotated[float, Meta(gt=0, le=1)] = 0.95
+
+    def __post_init__(self) -> None:
+        # Checked whenever a config is built (directly, decoded by Nautilus, or via the spec).
+        self.check_params()
 
     def check_params(self) -> None:
-        """Raise ValueError on parameters that cannot work together."""
-        if not 0 < self.position_pct <= 1:
-            raise ValueError("position_pct must be > 0 and <= 1")
+        """Raise ValueError on a parameter outside its field's bounds (`ntrader.strategies.bounds`)."""
+        check_bounds(self)
 
 
 class SignalStrategy(Strategy):

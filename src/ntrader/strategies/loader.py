@@ -16,7 +16,8 @@ from nautilus_trader.config import StrategyConfig
 from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.errors import InputError, NotFoundError
-from ntrader.strategies.registry import StrategySpec
+from ntrader.strategies.signals import vector_signals_of
+from ntrader.strategies.spec import StrategySpec
 
 
 def is_user_reference(name: str) -> bool:
@@ -48,6 +49,7 @@ def load_user_strategy(reference: str) -> StrategySpec:
         config_class=config_class,
         description=doc.splitlines()[0] if doc else f"User strategy {class_name}",
         rule=doc,
+        signals=vector_signals_of(cls),
     )
 
 

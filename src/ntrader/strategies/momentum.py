@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+from msgspec import Meta
 from nautilus_trader.model.data import Bar
 
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
+from ntrader.strategies.signals import SignalCache
 
 
 class WilderRSI:
@@ -45,24 +50,28 @@ class WilderRSI:
 class MomentumConfig(SignalStrategyConfig, frozen=True):
     """rsi_period: bars in Wilder's RSI. oversold/overbought: the RSI levels that trigger trades."""
 
-    rsi_period: int = 14
-    oversold: float = 30.0
-    overbought: float = 70.0
+    rsi_period: Annotated[int, Meta(ge=2)] = 14
+    oversold: Annotated[float, Meta(gt=0)] = 30.0
+    overbought: Annotated[float, Meta(lt=100)] = 70.0
 
-    def check_params(self) -> None:
-        super().check_params()
-        if self.rsi_period < 2:
-            raise ValueError("rsi_period must be >= 2")
-        if not 0 < self.oversold < self.overbought < 100:
-            raise ValueError(
-                f"need 0 < oversold ({self.oversold:g}) < overbought ({self.overbought:g}) < 100"
-            )
+    less_than: ClassVar[tuple[tuple[str, str], ...]] = (("oversold", "overbought"),)
+
+
+def momentum_signals(cache: SignalCache, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Bars where Wilder's RSI turns up through `oversold` / down through `overbought` (`Momentum`)."""
+    rsi = cache.rsi(int(params["rsi_period"]))
+    oversold, overbought = float(params["oversold"]), float(params["overbought"])
+    prev, value = rsi[:-1], rsi[1:]
+    entry = (prev <= oversold) & (oversold < value)
+    exit_ = (prev >= overbought) & (overbought > value)
+    return np.flatnonzero(entry) + 1, np.flatnonzero(exit_) + 1
 
 
 class Momentum(SignalStrategy):
     """Long when RSI crosses up through `oversold`; flat when RSI crosses down through `overbought`."""
 
     config: MomentumConfig
+    vector_signals = staticmethod(momentum_signals)
 
     def setup(self) -> None:
         self.rsi = WilderRSI(self.config.rsi_period)

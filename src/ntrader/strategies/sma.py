@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Annotated, Any, ClassVar
 
+import numpy as np
+from msgspec import Meta
 from nautilus_trader.model.data import Bar
 
+from ntrader.errors import InputError
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
+from ntrader.strategies.signals import SignalCache, no_signal
 
 
 class SMACrossoverConfig(SignalStrategyConfig, frozen=True):
     """fast_period: bars in the fast SMA. slow_period: bars in the slow SMA (greater than fast)."""
 
-    fast_period: int = 10
-    slow_period: int = 20
+    fast_period: Annotated[int, Meta(ge=1)] = 10
+    slow_period: Annotated[int, Meta(ge=1)] = 20
     allow_short: bool = False
 
-    def check_params(self) -> None:
-        super().check_params()
-        if self.fast_period < 1 or self.slow_period < 1:
-            raise ValueError("fast_period and slow_period must be >= 1")
-        if self.fast_period >= self.slow_period:
-            raise ValueError(
-                f"fast_period ({self.fast_period}) must be less than slow_period ({self.slow_period})"
-            )
+    less_than: ClassVar[tuple[tuple[str, str], ...]] = (("fast_period", "slow_period"),)
+
+
+def sma_signals(cache: SignalCache, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Bars where SMA(fast) crosses above / below SMA(slow), as `SMACrossover` decides them."""
+    if params.get("allow_short"):
+        raise InputError("the vector engine is long-only: sweep allow_short=true with --engine nautilus")
+    fast, slow = int(params["fast_period"]), int(params["slow_period"])
+    if slow >= cache.bars.n:
+        return no_signal(), no_signal()
+    from ntrader.strategies.kernels import sma_crosses
+
+    return sma_crosses(cache.rolling_sum(fast), cache.rolling_sum(slow), fast, slow)  # type: ignore[no-any-return]
 
 
 class SMACrossover(SignalStrategy):
@@ -35,6 +45,7 @@ class SMACrossover(SignalStrategy):
     """
 
     config: SMACrossoverConfig
+    vector_signals = staticmethod(sma_signals)
 
     def setup(self) -> None:
         self._closes: deque[int] = deque(maxlen=self.config.slow_period)
