@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import ntrader.backtest.service as service
+import ntrader.backtest.pipeline as pipeline
 from ntrader.backtest import run_backtest
 from ntrader.backtest.costs import commission_for, parse_commission
 from ntrader.backtest.engine import make_equity, run_engine
@@ -218,8 +218,9 @@ def test_bad_settings_fail_before_any_data_is_loaded(database_url, monkeypatch, 
     def never(*args, **kwargs):
         raise AssertionError("data loaded before the settings were checked")
 
-    monkeypatch.setattr(service, "load_bars", never)
-    monkeypatch.setattr(service, "resolve_period", never, raising=False)
+    # The pipeline's loading steps: a request that fails validation never reaches them.
+    monkeypatch.setattr(pipeline, "load_bars", never)
+    monkeypatch.setattr(pipeline, "resolve_period", never)
     with pytest.raises(InputError, match=message):
         run_backtest("sma", "AAPL", "2023-01-01", "2023-12-31", **kwargs)
     for table in ("backtest_runs", "trades", "equity_curve", "market_data"):

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ntrader.backtest.parallel import EngineTask, resolve_ray_address, run_task, run_tasks
+from ntrader.backtest.request import BacktestRequest
 from ntrader.backtest.sweep import run_sweep
 from ntrader.data.mock import generate_bars
 
@@ -32,13 +33,8 @@ def local_ray():
 def tasks() -> list[EngineTask]:
     return [
         EngineTask(
-            "sma",
+            BacktestRequest.build("sma", "AAPL", capital=100_000.0, commission="ibkr-fixed", fill_at=fill),
             {"fast_period": f, "slow_period": s, "allow_short": False, "position_pct": 0.95},
-            "AAPL",
-            "1-DAY",
-            100_000.0,
-            "ibkr-fixed",
-            fill,
         )
         for f, s, fill in ((5, 20, "close"), (10, 30, "next-open"), (10, 50, "close"))
     ]

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ntrader.errors import InputError, NotFoundError, NtraderError
 
+if TYPE_CHECKING:
+    from ntrader.backtest.request import BacktestRequest
+
 
 class RunConfig(BaseModel):
-    """Everything `backtest run` takes, as a file that can be versioned and rerun."""
+    """Everything `backtest run` takes, as a file that can be versioned and rerun: the pydantic
+    face of `BacktestRequest` (`to_request()`), field for field.
+
+    A relative `csv_file` is read relative to the config file's folder.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +35,18 @@ class RunConfig(BaseModel):
     commission: str = "ibkr-fixed"
     fill_at: Literal["close", "next-open"] = "close"
     liquidity: Literal["bar-volume", "unlimited"] = "bar-volume"
+    csv_file: Path | None = None
+    no_fetch: bool = False
+
+    def request_options(self) -> dict[str, Any]:
+        """The fields as `BacktestRequest.build` keywords (strategy, symbol, start, end apart)."""
+        return self.model_dump(exclude={"strategy", "symbol", "start", "end"}, exclude_none=True)
+
+    def to_request(self, database_url: str | None = None) -> BacktestRequest:
+        from ntrader.backtest.request import BacktestRequest
+
+        options = {**self.request_options(), "database_url": database_url}
+        return BacktestRequest.build(self.strategy, self.symbol, self.start, self.end, **options)
 
     @field_validator("symbol")
     @classmethod
@@ -77,27 +96,16 @@ def load_run_config(path: str | Path) -> RunConfig:
         if error["type"] == "missing":
             message = "required field is missing"
         raise InputError(f"{where}field {field!r}: {message}", file=str(file)) from None
+    if config.csv_file is not None and not config.csv_file.is_absolute():
+        config = config.model_copy(update={"csv_file": file.parent / config.csv_file})
     _check_semantics(config, lines, file)
     return config
 
 
 def _check_semantics(config: RunConfig, lines: dict[tuple[str, ...], int], file: Path) -> None:
     """What pydantic cannot know: the strategy exists, its params fit, the dates make sense."""
-    from ntrader.backtest.service import check_request
-
     try:
-        check_request(
-            config.strategy,
-            config.symbol,
-            config.start,
-            config.end,
-            bar_size=config.bar_size,
-            capital=config.capital,
-            params=config.params,
-            commission=config.commission,
-            fill_at=config.fill_at,
-            liquidity=config.liquidity,
-        )
+        config.to_request()
     except NtraderError as exc:
         field = exc.field
         line = lines.get((field,)) if field else None

@@ -4,7 +4,7 @@ Workers only run the engine and compute metrics; they return the results and the
 them (no database connection ever crosses a process boundary). The bars travel once per worker:
 the pool hands them to each process through its initializer, Ray puts them in the object store
 once (`ray.put`) and every task reads the same object. Nautilus initialises its logger once per
-process; `run_engine` runs with logging bypassed, which is safe in every fresh worker.
+process; the engine runs with logging bypassed, which is safe in every fresh worker.
 
 The pool uses the "spawn" start method: a forked child would inherit the parent's Nautilus/pyo3
 runtime state (threads, the Rust logger), which fork does not copy safely.
@@ -26,12 +26,10 @@ from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import parse_commission
-from ntrader.backtest.engine import RunResult, run_engine
-from ntrader.backtest.fills import FILL_NEXT_OPEN, parse_fill_at
-from ntrader.data.bars import parse_bar_size
+from ntrader.backtest.engine import RunResult
+from ntrader.backtest.request import BacktestRequest
 from ntrader.errors import ConnectionFailure, InputError, NtraderError
-from ntrader.metrics import Metrics, compute_metrics
+from ntrader.metrics import Metrics
 
 RAY_ADDRESS_ENV = "NTRADER_RAY_ADDRESS"
 
@@ -40,20 +38,11 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class EngineTask:
-    """One Nautilus run, described by plain values so that it pickles to any worker.
+    """One Nautilus run: a request (it pickles to any worker: the strategy travels as its
+    reference, which the worker resolves itself) and the typed, complete parameters to run."""
 
-    `strategy` is a built-in name or a user reference (`path/file.py:Class`, `module:Class`) that
-    the worker resolves itself; `params` are typed and complete (defaults merged).
-    """
-
-    strategy: str
+    request: BacktestRequest
     params: dict[str, Any]
-    symbol: str
-    bar_size: str
-    capital: float
-    commission: str
-    fill_at: str
-    liquidity: str = "bar-volume"
     risk_free_rate: float = 0.0
 
 
@@ -68,34 +57,13 @@ class EngineOutput:
 
 def run_task(bars: pd.DataFrame, task: EngineTask) -> EngineOutput:
     """Run one task in this process (what every worker calls)."""
-    from ntrader.strategies import get_strategy
+    from ntrader.backtest.pipeline import measure, run_strategy
 
-    spec = get_strategy(task.strategy)
-    params = dict(task.params)
     # Writable arrays: Ray hands out the object store's read-only buffers (zero copy), and
     # Nautilus's tick builder needs writable ones.
     bars = bars.copy()
-    result = run_engine(
-        bars,
-        symbol=task.symbol,
-        bar_size=parse_bar_size(task.bar_size),
-        strategy_class=spec.strategy_class,
-        config_factory=lambda instrument_id, bar_type: spec.build_config(
-            params, instrument_id=instrument_id, bar_type=bar_type
-        ),
-        capital=task.capital,
-        fee_model=parse_commission(task.commission).fee_model(),
-        fill_at=task.fill_at,
-        liquidity=task.liquidity,
-    )
-    metrics = compute_metrics(
-        result.equity,
-        result.trades,
-        bars["close"].iloc[: len(result.equity)].set_axis(result.equity.index),
-        risk_free_rate=task.risk_free_rate,
-        capital=result.capital,
-        fills_at_open=parse_fill_at(task.fill_at) == FILL_NEXT_OPEN,
-    )
+    result = run_strategy(bars, task.request, params=task.params)
+    metrics = measure(bars, task.request, result, risk_free_rate=task.risk_free_rate)
     return EngineOutput(task=task, result=result, metrics=metrics)
 
 

@@ -13,24 +13,19 @@ import ast
 import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION
+from ntrader.backtest import pipeline
 from ntrader.backtest.engine import RunResult
-from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE
 from ntrader.backtest.parallel import EngineOutput, EngineTask, resolve_ray_address, run_tasks
-from ntrader.backtest.service import CheckedRequest, check_request, run_settings
+from ntrader.backtest.pipeline import PreparedBars, prepare
+from ntrader.backtest.request import BacktestRequest, as_request
 from ntrader.config import get_settings
-from ntrader.data import Period, load_bars
-from ntrader.data.store import resolve_period
-from ntrader.db.runs import save_run
-from ntrader.db.sweeps import save_sweep
+from ntrader.db.sweeps import NewSweep, save_sweep
 from ntrader.errors import InputError, NtraderError
 from ntrader.metrics import Metrics
 from ntrader.strategies.registry import StrategySpec, coerce_value
@@ -343,114 +338,6 @@ def rank_key(metric: str) -> Callable[[dict[str, Any]], tuple[int, float]]:
     return key
 
 
-@dataclass(frozen=True)
-class LoadedBars:
-    request: CheckedRequest
-    period: Period
-    bars: pd.DataFrame
-    data_source: str
-
-
-def load_request_bars(
-    strategy: str,
-    symbol: str,
-    start: str | date | None,
-    end: str | date | None,
-    *,
-    data_source: str,
-    bar_size: str,
-    capital: float | None,
-    params: Mapping[str, Any] | None,
-    commission: str,
-    fill_at: str,
-    database_url: str | None,
-    csv_file: str | Path | None,
-    no_fetch: bool,
-    liquidity: str = DEFAULT_LIQUIDITY,
-) -> LoadedBars:
-    """Validate like `run_backtest`, then load the bars once for every combination."""
-    request = check_request(
-        strategy,
-        symbol,
-        start,
-        end,
-        bar_size=bar_size,
-        capital=capital,
-        params=params,
-        commission=commission,
-        fill_at=fill_at,
-        liquidity=liquidity,
-    )
-    source = "csv" if csv_file is not None else data_source
-    period = resolve_period(
-        request.symbol,
-        start,
-        end,
-        data_source=source,
-        bar_size=request.bar_size,
-        csv_file=csv_file,
-        url=database_url,
-    )
-    bars = load_bars(
-        request.symbol,
-        period,
-        data_source=source,
-        bar_size=request.bar_size,
-        csv_file=csv_file,
-        database_url=database_url,
-        no_fetch=no_fetch,
-    )
-    return LoadedBars(request, period, bars, source.lower())
-
-
-def save_engine_run(
-    loaded: LoadedBars,
-    params: dict[str, Any],
-    result: RunResult,
-    metrics: Metrics,
-    *,
-    extra_settings: dict[str, Any] | None = None,
-    database_url: str | None = None,
-) -> int:
-    """Save a run exactly as `run_backtest` does (same fields and settings), so `report` shows it."""
-    request = loaded.request
-    settings = {**run_settings(request, result), **(extra_settings or {})}
-    return save_run(
-        strategy=request.spec.name,
-        params=params,
-        symbol=request.symbol,
-        bar_type=result.bar_type,
-        data_source=loaded.data_source,
-        start=loaded.period.start_ts.to_pydatetime(),
-        end=pd.Timestamp(loaded.period.end, tz="UTC").to_pydatetime(),
-        bars=result.bars,
-        status=result.status,
-        capital=request.capital,
-        final_equity=result.final_equity,
-        settings=settings,
-        metrics=metrics.to_json_dict(),
-        engine_version=result.engine_version,
-        trades=result.trades,
-        equity=result.equity,
-        url=database_url,
-    )
-
-
-def _task(loaded: LoadedBars, params: dict[str, Any], strategy_ref: str, rfr: float) -> EngineTask:
-    request = loaded.request
-    return EngineTask(
-        strategy=strategy_ref,
-        params=params,
-        symbol=request.symbol,
-        bar_size=request.bar_size.name,
-        capital=request.capital,
-        commission=request.commission.spec,
-        fill_at=request.fill_at,
-        liquidity=request.liquidity,
-        risk_free_rate=rfr,
-    )
-
-
 def parse_metric(metric: str) -> str:
     key = metric.strip().lower()
     if key not in SCREEN_METRICS:
@@ -458,199 +345,235 @@ def parse_metric(metric: str) -> str:
     return key
 
 
-def run_sweep(
-    strategy: str,
-    symbol: str,
-    start: str | date | None = None,
-    end: str | date | None = None,
-    *,
-    grid: Sequence[str] | Mapping[str, Any],
-    constraints: Sequence[str] = (),
-    metric: str = "sharpe",
-    top: int = 10,
-    confirm: bool = True,
-    engine: str = "vector",
-    workers: int | None = None,
-    ray_address: str | None = None,
-    data_source: str = "mock",
-    bar_size: str = "1-DAY",
-    capital: float | None = None,
-    params: Mapping[str, Any] | None = None,
-    commission: str = DEFAULT_COMMISSION,
-    fill_at: str = FILL_CLOSE,
-    liquidity: str = DEFAULT_LIQUIDITY,
-    save: bool = True,
-    database_url: str | None = None,
-    csv_file: str | Path | None = None,
-    no_fetch: bool = False,
-    progress: ProgressCallback | None = None,
-) -> SweepOutcome:
-    """Screen a grid, rank it by `metric`, confirm the `top` best in Nautilus, save it all.
+@dataclass(frozen=True)
+class SweepPlan:
+    """What to sweep and how, apart from the request: the grid, its constraints (comparisons such
+    as ``"fast_period < slow_period"`` or Python callables ``(params) -> bool``), the ranking
+    metric, how many to confirm in Nautilus, the engine and where the Nautilus runs go."""
 
-    `grid`: `["name=start:stop:step", "name=a,b,c"]` or a mapping of value lists; `constraints`:
-    comparisons such as `"fast_period < slow_period"`; `params`: fixed values for the rest.
-    `engine`: "vector" (screen, then confirm the top in Nautilus) or "nautilus" (every combination
-    in Nautilus: any strategy, also user files). `workers`/`ray_address`: see `run_tasks`.
-    """
-    # numba loads here, not whenever the CLI starts.
-    from ntrader.backtest.vector import has_vector, prepare_bars, screen
+    grid: Sequence[str] | Mapping[str, Any]
+    constraints: Sequence[str | Callable[[Mapping[str, Any]], bool]] = ()
+    metric: str = "sharpe"
+    top: int = 10
+    confirm: bool = True
+    engine: str = "vector"
+    workers: int | None = None
+    ray_address: str | None = None
 
-    metric = parse_metric(metric)
-    engine = engine.strip().lower()
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    if top < 0:
-        raise InputError(f"--top must be >= 0, got {top}")
-    loaded = load_request_bars(
-        strategy,
-        symbol,
-        start,
-        end,
-        data_source=data_source,
-        bar_size=bar_size,
-        capital=capital,
-        params=params,
-        commission=commission,
-        fill_at=fill_at,
-        database_url=database_url,
-        csv_file=csv_file,
-        no_fetch=no_fetch,
-        liquidity=liquidity,
-    )
-    request = loaded.request
-    spec = request.spec
-    if engine == "vector" and not has_vector(spec.name):
-        raise InputError(
-            f"strategy {spec.name} has no vector implementation; sweep it with --engine nautilus"
-        )
-    typed_grid = parse_grid(spec, grid)
-    known = [p.name for p in spec.parameters]
-    parsed = [parse_constraint(text, known) for text in constraints]
-    fixed = {k: v for k, v in request.params.items() if k not in typed_grid}
-    expansion = expand_grid(spec, typed_grid, parsed, fixed)
-    combos = expansion.combinations
+    def checked(self) -> SweepPlan:
+        metric = parse_metric(self.metric)
+        engine = self.engine.strip().lower()
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {self.engine!r}; use one of {', '.join(ENGINES)}")
+        if self.top < 0:
+            raise InputError(f"--top must be >= 0, got {self.top}")
+        return replace(self, metric=metric, engine=engine)
+
+
+_PLAN_FIELDS = {f.name for f in fields(SweepPlan)}
+
+
+def split_plan_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keyword options split into (plan fields, request fields): the keyword form of the API."""
+    plan = {k: v for k, v in options.items() if k in _PLAN_FIELDS}
+    return plan, {k: v for k, v in options.items() if k not in _PLAN_FIELDS}
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """A plan's grid and constraints checked against the strategy, and the combinations to run."""
+
+    grid: dict[str, list[Any]]
+    #: Parsed comparisons (`Constraint`) and Python callables `(params) -> bool`.
+    constraints: list[Any]
+    fixed: dict[str, Any]
+    expansion: Expansion
+
+    @classmethod
+    def of(cls, request: BacktestRequest, plan: SweepPlan) -> SweepGrid:
+        spec = request.spec
+        grid = parse_grid(spec, plan.grid)
+        known = [p.name for p in spec.parameters]
+        constraints = [c if callable(c) else parse_constraint(c, known) for c in plan.constraints]
+        fixed = {k: v for k, v in request.params.items() if k not in grid}
+        return cls(grid, constraints, fixed, expand_grid(spec, grid, constraints, fixed))
+
+    @property
+    def combinations(self) -> list[dict[str, Any]]:
+        return self.expansion.combinations
+
+    def constraint_texts(self) -> list[str]:
+        return [getattr(c, "text", getattr(c, "__name__", repr(c))) for c in self.constraints]
+
+
+def _reporter(progress: ProgressCallback | None, phase: str, total: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    progress(phase, 0, total)
+    return lambda advance: progress(phase, advance, total)
+
+
+def _tasks(request: BacktestRequest, combos: Sequence[dict[str, Any]]) -> list[EngineTask]:
     rfr = get_settings().risk_free_rate
-    # A built-in's canonical name, or the user's `file.py:Class` reference each worker imports itself.
-    strategy_ref = spec.name
-    notes: list[str] = []
+    return [EngineTask(request, dict(params), rfr) for params in combos]
 
-    def report(phase: str, total: int) -> Callable[[int], None] | None:
-        if progress is None:
-            return None
-        progress(phase, 0, total)
-        return lambda advance: progress(phase, advance, total)
 
-    outputs: dict[int, EngineOutput] = {}
-    if engine == "vector":
-        figures = screen(
-            prepare_bars(loaded.bars, request.bar_size),
-            spec.name,
-            combos,
-            capital=request.capital,
-            commission=request.commission,
-            fill_at=request.fill_at,
-            liquidity=request.liquidity,
-            risk_free_rate=rfr,
-            progress=report("screen", len(combos)),
-        )
-        screened = [_screen_dict(f) for f in figures]
-        split = sum(1 for f in figures if f.split_orders)
-        if split:
-            notes.append(
-                f"{split} combination(s) place orders larger than a bar offers at one price: they fill in "
-                f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
-            )
-    else:
-        tasks = [_task(loaded, p, strategy_ref, rfr) for p in combos]
-        results = run_tasks(
-            loaded.bars,
-            tasks,
-            workers=workers,
-            ray_address=ray_address,
-            progress=report("screen", len(tasks)),
-        )
-        outputs = dict(enumerate(results))
-        screened = [_metrics_dict(o.metrics, o.result) for o in results]
+def _screen_vector(
+    prepared: PreparedBars, combos: list[dict[str, Any]], progress: ProgressCallback | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every combination through the vector screen: ranking figures, and notes for the reader."""
+    # numba loads here, not whenever the CLI starts.
+    from ntrader.backtest.vector import prepare_bars, screen
 
-    order = sorted(range(len(combos)), key=lambda k: rank_key(metric)(screened[k]))
-    varying = list(typed_grid)
-    rows = [
-        SweepRow(rank=r + 1, params={n: combos[k][n] for n in varying}, screened=screened[k])
-        for r, k in enumerate(order)
-    ]
-    best = order[: min(top, len(order))]
-    if engine == "vector" and confirm and best:
-        tasks = [_task(loaded, combos[k], strategy_ref, rfr) for k in best]
-        confirmed = run_tasks(
-            loaded.bars,
-            tasks,
-            workers=workers,
-            ray_address=ray_address,
-            progress=report("confirm", len(tasks)),
+    request = prepared.request
+    figures = screen(
+        prepare_bars(prepared.bars, request.bar_size),
+        request.strategy,
+        combos,
+        capital=request.capital,
+        commission=request.commission,
+        fill_at=request.fill_at,
+        liquidity=request.liquidity,
+        risk_free_rate=get_settings().risk_free_rate,
+        progress=_reporter(progress, "screen", len(combos)),
+    )
+    notes = []
+    split = sum(1 for f in figures if f.split_orders)
+    if split:
+        notes.append(
+            f"{split} combination(s) place orders larger than a bar offers at one price: they fill in "
+            f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
         )
-        outputs = dict(zip(best, confirmed, strict=True))
-    run_ids: list[int] = []
-    for r, k in enumerate(order):
-        output = outputs.get(k)
-        if output is None or r >= len(best):
-            continue
-        rows[r].confirmed = _metrics_dict(output.metrics, output.result)
-        if save:
-            run_id = save_engine_run(
-                loaded,
-                combos[k],
-                output.result,
-                output.metrics,
-                extra_settings={"sweep_rank": r + 1},
-                database_url=database_url,
-            )
-            rows[r].run_id = run_id
-            run_ids.append(run_id)
-    sweep_id = None
-    if save:
-        sweep_id = save_sweep(
+    return [_screen_dict(f) for f in figures], notes
+
+
+def _run_nautilus(
+    prepared: PreparedBars,
+    combos: Sequence[dict[str, Any]],
+    plan: SweepPlan,
+    phase: str,
+    progress: ProgressCallback | None,
+) -> list[EngineOutput]:
+    return run_tasks(
+        prepared.bars,
+        _tasks(prepared.request, combos),
+        workers=plan.workers,
+        ray_address=plan.ray_address,
+        progress=_reporter(progress, phase, len(combos)),
+    )
+
+
+def _save_sweep(
+    prepared: PreparedBars, plan: SweepPlan, grid: SweepGrid, rows: list[SweepRow], notes: list[str]
+) -> int:
+    request, period = prepared.request, prepared.period
+    run_ids = [row.run_id for row in rows if row.run_id is not None]
+    return save_sweep(
+        NewSweep(
             kind="sweep",
-            strategy=spec.name,
+            strategy=request.strategy,
             symbol=request.symbol,
-            bar_type=f"{request.symbol}.NASDAQ-{request.bar_size.nautilus_spec}-EXTERNAL",
-            data_source=loaded.data_source,
-            start=loaded.period.start_ts.to_pydatetime(),
-            end=pd.Timestamp(loaded.period.end, tz="UTC").to_pydatetime(),
-            bars=len(loaded.bars),
+            bar_type=request.bar_size.bar_type(request.symbol)
+            if hasattr(request.bar_size, "bar_type")
+            else f"{request.symbol}.NASDAQ-{request.bar_size.nautilus_spec}-EXTERNAL",
+            data_source=request.data_source,
+            start=period.start_ts.to_pydatetime(),
+            end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
+            bars=len(prepared.bars),
             capital=request.capital,
-            engine=engine,
-            metric=metric,
-            grid=typed_grid,
-            constraints=[c.text for c in parsed],
+            engine=plan.engine,
+            metric=plan.metric,
+            grid=grid.grid,
+            constraints=grid.constraint_texts(),
             settings={
                 "bar_size": request.bar_size.name,
                 "fill_at": request.fill_at,
                 "liquidity": request.liquidity,
                 "commission": request.commission.spec,
                 "commission_description": request.commission.describe(),
-                "fixed_params": fixed,
-                "top": top,
-                "confirm": confirm,
-                "combinations": len(combos),
-                "excluded_by_constraints": expansion.excluded_by_constraints,
-                "invalid": expansion.invalid,
-                "ray": resolve_ray_address(ray_address) is not None,
+                "fixed_params": grid.fixed,
+                "top": plan.top,
+                "confirm": plan.confirm,
+                "combinations": len(grid.combinations),
+                "excluded_by_constraints": grid.expansion.excluded_by_constraints,
+                "invalid": grid.expansion.invalid,
+                "ray": resolve_ray_address(plan.ray_address) is not None,
                 "notes": notes,
             },
             results=[row.to_json_dict() for row in rows],
             run_ids=run_ids,
-            url=database_url,
+        ),
+        url=request.database_url,
+    )
+
+
+def run_sweep(
+    request: BacktestRequest | str,
+    *legacy: Any,
+    plan: SweepPlan | None = None,
+    save: bool = True,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> SweepOutcome:
+    """Screen a grid, rank it by the plan's metric, confirm the `top` best in Nautilus, save it all.
+
+    `request` is a `BacktestRequest` (its params fix the parameters the grid leaves out) and `plan`
+    a `SweepPlan`; or the keyword form `run_sweep("sma", "AAPL", start, end, grid=[...],
+    constraints=[...], metric=..., top=..., bar_size=..., ...)`. `engine`: "vector" (screen, then
+    confirm the top in Nautilus) or "nautilus" (every combination in Nautilus: any strategy, also
+    user files). `workers`/`ray_address`: see `ntrader.backtest.parallel.run_tasks`.
+    """
+    from ntrader.backtest.vector import has_vector
+
+    plan_options, request_options = split_plan_options(options)
+    plan = (plan if plan is not None else SweepPlan(**plan_options)).checked()
+    req = as_request(request, legacy, request_options)
+    if plan.engine == "vector" and not has_vector(req.strategy):
+        raise InputError(
+            f"strategy {req.strategy} has no vector implementation; sweep it with --engine nautilus"
         )
+    grid = SweepGrid.of(req, plan)
+    prepared = prepare(req)
+    combos = grid.combinations
+    outputs: dict[int, EngineOutput] = {}
+    notes: list[str] = []
+    if plan.engine == "vector":
+        screened, notes = _screen_vector(prepared, combos, progress)
+    else:
+        outputs = dict(enumerate(_run_nautilus(prepared, combos, plan, "screen", progress)))
+        screened = [_metrics_dict(o.metrics, o.result) for o in outputs.values()]
+    order = sorted(range(len(combos)), key=lambda k: rank_key(plan.metric)(screened[k]))
+    rows = [
+        SweepRow(rank=r + 1, params={n: combos[k][n] for n in grid.grid}, screened=screened[k])
+        for r, k in enumerate(order)
+    ]
+    best = order[: min(plan.top, len(order))]
+    if plan.engine == "vector" and plan.confirm and best:
+        confirmed = _run_nautilus(prepared, [combos[k] for k in best], plan, "confirm", progress)
+        outputs = dict(zip(best, confirmed, strict=True))
+    for r, k in enumerate(best):
+        output = outputs.get(k)
+        if output is None:
+            continue
+        rows[r].confirmed = _metrics_dict(output.metrics, output.result)
+        if save:
+            rows[r].run_id = pipeline.save(
+                prepared,
+                output.result,
+                output.metrics,
+                params=combos[k],
+                extra_settings={"sweep_rank": r + 1},
+            )
     return SweepOutcome(
-        sweep_id=sweep_id,
-        strategy=spec.name,
-        symbol=request.symbol,
-        metric=metric,
-        engine=engine,
+        sweep_id=_save_sweep(prepared, plan, grid, rows, notes) if save else None,
+        strategy=req.strategy,
+        symbol=req.symbol,
+        metric=plan.metric,
+        engine=plan.engine,
         rows=rows,
-        expansion=expansion,
-        grid=typed_grid,
-        bars=len(loaded.bars),
+        expansion=grid.expansion,
+        grid=grid.grid,
+        bars=len(prepared.bars),
         notes=notes,
     )
 
@@ -660,16 +583,16 @@ __all__ = [
     "SCREEN_METRICS",
     "Constraint",
     "Expansion",
-    "LoadedBars",
+    "SweepGrid",
     "SweepOutcome",
+    "SweepPlan",
     "SweepRow",
     "expand_grid",
-    "load_request_bars",
     "parse_constraint",
     "parse_grid",
     "parse_grid_values",
     "parse_metric",
     "rank_key",
     "run_sweep",
-    "save_engine_run",
+    "split_plan_options",
 ]

@@ -17,28 +17,20 @@ its settings list every fold's window, chosen parameters, in-sample figure and o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import pandas as pd
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION
-from ntrader.backtest.engine import RunResult, make_equity, round_trips
-from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE
-from ntrader.backtest.sweep import (
-    expand_grid,
-    load_request_bars,
-    parse_constraint,
-    parse_grid,
-    parse_metric,
-    rank_key,
-    save_engine_run,
-)
+from ntrader.backtest import pipeline
+from ntrader.backtest.engine import Fill, RunResult, make_equity, round_trips
+from ntrader.backtest.pipeline import PreparedBars, prepare
+from ntrader.backtest.request import BacktestRequest, as_request
+from ntrader.backtest.sweep import SweepGrid, SweepPlan, parse_metric, rank_key
 from ntrader.backtest.vector import (
     ENGINE_VERSION,
     SignalCache,
+    VectorBars,
     VectorSettings,
     fills_of,
     has_vector,
@@ -47,8 +39,9 @@ from ntrader.backtest.vector import (
     simulate,
 )
 from ntrader.config import get_settings
+from ntrader.data import Period
 from ntrader.errors import InputError
-from ntrader.metrics import Metrics, compute_metrics, max_drawdown, sharpe_ratio
+from ntrader.metrics import Metrics, max_drawdown, sharpe_ratio
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -93,192 +86,191 @@ class WalkForwardOutcome:
     metrics: Metrics
 
 
-def walk_forward(
-    strategy: str,
-    symbol: str,
-    start: str | date | None = None,
-    end: str | date | None = None,
-    *,
-    grid: Sequence[str] | Mapping[str, Any],
-    constraints: Sequence[str] = (),
-    train: int = 252,
-    test: int = 63,
-    metric: str = "sharpe",
-    data_source: str = "mock",
-    bar_size: str = "1-DAY",
-    capital: float | None = None,
-    params: Mapping[str, Any] | None = None,
-    commission: str = DEFAULT_COMMISSION,
-    fill_at: str = FILL_CLOSE,
-    liquidity: str = DEFAULT_LIQUIDITY,
-    save: bool = True,
-    database_url: str | None = None,
-    csv_file: str | Path | None = None,
-    no_fetch: bool = False,
-    progress: ProgressCallback | None = None,
-) -> WalkForwardOutcome:
-    """Rolling optimisation (`train` bars) and out-of-sample trading (`test` bars); saves one run."""
-    metric = parse_metric(metric)
-    if train < 2 or test < 1:
-        raise InputError(f"--train must be >= 2 and --test >= 1 bars, got {train} and {test}")
-    loaded = load_request_bars(
-        strategy,
-        symbol,
-        start,
-        end,
-        data_source=data_source,
-        bar_size=bar_size,
-        capital=capital,
-        params=params,
-        commission=commission,
-        fill_at=fill_at,
-        database_url=database_url,
-        csv_file=csv_file,
-        no_fetch=no_fetch,
-        liquidity=liquidity,
-    )
-    request = loaded.request
-    spec = request.spec
-    if not has_vector(spec.name):
-        raise InputError(f"walk-forward needs a vector implementation; strategy {spec.name} has none")
-    typed_grid = parse_grid(spec, grid)
-    parsed = [parse_constraint(text, [p.name for p in spec.parameters]) for text in constraints]
-    fixed = {k: v for k, v in request.params.items() if k not in typed_grid}
-    combos = expand_grid(spec, typed_grid, parsed, fixed).combinations
-    n = len(loaded.bars)
-    if n < train + 1:
-        raise InputError(f"walk-forward needs more than --train ({train}) bars; the period has {n}")
-    starts = list(range(0, n - train, test))
-    settings = VectorSettings.of(request.capital, request.commission, request.fill_at, request.liquidity)
+@dataclass(frozen=True)
+class WalkForwardPlan:
+    """The grid and constraints to optimise over, the window lengths in bars, the metric."""
+
+    grid: Sequence[str] | Mapping[str, Any]
+    constraints: Sequence[str | Callable[[Mapping[str, Any]], bool]] = ()
+    train: int = 252
+    test: int = 63
+    metric: str = "sharpe"
+
+    def checked(self) -> WalkForwardPlan:
+        if self.train < 2 or self.test < 1:
+            raise InputError(f"--train must be >= 2 and --test >= 1 bars, got {self.train} and {self.test}")
+        return replace(self, metric=parse_metric(self.metric))
+
+    def as_sweep(self) -> SweepPlan:
+        return SweepPlan(grid=self.grid, constraints=self.constraints, metric=self.metric)
+
+
+_PLAN_FIELDS = {f.name for f in fields(WalkForwardPlan)}
+
+
+@dataclass
+class _Folds:
+    """The folds so far: their records, out-of-sample curves and fills, and the running equity."""
+
+    equity: float
+    folds: list[Fold] = field(default_factory=list)
+    curves: list[pd.Series] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+
+
+def _run_fold(
+    prepared: PreparedBars,
+    grid: SweepGrid,
+    plan: WalkForwardPlan,
+    all_bars: VectorBars,
+    first: int,
+    state: _Folds,
+) -> None:
+    """Fold starting at bar `first`: choose on the training window, trade the test window."""
+    request, combos = prepared.request, grid.combinations
+    settings = VectorSettings.of(state.equity, request.commission, request.fill_at, request.liquidity)
     rfr = get_settings().risk_free_rate
-    all_bars = prepare_bars(loaded.bars, request.bar_size)
+    figures = screen(
+        all_bars.slice(first, first + plan.train),
+        request.strategy,
+        combos,
+        capital=state.equity,
+        commission=settings.commission,
+        fill_at=settings.fill_at,
+        liquidity=settings.liquidity,
+        risk_free_rate=rfr,
+    )
+    key = rank_key(plan.metric)
+    best = min(range(len(combos)), key=lambda k: key({plan.metric: figures[k].value(plan.metric)}))
+    chosen = combos[best]
+    stop = min(first + plan.train + plan.test, all_bars.n)
+    window = all_bars.slice(first, stop)
+    run = simulate(
+        window,
+        request.strategy,
+        chosen,
+        settings,
+        cache=SignalCache(window),
+        trade_from=plan.train,
+        liquidate=True,
+    )
+    assert run.equity is not None
+    curve = pd.Series(run.equity[plan.train :], index=window.close_times[plan.train :], name="equity")
+    fold_fills = fills_of(window, run, settings)
+    end_equity = run.cash_c / 100.0
+    with_start = pd.concat([pd.Series([state.equity], index=[window.close_times[plan.train - 1]]), curve])
+    index = prepared.bars.index
+    state.folds.append(
+        Fold(
+            number=len(state.folds) + 1,
+            train_start=index[first],
+            train_end=index[first + plan.train - 1],
+            test_start=index[first + plan.train],
+            test_end=index[stop - 1],
+            params={name: chosen[name] for name in grid.grid},
+            in_sample=figures[best].value(plan.metric),
+            start_equity=state.equity,
+            end_equity=end_equity,
+            oos_return=end_equity / state.equity - 1.0,
+            # The fold's first day from its starting equity, on the whole data's calendar.
+            oos_sharpe=sharpe_ratio(curve, rfr, all_bars.periods_per_year, state.equity),
+            oos_max_drawdown=max_drawdown(with_start).depth,
+            trades=sum(1 for f in fold_fills if f.side == "BUY"),
+            status="ruined" if run.ruined else "completed",
+        )
+    )
+    state.curves.append(curve)
+    state.fills.extend(fold_fills)
+    state.equity = end_equity
+
+
+def walk_forward(
+    request: BacktestRequest | str,
+    *legacy: Any,
+    plan: WalkForwardPlan | None = None,
+    save: bool = True,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> WalkForwardOutcome:
+    """Rolling optimisation (`train` bars) and out-of-sample trading (`test` bars); saves one run.
+
+    `request` is a `BacktestRequest` and `plan` a `WalkForwardPlan`; or the keyword form
+    `walk_forward("sma", "AAPL", start, end, grid=[...], train=252, test=63, metric=..., ...)`.
+    """
+    plan_options = {k: v for k, v in options.items() if k in _PLAN_FIELDS}
+    request_options = {k: v for k, v in options.items() if k not in _PLAN_FIELDS}
+    plan = (plan if plan is not None else WalkForwardPlan(**plan_options)).checked()
+    req = as_request(request, legacy, request_options)
+    if not has_vector(req.strategy):
+        raise InputError(f"walk-forward needs a vector implementation; strategy {req.strategy} has none")
+    grid = SweepGrid.of(req, plan.as_sweep())
+    prepared = prepare(req)
+    n = len(prepared.bars)
+    if n < plan.train + 1:
+        raise InputError(f"walk-forward needs more than --train ({plan.train}) bars; the period has {n}")
+    starts = list(range(0, n - plan.train, plan.test))
+    all_bars = prepare_bars(prepared.bars, req.bar_size)
     if progress is not None:
         progress("folds", 0, len(starts))
-
-    equity = request.capital
-    folds: list[Fold] = []
-    curves: list[pd.Series] = []
-    fills = []
-    for number, first in enumerate(starts, start=1):
-        train_bars = all_bars.slice(first, first + train)
-        figures = screen(
-            train_bars,
-            spec.name,
-            combos,
-            capital=equity,
-            commission=settings.commission,
-            fill_at=settings.fill_at,
-            liquidity=settings.liquidity,
-            risk_free_rate=rfr,
-        )
-        key = rank_key(metric)
-        best = min(range(len(combos)), key=lambda k: key({metric: figures[k].value(metric)}))
-        chosen = combos[best]
-        stop = min(first + train + test, n)
-        window = all_bars.slice(first, stop)
-        run = simulate(
-            window,
-            spec.name,
-            chosen,
-            settings,
-            cache=SignalCache(window),
-            trade_from=train,
-            liquidate=True,
-            capital=equity,
-        )
-        assert run.equity is not None
-        curve = pd.Series(run.equity[train:], index=window.close_times[train:], name="equity")
-        fold_fills = fills_of(window, run, settings)
-        fills.extend(fold_fills)
-        curves.append(curve)
-        end_equity = run.cash_c / 100.0
-        with_start = pd.concat([pd.Series([equity], index=[window.close_times[train - 1]]), curve])
-        folds.append(
-            Fold(
-                number=number,
-                train_start=loaded.bars.index[first],
-                train_end=loaded.bars.index[first + train - 1],
-                test_start=loaded.bars.index[first + train],
-                test_end=loaded.bars.index[stop - 1],
-                params={name: chosen[name] for name in typed_grid},
-                in_sample=figures[best].value(metric),
-                start_equity=equity,
-                end_equity=end_equity,
-                oos_return=end_equity / equity - 1.0,
-                # The fold's first day from its starting equity, on the whole data's calendar.
-                oos_sharpe=sharpe_ratio(curve, rfr, all_bars.periods_per_year, equity),
-                oos_max_drawdown=max_drawdown(with_start).depth,
-                trades=sum(1 for f in fold_fills if f.side == "BUY"),
-                status="ruined" if run.ruined else "completed",
-            )
-        )
-        equity = end_equity
+    state = _Folds(equity=req.capital)
+    for first in starts:
+        _run_fold(prepared, grid, plan, all_bars, first, state)
         if progress is not None:
             progress("folds", 1, len(starts))
-
-    stitched = pd.concat(curves)
+    stitched = pd.concat(state.curves)
     stitched.index.name = "timestamp"
-    trades = round_trips(fills, last_price=float(loaded.bars["close"].iloc[-1]))
-    closes = loaded.bars["close"].set_axis(request.bar_size.close_times(pd.DatetimeIndex(loaded.bars.index)))
-    metrics = compute_metrics(
-        stitched,
-        trades,
-        closes.loc[stitched.index],
-        risk_free_rate=rfr,
-        capital=request.capital,
-        fills_at_open=request.fill_at != FILL_CLOSE,
-    )
+    result = _stitched_result(prepared, state, stitched)
+    metrics = pipeline.measure(prepared.bars, req, result)
     run_id = None
     if save:
-        instrument = make_equity(request.symbol)
-        result = RunResult(
-            instrument_id=str(instrument.id),
-            bar_type=f"{instrument.id}-{request.bar_size.nautilus_spec}-EXTERNAL",
-            capital=request.capital,
-            fills=fills,
-            trades=trades,
-            equity=stitched,
-            final_balance=equity,
-            final_equity=float(stitched.iloc[-1]),
-            bars=len(stitched),
-            orders=len(fills),
-            split_fills=0,
-            engine_version=f"{ENGINE_VERSION} (walk-forward)",
-        )
-        oos_start = folds[0].test_start
-        oos_loaded = type(loaded)(
-            loaded.request,
-            type(loaded.period)(oos_start.date(), loaded.period.end),
-            loaded.bars,
-            loaded.data_source,
-        )
-        run_id = save_engine_run(
-            oos_loaded,
-            {"walk_forward": f"train={train} test={test} metric={metric}", **fixed},
+        oos_period = Period(state.folds[0].test_start.date(), prepared.period.end)
+        oos = PreparedBars(req, oos_period, prepared.bars)
+        run_id = pipeline.save(
+            oos,
             result,
             metrics,
+            params={"walk_forward": f"train={plan.train} test={plan.test} metric={plan.metric}"} | grid.fixed,
             extra_settings={
                 "walk_forward": {
-                    "train": train,
-                    "test": test,
-                    "metric": metric,
-                    "grid": typed_grid,
-                    "constraints": [c.text for c in parsed],
-                    "folds": [f.to_json_dict() for f in folds],
+                    "train": plan.train,
+                    "test": plan.test,
+                    "metric": plan.metric,
+                    "grid": grid.grid,
+                    "constraints": grid.constraint_texts(),
+                    "folds": [f.to_json_dict() for f in state.folds],
                 }
             },
-            database_url=database_url,
         )
     return WalkForwardOutcome(
         run_id=run_id,
-        strategy=spec.name,
-        symbol=request.symbol,
-        metric=metric,
-        folds=folds,
+        strategy=req.strategy,
+        symbol=req.symbol,
+        metric=plan.metric,
+        folds=state.folds,
         equity=stitched,
-        trades=trades,
+        trades=result.trades,
         metrics=metrics,
     )
 
 
-__all__ = ["Fold", "WalkForwardOutcome", "walk_forward"]
+def _stitched_result(prepared: PreparedBars, state: _Folds, stitched: pd.Series) -> RunResult:
+    """The out-of-sample folds as one run (each fold ends flat, so balance = last equity)."""
+    request = prepared.request
+    instrument = make_equity(request.symbol)
+    return RunResult(
+        instrument_id=str(instrument.id),
+        bar_type=f"{instrument.id}-{request.bar_size.nautilus_spec}-EXTERNAL",
+        capital=request.capital,
+        fills=state.fills,
+        trades=round_trips(state.fills, last_price=float(prepared.bars["close"].iloc[-1])),
+        equity=stitched,
+        final_balance=state.equity,
+        final_equity=float(stitched.iloc[-1]),
+        bars=len(stitched),
+        orders=len(state.fills),
+        split_fills=0,
+        engine_version=f"{ENGINE_VERSION} (walk-forward)",
+    )
+
+
+__all__ = ["Fold", "WalkForwardOutcome", "WalkForwardPlan", "walk_forward"]

@@ -33,13 +33,13 @@ def load_bars(
     bar_size: BarSize | str = "1-DAY",
     csv_file: str | Path | None = None,
     database_url: str | None = None,
-    no_fetch: bool = False,
 ) -> pd.DataFrame:
     """The bars for `symbol` in `period` from `data_source`; an error when there are none.
 
     `csv_file` reads bars straight from a file (checked like an import, nothing stored); the "csv"
-    source otherwise reads bars imported with `ntrader data import-csv`. The "ibkr" source reads
-    stored IB bars, first fetching the part of `period` not fetched before (`no_fetch`: never fetch).
+    source otherwise reads bars imported with `ntrader data import-csv`. The "ibkr" source reads the
+    stored IB bars. Loading never fetches and never writes: fetching missing IB bars is the backtest
+    pipeline's step (`ntrader.backtest.pipeline.prepare`) or `ntrader data fetch`'s.
     """
     size = parse_bar_size(bar_size) if isinstance(bar_size, str) else bar_size
     source = data_source.lower()
@@ -51,20 +51,9 @@ def load_bars(
         bars = bars[(bars.index >= period.start_ts) & (bars.index < period.end_ts)]
     elif source == "mock":
         bars = generate_bars(symbol, period.start_ts, period.end_ts - pd.Timedelta(days=1), size)
-    elif source == "csv":
+    elif source in ("csv", "ibkr"):
         from ntrader.data.store import load_stored_bars
 
-        return load_stored_bars(symbol, period, bar_size=size, source=source, url=database_url)
-    elif source == "ibkr":
-        from ntrader.data.store import load_stored_bars
-
-        if not no_fetch:
-            # Asks IB only for windows it has not answered before; none at all when all are stored.
-            from ntrader.ibkr.fetch import fetch_bars
-
-            fetch_bars(
-                symbol, period.start, period.end, bar_size=size, allow_gaps=True, database_url=database_url
-            )
         return load_stored_bars(symbol, period, bar_size=size, source=source, url=database_url)
     else:
         raise InputError(f"unknown data source {data_source!r}; use one of {', '.join(DATA_SOURCES)}")

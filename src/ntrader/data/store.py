@@ -19,6 +19,7 @@ from ntrader.data.period import Period, parse_period
 from ntrader.db.bulk import PG_EPOCH_US, PG_HEADER, sqlite_times, utc_nanos
 from ntrader.db.engine import get_engine
 from ntrader.db.models import MarketData
+from ntrader.data.symbol import parse_symbol
 from ntrader.errors import InputError, NotFoundError, NtraderError
 
 __all__ = [
@@ -102,10 +103,7 @@ class StoredSeries:
 
 
 def _symbol(symbol: str) -> str:
-    symbol = symbol.strip().upper()
-    if not symbol or len(symbol) > 32:
-        raise InputError(f"symbol must be 1 to 32 characters, got {symbol!r}")
-    return symbol
+    return parse_symbol(symbol)
 
 
 def _source(source: str) -> str:

@@ -121,54 +121,59 @@ def _trade_rows(run_id: int, trades: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def save_run(
-    *,
-    strategy: str,
-    params: dict[str, Any],
-    symbol: str,
-    bar_type: str,
-    data_source: str,
-    start: datetime,
-    end: datetime,
-    bars: int,
-    capital: float,
-    final_equity: float,
-    settings: dict[str, Any],
-    status: str = "completed",
-    metrics: dict[str, Any],
-    engine_version: str,
-    trades: pd.DataFrame,
-    equity: pd.Series,
-    url: str | None = None,
-) -> int:
+@dataclass(frozen=True)
+class NewRun:
+    """A finished run as it is saved: what was asked, what came out, its trades and equity."""
+
+    strategy: str
+    params: dict[str, Any]
+    symbol: str
+    bar_type: str
+    data_source: str
+    start: datetime
+    end: datetime
+    bars: int
+    capital: float
+    final_equity: float
+    settings: dict[str, Any]
+    metrics: dict[str, Any]
+    engine_version: str
+    trades: pd.DataFrame
+    equity: pd.Series
+    #: "completed", or "halted"/"inconsistent" (the reason is in `settings["halt"]`).
+    status: str = "completed"
+
+
+def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any) -> int:
     """Store a run, its trades and its equity curve in one transaction; returns the run id.
 
-    `status`: "completed", or "halted"/"inconsistent" (the reason is in `settings["halt"]`).
+    Pass a `NewRun`, or its fields as keywords.
     """
+    new = run if run is not None else NewRun(**fields)
     with session_scope(url) as session:
-        run = BacktestRun(
+        row = BacktestRun(
             created_at=datetime.now(UTC),
-            status=status,
-            strategy=strategy,
-            params=params,
-            symbol=symbol,
-            bar_type=bar_type,
-            data_source=data_source,
-            start=start,
-            end=end,
-            bars=bars,
-            capital=round(capital, 8),
-            final_equity=round(final_equity, 8),
-            settings=settings,
-            metrics=metrics,
-            engine_version=engine_version,
+            status=new.status,
+            strategy=new.strategy,
+            params=new.params,
+            symbol=new.symbol,
+            bar_type=new.bar_type,
+            data_source=new.data_source,
+            start=new.start,
+            end=new.end,
+            bars=new.bars,
+            capital=round(new.capital, 8),
+            final_equity=round(new.final_equity, 8),
+            settings=new.settings,
+            metrics=new.metrics,
+            engine_version=new.engine_version,
         )
-        session.add(run)
+        session.add(row)
         session.flush()
-        if len(trades):
-            session.execute(insert(Trade), _trade_rows(run.id, trades))
-        write_equity(session.connection(), run.id, equity)
-        return run.id
+        if len(new.trades):
+            session.execute(insert(Trade), _trade_rows(row.id, new.trades))
+        write_equity(session.connection(), row.id, new.equity)
+        return row.id
 
 
 def get_run(run_id: int, url: str | None = None) -> RunRecord:

@@ -76,46 +76,50 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def save_sweep(
-    *,
-    kind: str,
-    strategy: str,
-    symbol: str,
-    bar_type: str,
-    data_source: str,
-    start: datetime,
-    end: datetime,
-    bars: int,
-    capital: float,
-    engine: str,
-    metric: str,
-    grid: dict[str, Any],
-    constraints: list[str],
-    settings: dict[str, Any],
-    results: list[dict[str, Any]],
-    run_ids: list[int],
-    url: str | None = None,
-) -> int:
-    """Store one sweep and return its id."""
+@dataclass(frozen=True)
+class NewSweep:
+    """A finished sweep (or walk-forward) as it is saved: what was swept and the whole ranking."""
+
+    kind: str
+    strategy: str
+    symbol: str
+    bar_type: str
+    data_source: str
+    start: datetime
+    end: datetime
+    bars: int
+    capital: float
+    engine: str
+    metric: str
+    grid: dict[str, Any]
+    constraints: list[str]
+    settings: dict[str, Any]
+    results: list[dict[str, Any]]
+    run_ids: list[int]
+
+
+def save_sweep(sweep: NewSweep | None = None, *, url: str | None = None, **fields: Any) -> int:
+    """Store one sweep (a `NewSweep`, or its fields as keywords) and return its id."""
+    new = sweep if sweep is not None else NewSweep(**fields)
     with session_scope(url) as session:
         row = Sweep(
             created_at=datetime.now(UTC),
-            kind=kind,
-            strategy=strategy,
-            symbol=symbol,
-            bar_type=bar_type,
-            data_source=data_source,
-            start=start,
-            end=end,
-            bars=bars,
-            capital=round(capital, 8),
-            engine=engine,
-            metric=metric,
-            grid=grid,
-            constraints=constraints,
-            settings=settings,
-            results=results,
-            run_ids=run_ids,
+            kind=new.kind,
+            strategy=new.strategy,
+            symbol=new.symbol,
+            bar_type=new.bar_type,
+            data_source=new.data_source,
+            start=new.start,
+            end=new.end,
+            bars=new.bars,
+            capital=round(new.capital, 8),
+            engine=new.engine,
+            metric=new.metric,
+            grid=new.grid,
+            constraints=new.constraints,
+            settings=new.settings,
+            results=new.results,
+            run_ids=new.run_ids,
         )
         session.add(row)
         session.flush()

@@ -1,0 +1,169 @@
+"""The one pipeline every backtest goes through: prepare the bars, run, measure, save.
+
+`prepare(request)` resolves the period, fetches missing IBKR bars when the source is `ibkr` and
+fetching is allowed, and loads the bars. `run_strategy` runs the request's strategy on them in
+Nautilus; `measure` computes the metrics; `save` is the single save path for runs, sweep
+confirmations and walk-forward. Reports never come through here: reads never fetch or write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ntrader.backtest.costs import cost_breakdown
+from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.backtest.fills import FILL_NEXT_OPEN, describe_liquidity
+from ntrader.backtest.request import BacktestRequest
+from ntrader.config import get_settings
+from ntrader.data import Period, load_bars
+from ntrader.data.store import resolve_period
+from ntrader.db.runs import NewRun, save_run
+from ntrader.metrics import Metrics, compute_metrics
+
+
+@dataclass(frozen=True)
+class PreparedBars:
+    """A request with its resolved period and loaded bars (a bar frame, open-time stamped)."""
+
+    request: BacktestRequest
+    period: Period
+    bars: pd.DataFrame
+
+    @property
+    def data_source(self) -> str:
+        return self.request.data_source
+
+
+def prepare(request: BacktestRequest) -> PreparedBars:
+    """Resolve the period, fetch what IB has not sent yet (source ibkr, unless `no_fetch`), load."""
+    period = resolve_period(
+        request.symbol,
+        request.start,
+        request.end,
+        data_source=request.data_source,
+        bar_size=request.bar_size,
+        csv_file=request.csv_file,
+        url=request.database_url,
+    )
+    if request.data_source == "ibkr" and not request.no_fetch:
+        # Asks IB only for windows it has not answered before; none at all when all are stored.
+        from ntrader.ibkr.fetch import fetch_bars
+
+        fetch_bars(
+            request.symbol,
+            period.start,
+            period.end,
+            bar_size=request.bar_size,
+            allow_gaps=True,
+            database_url=request.database_url,
+        )
+    bars = load_bars(
+        request.symbol,
+        period,
+        data_source=request.data_source,
+        bar_size=request.bar_size,
+        csv_file=request.csv_file,
+        database_url=request.database_url,
+    )
+    return PreparedBars(request, period, bars)
+
+
+def run_strategy(
+    bars: pd.DataFrame,
+    request: BacktestRequest,
+    *,
+    params: Mapping[str, Any] | None = None,
+    verbose: bool = False,
+) -> RunResult:
+    """The request's strategy (with `params`, default: the request's) on `bars` in Nautilus."""
+    spec = request.spec
+    typed = dict(request.params if params is None else params)
+    commission = request.commission
+    return run_engine(
+        bars,
+        symbol=request.symbol,
+        bar_size=request.bar_size,
+        strategy_class=spec.strategy_class,
+        config_factory=lambda instrument_id, bar_type: spec.build_config(
+            typed, instrument_id=instrument_id, bar_type=bar_type
+        ),
+        capital=request.capital,
+        verbose=verbose,
+        fee_model=None if commission.spec == "none" else commission.fee_model(),
+        fill_at=request.fill_at,
+        liquidity=request.liquidity,
+    )
+
+
+def measure(
+    bars: pd.DataFrame, request: BacktestRequest, result: RunResult, *, risk_free_rate: float | None = None
+) -> Metrics:
+    """The run's metrics from its equity curve, trades and the closes it was marked at."""
+    rate = get_settings().risk_free_rate if risk_free_rate is None else risk_free_rate
+    # The equity curve is stamped at bar close times: a halted run's is a prefix, a walk-forward's
+    # covers its test windows only.
+    closes = bars["close"].set_axis(request.bar_size.close_times(pd.DatetimeIndex(bars.index)))
+    return compute_metrics(
+        result.equity,
+        result.trades,
+        closes.loc[result.equity.index],
+        risk_free_rate=rate,
+        capital=result.capital,
+        fills_at_open=request.fill_at == FILL_NEXT_OPEN,
+    )
+
+
+def run_settings(request: BacktestRequest, result: RunResult) -> dict[str, Any]:
+    """The settings saved with every run: how it filled and charged, what happened to its
+    orders, why it halted if it did, and its cost breakdown."""
+    return {
+        "bar_size": request.bar_size.name,
+        "instrument_id": result.instrument_id,
+        "fill_at": request.fill_at,
+        "commission": request.commission.describe(),
+        "liquidity": describe_liquidity(request.liquidity),
+        **result.order_summary(),
+        "costs": cost_breakdown(result.fills, request.commission),
+    }
+
+
+def save(
+    prepared: PreparedBars,
+    result: RunResult,
+    metrics: Metrics,
+    *,
+    params: Mapping[str, Any] | None = None,
+    extra_settings: Mapping[str, Any] | None = None,
+) -> int:
+    """Store a run with its trades and equity (the one save path); returns its id.
+
+    `params` default to the request's; `extra_settings` are added to the standard settings
+    (a sweep rank, walk-forward folds).
+    """
+    request, period = prepared.request, prepared.period
+    run = NewRun(
+        strategy=request.strategy,
+        params=dict(request.params if params is None else params),
+        symbol=request.symbol,
+        bar_type=result.bar_type,
+        data_source=request.data_source,
+        start=period.start_ts.to_pydatetime(),
+        end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
+        bars=result.bars,
+        status=result.status,
+        capital=result.capital,
+        final_equity=result.final_equity,
+        settings={**run_settings(request, result), **(extra_settings or {})},
+        metrics=metrics.to_json_dict(),
+        engine_version=result.engine_version,
+        trades=result.trades,
+        equity=result.equity,
+    )
+    return save_run(run, url=request.database_url)
+
+
+__all__ = ["PreparedBars", "measure", "prepare", "run_settings", "run_strategy", "save"]
