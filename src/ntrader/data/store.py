@@ -16,10 +16,10 @@ from sqlalchemy import Engine, String, func, select, type_coerce
 from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars, parse_bar_size
 from ntrader.data.csv import read_csv_bars
 from ntrader.data.period import Period, parse_period
+from ntrader.data.symbol import parse_symbol
 from ntrader.db.bulk import PG_EPOCH_US, PG_HEADER, sqlite_times, utc_nanos
 from ntrader.db.engine import get_engine
 from ntrader.db.models import MarketData
-from ntrader.data.symbol import parse_symbol
 from ntrader.errors import InputError, NotFoundError, NtraderError
 
 __all__ = [
