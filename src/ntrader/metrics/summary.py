@@ -193,6 +193,17 @@ class Metrics:
             raise InputError(f"not a metrics record: {exc!r}") from exc
         return cls(**values)
 
+    def __repr__(self) -> str:
+        """Every figure, labelled and grouped, as a two-column listing (like backtesting.py's Stats)."""
+        from ntrader.reports.display import metrics_text
+
+        return metrics_text(self)
+
+    def _repr_html_(self) -> str:
+        from ntrader.reports.display import metrics_html
+
+        return metrics_html(self)
+
     def groups(self) -> dict[str, list[tuple[str, str]]]:
         """Labelled, formatted figures in the report groups "Returns", "Risk" and "Trades"."""
         recovery = (
