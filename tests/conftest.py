@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from ntrader.config import get_settings
 from ntrader.db import dispose_engines, get_engine
-from ntrader.ibkr.fake_gateway import FakeGateway
+from tests.ibkr.gateway_thread import ThreadedGateway
 
 PG_ADMIN_URL = os.environ.get("NTRADER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TABLES = ("equity_curve", "trades", "backtest_runs", "market_data")
@@ -74,12 +74,12 @@ def database_url(request: pytest.FixtureRequest, isolated_home: Path, monkeypatc
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[..., FakeGateway]]:
+def make_gateway() -> Iterator[Callable[..., ThreadedGateway]]:
     """Start fake IB gateways in background threads (`make_gateway(faults=...)`); all stopped after."""
-    started: list[FakeGateway] = []
+    started: list[ThreadedGateway] = []
 
-    def make(**kwargs: Any) -> FakeGateway:
-        gateway = FakeGateway(**kwargs).start_in_thread()
+    def make(**kwargs: Any) -> ThreadedGateway:
+        gateway = ThreadedGateway(**kwargs).start_in_thread()
         started.append(gateway)
         return gateway
 

@@ -24,7 +24,7 @@ from ntrader.ibkr.errors import (
     describe,
     troubleshooting,
 )
-from ntrader.ibkr.fake_gateway import FakeGateway, FaultPlan
+from ntrader.ibkr.fake import FakeGateway, FaultPlan
 
 BOUND = 20.0  # no test waits longer than this for anything
 

@@ -25,14 +25,14 @@ from ibapi.common import BarData
 from ibapi.contract import Contract, ContractDetails
 from ibapi.wrapper import EWrapper
 
-from ntrader.ibkr import protocol as wire
-from ntrader.ibkr.fake_gateway import (
+from ntrader.ibkr.fake import (
     FakeGateway,
     FaultPlan,
-    _session_hours,
     parse_end_datetime,
+    session_hours,
     synthetic_bars,
 )
+from ntrader.ibkr.fake import protocol as wire
 from ntrader.ibkr.fetch import us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import BAR_SIZE_SETTING, expected_sessions, find_gaps, plan_windows
 
@@ -290,7 +290,7 @@ def test_sessions_follow_the_nyse_calendar(gateway: FakeGateway, client: Client)
 
 
 def test_contract_hours_show_holidays_and_early_closes() -> None:
-    trading, liquid = _session_hours(7, today=dt.date(2024, 11, 25))
+    trading, liquid = session_hours(7, today=dt.date(2024, 11, 25))
     assert liquid.split(";") == [
         "20241125:0930-20241125:1600",
         "20241126:0930-20241126:1600",
@@ -510,9 +510,7 @@ def test_silent_gateway_never_completes_the_handshake(
 def test_enforced_pacing_rejects_an_identical_request(
     make_gateway: Callable[..., FakeGateway],
 ) -> None:
-    from ntrader.ibkr.pacing import PacingRules
-
-    gateway = make_gateway(faults=FaultPlan(enforce_pacing=PacingRules()))
+    gateway = make_gateway(faults=FaultPlan(enforce_pacing=True))
     client = connect(gateway)
     try:
         client.history(1, "AAPL", "20240103-00:00:00", "1 D", "1 hour")
@@ -762,3 +760,39 @@ def _probe_main(port: int, silent_port: int) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "nautilus-probe":
     _probe_main(int(sys.argv[2]), int(sys.argv[3]))
+
+
+def test_the_fake_judges_pacing_with_its_own_table_of_ibs_limits() -> None:
+    from ntrader.ibkr.fake.limits import IB_PACING, PacingJudge, max_duration_seconds
+
+    clock = [0.0]
+    judge = PacingJudge(IB_PACING, now=lambda: clock[0])
+    # "Six or more" requests for one contract within two seconds: the sixth is a violation.
+    assert [judge.admit("AAPL@SMART", "TRADES", f"r{i}") for i in range(6)] == [True] * 5 + [False]
+    assert judge.admit("MSFT@SMART", "TRADES", "other contract")
+    clock[0] = 2.0
+    assert judge.admit("AAPL@SMART", "TRADES", "r5")
+    # No identical request within 15 s; BID_ASK weighs two.
+    assert not judge.admit("AAPL@SMART", "TRADES", "r5")
+    clock[0] = 17.0
+    assert judge.admit("AAPL@SMART", "TRADES", "r5")
+    bid_ask = PacingJudge(IB_PACING, now=lambda: clock[0])
+    assert [bid_ask.admit("SPY@SMART", "BID_ASK", f"q{i}") for i in range(3)] == [True, True, False]
+    # At most 60 in ten minutes.
+    wide = PacingJudge(IB_PACING, now=lambda: clock[0])
+    for i in range(60):
+        clock[0] = 20.0 + 3 * i
+        assert wide.admit(f"S{i}@SMART", "TRADES", f"w{i}")
+    clock[0] += 3
+    assert not wide.admit("S99@SMART", "TRADES", "w60")
+    assert max_duration_seconds(60) == 86_400 and max_duration_seconds(900) == 7 * 86_400
+
+
+def test_the_fake_shares_no_code_with_the_client_it_tests() -> None:
+    code = (
+        "import sys, ntrader.ibkr.fake, ntrader.ibkr.fake_gateway as old;"
+        "assert old.FakeGateway is ntrader.ibkr.fake.FakeGateway;"
+        "print(sorted(m for m in sys.modules if m.startswith('ntrader.ibkr.') and '.fake' not in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

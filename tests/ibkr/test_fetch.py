@@ -17,7 +17,7 @@ from ntrader.data.period import parse_period
 from ntrader.data.store import read_bars
 from ntrader.errors import DataGapError, GatewayUnavailable, NotFoundError, PacingError
 from ntrader.ibkr.catalog import MANIFEST_NAME, Manifest, SeriesKey, open_catalog
-from ntrader.ibkr.fake_gateway import FakeGateway, FaultPlan, synthetic_bars
+from ntrader.ibkr.fake import FakeGateway, FaultPlan, synthetic_bars
 from ntrader.ibkr.fetch import (
     FetchProgress,
     FetchService,
@@ -36,6 +36,7 @@ FAST = PacingRules(
     window_seconds=1.0,
     identical_cooldown=0.01,
     same_contract_window=0.01,
+    same_contract_slack=0.0,
     max_same_contract=6,
     backoff_base=0.01,
     backoff_max=0.05,
@@ -292,3 +293,18 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert again.fetched(key) == [(a, c)] and again.empty(key) == [(a, b)]
     assert (tmp_path / MANIFEST_NAME).exists()
     assert SeriesKey("X.Y", "1-DAY", "MIDPOINT", False).source == "ibkr-midpoint-allhours"
+
+
+def test_the_clients_default_pacing_keeps_ibs_rules_as_the_fake_gateway_judges_them(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    # The fake judges with its own table of IB's limits (six same-contract requests within 2 s
+    # are a violation), not with the client's PacingRules: the client must never trip it.
+    gateway = make_gateway(faults=FaultPlan(enforce_pacing=True))
+    quick_backoff = PacingRules(backoff_base=0.01, backoff_max=0.05)  # the limits stay IB's defaults
+    report = fetch(
+        gateway, "AAPL", start="2024-01-02", end="2024-01-12", bar_size="1MIN", rules=quick_backoff
+    )
+    outcomes = [r.outcome for r in gateway.historical_requests]
+    assert outcomes == ["bars"] * 9  # nine sessions, one request each, none refused
+    assert report.results[0].retries == 0 and report.results[0].gaps == []

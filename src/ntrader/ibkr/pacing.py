@@ -16,16 +16,21 @@ class PacingRules:
 
     ``max_per_window`` requests in any ``window_seconds``; no identical request within
     ``identical_cooldown`` seconds; at most ``max_same_contract`` requests for one
-    contract/exchange/tick type in ``same_contract_window`` seconds; at most ``max_open``
-    requests awaiting their reply. BID_ASK requests count twice toward the first and third.
+    contract/exchange/tick type in ``same_contract_window`` seconds (IB calls "six or more"
+    within two seconds a violation, so five); at most ``max_open`` requests awaiting their
+    reply. BID_ASK requests count twice toward the first and third.
     Pacing-violation retries wait ``backoff_base * 2**(attempt - 1)``, at most ``backoff_max``.
+    IB times requests when they arrive, not when they leave: ``same_contract_slack`` seconds are
+    added to the short same-contract window so that network jitter cannot squeeze a sixth
+    request into IB's two seconds.
     """
 
     max_per_window: int = 60
     window_seconds: float = 600.0
     identical_cooldown: float = 15.0
-    max_same_contract: int = 6
+    max_same_contract: int = 5
     same_contract_window: float = 2.0
+    same_contract_slack: float = 0.2
     max_open: int = 50
     backoff_base: float = 15.0
     backoff_max: float = 600.0
@@ -101,7 +106,9 @@ class PacingLimiter:
         return self._open
 
     def _prune(self, now: float) -> None:
-        keep = max(self.rules.window_seconds, self.rules.same_contract_window)
+        keep = max(
+            self.rules.window_seconds, self.rules.same_contract_window + self.rules.same_contract_slack
+        )
         while self._sent and now - self._sent[0][0] >= keep:
             self._sent.popleft()
         cooldown = self.rules.identical_cooldown
@@ -137,7 +144,13 @@ class PacingLimiter:
         same = [(t, w) for t, w, k in self._sent if (k.contract, k.what_to_show) == key[:2]]
         delays = [
             self._wait_to_fit(everything, now, rules.window_seconds, rules.max_per_window, weight),
-            self._wait_to_fit(same, now, rules.same_contract_window, rules.max_same_contract, weight),
+            self._wait_to_fit(
+                same,
+                now,
+                rules.same_contract_window + rules.same_contract_slack,
+                rules.max_same_contract,
+                weight,
+            ),
         ]
         last = self._last_identical.get(key.signature)
         if last is not None:
