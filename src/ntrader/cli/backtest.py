@@ -14,13 +14,14 @@ from ntrader.backtest.sweep import ENGINES, run_sweep
 from ntrader.cli.options import (
     GridOptions,
     MarketOptions,
+    format_options,
     grid_options,
     json_option,
     market_options,
     verbose_option,
 )
 from ntrader.cli.progress import PhaseBars, phase_progress
-from ntrader.cli.render import console, echo_json, err_console
+from ntrader.cli.render import console, echo_export, echo_json, err_console
 from ntrader.db.runs import delete_runs, get_run, list_runs
 from ntrader.db.sweeps import get_sweep
 from ntrader.errors import RunHalted
@@ -142,20 +143,7 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
 
 @backtest.command("compare")
 @click.argument("run_ids", nargs=-1, required=True, type=int)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(COMPARE_FORMATS, case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text: a table; html: table and overlaid equity curves.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="File (or existing directory) to write. Default: stdout; html: $NTRADER_HOME/reports.",
-)
+@format_options(COMPARE_FORMATS, "text: a table; html: table and overlaid equity curves.")
 @json_option
 def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_json: bool) -> None:
     """Compare saved runs: every metric side by side, equity curves overlaid (start = 1).
@@ -170,10 +158,7 @@ def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_
         echo_json(comparison_document(compare_runs(run_ids)))
         return
     export = export_comparison(run_ids, fmt, output)
-    if export.path is None:
-        click.echo(export.content or "", nl=False)
-    else:
-        click.echo(f"Wrote {export.path}")
+    echo_export(export)
 
 
 @backtest.command("sweep")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -207,3 +208,30 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")(command)
+
+
+def format_options(
+    formats: Sequence[str], help: str, html_default: str = "$NTRADER_HOME/reports"
+) -> Decorator:
+    """`--format` (one of `formats`, default text) and `--output/-o` for commands that export a report."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        options: list[Decorator] = [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(formats, case_sensitive=False),
+                default="text",
+                show_default=True,
+                help=help,
+            ),
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(dir_okay=True, path_type=Path),
+                help=f"File (or existing directory) to write. Default: stdout; html: {html_default}.",
+            ),
+        ]
+        return _apply(options, command)
+
+    return decorate

@@ -37,3 +37,11 @@ def money(value: float | None) -> str:
 
 def number(value: float | None, digits: int = 2) -> str:
     return NONE_MARK if value is None else f"{value:.{digits}f}"
+
+
+def echo_export(export: Any) -> None:
+    """An `Export` of the reports package: its text on stdout, or the path it was written to."""
+    if export.path is None:
+        click.echo(export.content or "", nl=False)
+    else:
+        click.echo(f"Wrote {export.path}")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ntrader.cli.options import json_option
-from ntrader.cli.render import console, echo_json
+from ntrader.cli.options import format_options, json_option
+from ntrader.cli.render import console, echo_export, echo_json
 from ntrader.db.runs import RunRecord, get_run
 from ntrader.db.sweeps import get_sweep, list_sweeps
 from ntrader.reports import (
@@ -84,19 +84,8 @@ def show_command(run_id: int, with_trades: bool, limit: int, as_json: bool) -> N
 
 @report.command("export")
 @click.argument("run_id", type=int)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EXPORT_FORMATS, case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text: the full report; csv: the trades; json: run, metrics and trades; html: charts.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="File (or existing directory) to write. Default: stdout; html: $NTRADER_HOME/reports.",
+@format_options(
+    EXPORT_FORMATS, "text: the full report; csv: the trades; json: run, metrics and trades; html: charts."
 )
 @click.option("--equity", is_flag=True, help="csv: the equity curve instead of trades; json: add it.")
 def export_command(run_id: int, fmt: str, output: Path | None, equity: bool) -> None:
@@ -111,10 +100,7 @@ def export_command(run_id: int, fmt: str, output: Path | None, equity: bool) -> 
       ntrader report export 1 --format json --equity > run-1.json
     """
     export = export_run(run_id, fmt, output, equity=equity)
-    if export.path is None:
-        click.echo(export.content or "", nl=False)
-    else:
-        click.echo(f"Wrote {export.path}")
+    echo_export(export)
 
 
 @report.command("schema")
@@ -178,19 +164,10 @@ def _print_recomputed(results: list[Recomputed], dry_run: bool) -> None:
 
 @report.command("sweep")
 @click.argument("sweep_id", type=int)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(SWEEP_FORMATS, case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text: the ranked table; html: table and, for two-parameter grids, a heatmap.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="File (or existing directory). Default: stdout; html: $NTRADER_HOME/reports/sweep-<id>.html.",
+@format_options(
+    SWEEP_FORMATS,
+    "text: the ranked table; html: table and, for two-parameter grids, a heatmap.",
+    "$NTRADER_HOME/reports/sweep-<id>.html",
 )
 @json_option
 def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -> None:
@@ -206,10 +183,7 @@ def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -
         echo_json(get_sweep(sweep_id).to_json_dict())
         return
     export = export_sweep(sweep_id, fmt, output)
-    if export.path is None:
-        click.echo(export.content or "", nl=False)
-    else:
-        click.echo(f"Wrote {export.path}")
+    echo_export(export)
 
 
 @report.command("sweeps")
