@@ -33,7 +33,7 @@ from ntrader.ibkr.fake import (
     synthetic_bars,
 )
 from ntrader.ibkr.fake import protocol as wire
-from ntrader.ibkr.fetch import us_equity_early_closes, us_equity_holidays
+from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import BAR_SIZE_SETTING, expected_sessions, find_gaps, plan_windows
 
 HALF_DAY = {dt.date(2024, 7, 3): dt.time(13, 0)}
@@ -353,7 +353,7 @@ def test_planned_windows_fetch_every_expected_bar(client: Client, bar_size: str)
         end = pd.Timestamp("2025-03-01", tz="UTC")
     # The planner is given the NYSE calendar, as the fetch service gives it; the fake follows it too.
     closed = {"holidays": us_equity_holidays(start, end), "early_closes": us_equity_early_closes(start, end)}
-    windows = plan_windows(start, end, bar_size, **closed)
+    windows = plan_windows(start, end, bar_size, closures=Closures(**closed))
     for req_id, window in enumerate(windows, start=1):
         client.reqHistoricalData(
             req_id,

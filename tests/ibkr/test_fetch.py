@@ -308,3 +308,36 @@ def test_the_clients_default_pacing_keeps_ibs_rules_as_the_fake_gateway_judges_t
     outcomes = [r.outcome for r in gateway.historical_requests]
     assert outcomes == ["bars"] * 9  # nine sessions, one request each, none refused
     assert report.results[0].retries == 0 and report.results[0].gaps == []
+
+
+def test_one_options_object_or_keywords_and_the_pipelines_fetch_missing_bars(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    from ntrader.errors import InputError
+    from ntrader.ibkr import fetch_missing_bars
+    from ntrader.ibkr.fetch import FetchOptions
+
+    gateway = make_gateway()
+    options = FetchOptions(
+        host="127.0.0.1", port=gateway.port, rules=FAST, connect_timeout=5, allow_gaps=True
+    )
+    report = fetch_bars("AAPL", "2024-01-02", "2024-01-05", options=options)
+    assert report.results[0].bars_stored == 4 and len(gateway.historical_requests) == 1
+    with pytest.raises(TypeError, match="unknown fetch option"):
+        fetch_bars("AAPL", options=options, prot=1)
+    with pytest.raises(InputError, match="unknown --what"):
+        FetchOptions(what_to_show="PRICES")
+    # The backtest pipeline's entry point: one symbol, a period, a bar size, a database.
+    monkey_env = {"IBKR_HOST": "127.0.0.1", "IBKR_PORT": str(gateway.port)}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in monkey_env.items():
+            mp.setenv(key, value)
+        from ntrader.config import get_settings
+
+        get_settings.cache_clear()
+        summary = fetch_missing_bars(
+            "AAPL", parse_period("2024-01-02", "2024-01-10"), parse_bar_size("1-DAY"), database_url
+        )
+        get_settings.cache_clear()
+    assert summary.symbol == "AAPL" and summary.bars_stored == 7 and summary.gaps == []
+    assert len(gateway.historical_requests) == 2  # only the part not fetched before

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ntrader.errors import InputError
+from ntrader.ibkr.sessions import Closures
 from ntrader.ibkr.windows import (
     BAR_SIZE_SETTING,
     MAX_DURATION,
@@ -69,7 +70,9 @@ def test_weekend_windows_are_skipped_unless_asked_for() -> None:
     windows = plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE")
     assert [w.start.day for w in windows] == [5, 8]
     assert len(plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE", skip_closed=False)) == 4
-    holiday = plan_windows(ts("2024-01-01"), ts("2024-01-03"), "1-MINUTE", holidays={dt.date(2024, 1, 1)})
+    holiday = plan_windows(
+        ts("2024-01-01"), ts("2024-01-03"), "1-MINUTE", closures=Closures(holidays={dt.date(2024, 1, 1)})
+    )
     assert [w.start.day for w in holiday] == [2]
 
 
@@ -187,7 +190,9 @@ def test_a_half_day_ends_at_its_early_close() -> None:
 
 def test_windows_after_an_early_close_are_not_requested() -> None:
     # One-second bars: 30-minute windows. The afternoon of a half day holds no session.
-    windows = plan_windows(ts("2024-07-03 16:00"), ts("2024-07-03 20:00"), "1-SECOND", early_closes=HALF_DAY)
+    windows = plan_windows(
+        ts("2024-07-03 16:00"), ts("2024-07-03 20:00"), "1-SECOND", closures=Closures(early_closes=HALF_DAY)
+    )
     assert [w.start for w in windows] == [ts("2024-07-03 16:00"), ts("2024-07-03 16:30")]
     full = plan_windows(ts("2024-07-03 16:00"), ts("2024-07-03 20:00"), "1-SECOND")
     assert len(full) == 8

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ntrader.data.bars import MARKET_TZ
 from ntrader.errors import InputError
+from ntrader.ibkr.sessions import Closures
 
 NEW_YORK = MARKET_TZ
 
@@ -160,9 +161,8 @@ def plan_windows(
     newest_first: bool = False,
     cached: Sequence[tuple[pd.Timestamp, pd.Timestamp]] = (),
     skip_closed: bool = True,
-    holidays: Collection[dt.date] | None = None,
+    closures: Closures | None = None,
     extended_hours: bool = False,
-    early_closes: EarlyCloses | None = None,
 ) -> list[RequestWindow]:
     """Split [start, end) into request windows no longer than IB's maximum for ``bar_size``.
 
@@ -172,7 +172,7 @@ def plan_windows(
     window. Windows come oldest first unless ``newest_first``.
 
     With ``skip_closed`` (the default) windows that hold no session of a US equity are dropped
-    (weekends, New York dates in ``holidays``, nights, the afternoon of a date in ``early_closes``):
+    (weekends, nights, and with ``closures`` its holidays and the afternoons of its early closes):
     each would cost a request against IB's pacing budget and return nothing. Pass
     ``extended_hours`` when requesting with useRTH=0, so that windows holding only pre- or
     post-market hours are kept.
@@ -181,6 +181,8 @@ def plan_windows(
     lo, hi = to_utc(start), to_utc(end)
     if hi <= lo:
         raise InputError(f"empty range: start {lo} is not before end {hi}")
+    holidays = closures.holidays if closures is not None else None
+    early_closes = closures.early_closes if closures is not None else None
     limit = MAX_DURATION[name]
     windows: list[RequestWindow] = []
     for s, e in _subtract(lo, hi, cached):
