@@ -226,7 +226,7 @@ def _result(vb: VectorBars, run: VectorRun, settings: VectorSettings, symbol: st
     instrument = make_equity(symbol)
     return RunResult(
         instrument_id=str(instrument.id),
-        bar_type=f"{instrument.id}-{vb.bar_size.nautilus_spec}-EXTERNAL",
+        bar_type=vb.bar_size.bar_type(instrument.id),
         capital=settings.capital,
         fills=fills,
         trades=round_trips(fills, last_price=float(vb.close_f[-1])),
