@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ntrader.data import calendar
 from ntrader.data.bars import MARKET_TZ
 from ntrader.errors import InputError
 from ntrader.ibkr.sessions import Closures
@@ -50,22 +51,11 @@ MAX_DURATION_STR: dict[str, str] = {
     "1-DAY": "1 Y",
 }
 
-#: The same limits as time spans. A month is taken as 30 days and a year as 365 so that a
-#: window never exceeds what IB means by "1 M" / "1 Y"; windows are sent as "N D" / "N S".
-MAX_DURATION: dict[str, pd.Timedelta] = {
-    "1-SECOND": pd.Timedelta(seconds=1800),
-    "5-SECOND": pd.Timedelta(seconds=3600),
-    "1-MINUTE": pd.Timedelta(days=1),
-    "5-MINUTE": pd.Timedelta(days=7),
-    "1-HOUR": pd.Timedelta(days=30),
-    "1-DAY": pd.Timedelta(days=365),
-}
-
 _DAY_SECONDS = 86_400
-_RTH = (dt.time(9, 30), dt.time(16, 0))
-_EXTENDED = (dt.time(4, 0), dt.time(20, 0))
+_RTH = calendar.REGULAR_HOURS
+_EXTENDED = calendar.EXTENDED_HOURS
 # On a half day the post-market session still runs four hours past the (early) close: 13:00-17:00.
-_POST_MARKET = dt.timedelta(hours=4)
+_POST_MARKET = calendar.POST_MARKET_AFTER_CLOSE.to_pytimedelta()
 
 
 def check_bar_size(bar_size: str) -> str:
@@ -105,6 +95,11 @@ def parse_duration(text: str) -> pd.Timedelta:
     if unit == "S":
         return pd.Timedelta(seconds=count)
     return pd.Timedelta(days=count * days[unit])
+
+
+#: The same limits as time spans. A month is taken as 30 days and a year as 365 so that a
+#: window never exceeds what IB means by "1 M" / "1 Y"; windows are sent as "N D" / "N S".
+MAX_DURATION: dict[str, pd.Timedelta] = {n: parse_duration(text) for n, text in MAX_DURATION_STR.items()}
 
 
 @dataclass(frozen=True)
