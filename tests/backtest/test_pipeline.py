@@ -140,7 +140,7 @@ def test_reads_never_fetch_or_write(
 
 def test_prepare_fetches_only_for_ibkr_and_only_when_allowed(monkeypatch, database_url):
     calls = []
-    monkeypatch.setattr("ntrader.ibkr.fetch.fetch_bars", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr("ntrader.ibkr.fetch.fetch_missing_bars", lambda *a, **k: calls.append((a, k)))
     pipeline.prepare(BacktestRequest.build("sma", "AAPL", "2023-01-01", "2023-03-31"))
     assert calls == []
     with pytest.raises(Exception, match="no 1-DAY bars stored"):

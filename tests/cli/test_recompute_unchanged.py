@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 from click.testing import CliRunner
 
-import ntrader.backtest.service as service
+import ntrader.backtest.pipeline as pipeline
 from ntrader.cli import cli
 from ntrader.db.runs import get_run, load_trades
 
@@ -63,7 +63,7 @@ def test_a_break_even_trade_is_break_even_before_and_after_storage(database_url,
     # A round trip whose P&L is a float residue (1e-12) is saved as 0E-8. Classified on the raw
     # float it was a win when the run was saved and break-even when recomputed from the database,
     # so recompute changed winning_trades, win_rate, avg_win and profit_factor.
-    real_run_engine = service.run_engine
+    real_run_engine = pipeline.run_engine
 
     def with_break_even_trade(*args, **kwargs):
         result = real_run_engine(*args, **kwargs)
@@ -72,7 +72,7 @@ def test_a_break_even_trade_is_break_even_before_and_after_storage(database_url,
         trades.loc[closed[0], "pnl"] = 1e-12
         return dataclasses.replace(result, trades=trades)
 
-    monkeypatch.setattr(service, "run_engine", with_break_even_trade)
+    monkeypatch.setattr(pipeline, "run_engine", with_break_even_trade)
     run_id = backtest()
     stored = load_trades(run_id)
     assert float(stored["pnl"].iloc[0]) == 0.0

@@ -13,22 +13,41 @@ stack), `ibkr-tiered:no-reg-fees`, `ibkr-tiered:commission-only`, `ibkr-tiered:e
 Rounding: every line of an order (commission, each fee) is computed exactly on the order's whole
 quantity and value and rounded half-up to cents; the order pays the sum of its rounded lines. An
 order filled in parts pays, on each fill, its total so far minus what its earlier fills paid.
-The vector engine's kernel does the same in integer arithmetic (`ntrader.backtest.vector`).
+The vector engine's kernel does the same in integer arithmetic (`ntrader.backtest.vector`), and
+`ntrader.backtest.fee_model` charges it inside Nautilus.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from nautilus_trader.backtest.models import FeeModel
-from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.objects import Money
 
+from ntrader.backtest.fee_table import (
+    _OVERRIDE_KEYS,
+    _ZERO,
+    COST_GROUPS,
+    IBKR_STOCKS_URL,
+    IBKR_TIERS,
+    PER_COMMISSION,
+    PER_SHARE,
+    PER_VALUE,
+    RATES_AS_OF,
+    REGULATORY_FEES,
+    TIERED_FEES,
+    US_STOCK_FEES,
+    FeeLine,
+    _cents,
+    _usd,
+)
+from ntrader.data.bars import MARKET_TZ
 from ntrader.errors import InputError
+
+if TYPE_CHECKING:
+    from ntrader.backtest.fee_model import CommissionFeeModel
 
 COMMISSION_SPECS = (
     "ibkr-fixed",
@@ -42,109 +61,6 @@ COMMISSION_SPECS = (
 )
 DEFAULT_COMMISSION = "ibkr-fixed"
 
-_CENT = Decimal("0.01")
-_ZERO = Decimal(0)
-
-#: The date the rates below were read from the sources named on each line.
-RATES_AS_OF = "2025-05-01"
-IBKR_STOCKS_URL = "https://www.interactivebrokers.com/en/pricing/commissions-stocks.php"
-SEC_31_URL = "https://www.sec.gov/divisions/marketreg/sec31feesbasicinfo.htm"
-FINRA_TAF_URL = "https://www.finra.org/rules-guidance/guidance/trading-activity-fee"
-FINRA_CAT_URL = "https://www.finra.org/rules-guidance/key-topics/consolidated-audit-trail-cat/cat-fees"
-
-# IBKR US stocks, tiered pricing: USD per share by the month's share volume. Each entry is the last
-# share of the month (inclusive) the rate applies to; None means no upper bound. Applied marginally:
-# an order that crosses a boundary pays each tier's rate on the shares inside it.
-IBKR_TIERS: tuple[tuple[int | None, Decimal], ...] = (
-    (300_000, Decimal("0.0035")),
-    (3_000_000, Decimal("0.0020")),
-    (20_000_000, Decimal("0.0015")),
-    (100_000_000, Decimal("0.0010")),
-    (None, Decimal("0.0005")),
-)
-
-# Bases of a fee line.
-PER_SHARE = "share"  # USD per share of the order
-PER_VALUE = "value"  # fraction of the order's trade value
-PER_COMMISSION = "commission"  # fraction of the order's IBKR commission (pass-through fees)
-# Groups a run's cost breakdown adds up.
-COST_GROUPS = ("commission", "exchange", "clearing", "pass_through", "regulatory")
-
-
-@dataclass(frozen=True)
-class FeeLine:
-    """One fee on top of the broker's commission: `rate` on `basis`, on `sides` ("both" or "sell"),
-    at most `maximum` USD per order; `key` is the name an override uses (`sec=0`)."""
-
-    key: str
-    name: str
-    group: str
-    rate: Decimal
-    basis: str
-    sides: str = "both"
-    maximum: Decimal | None = None
-    source: str = IBKR_STOCKS_URL
-
-    def amount(self, sell: bool, quantity: Decimal, value: Decimal, commission: Decimal) -> Decimal:
-        """This line for one order, rounded half-up to cents."""
-        if self.sides == "sell" and not sell:
-            return _ZERO
-        base = {PER_SHARE: quantity, PER_VALUE: value, PER_COMMISSION: commission}[self.basis]
-        amount = self.rate * base
-        if self.maximum is not None:
-            amount = min(amount, self.maximum)
-        return _cents(amount)
-
-    def describe(self) -> str:
-        side = " sold" if self.sides == "sell" else ""
-        if self.basis == PER_SHARE:
-            text = f"USD {self.rate.normalize():f}/share{side}"
-        elif self.basis == PER_VALUE:
-            text = f"{self.rate.normalize():f} × value{' of sales' if side else ''}"
-        else:
-            text = f"{self.rate.normalize():f} × commission"
-        if self.maximum is not None:
-            text += f", max {_usd(self.maximum)}/order"
-        return f"{self.name} {text}"
-
-
-SEC_FEE = FeeLine(
-    "sec", "SEC fee (Section 31)", "regulatory", Decimal("0.0000278"), PER_VALUE, "sell", source=SEC_31_URL
-)
-FINRA_TAF = FeeLine(
-    "taf",
-    "FINRA TAF",
-    "regulatory",
-    Decimal("0.000166"),
-    PER_SHARE,
-    "sell",
-    maximum=Decimal("8.30"),
-    source=FINRA_TAF_URL,
-)
-FINRA_CAT = FeeLine(
-    "cat", "FINRA CAT fee", "regulatory", Decimal("0.0000265"), PER_SHARE, source=FINRA_CAT_URL
-)
-EXCHANGE_FEE = FeeLine(
-    "exchange", "exchange fee (remove liquidity)", "exchange", Decimal("0.0030"), PER_SHARE
-)
-CLEARING_FEE = FeeLine("clearing", "clearing (NSCC, DTC)", "clearing", Decimal("0.00020"), PER_SHARE)
-NYSE_PASS_THROUGH = FeeLine(
-    "nyse-pass-through", "NYSE pass-through", "pass_through", Decimal("0.000175"), PER_COMMISSION
-)
-FINRA_PASS_THROUGH = FeeLine(
-    "finra-pass-through", "FINRA pass-through", "pass_through", Decimal("0.00056"), PER_COMMISSION
-)
-REGULATORY_FEES = (SEC_FEE, FINRA_TAF, FINRA_CAT)
-TIERED_FEES = (EXCHANGE_FEE, CLEARING_FEE, NYSE_PASS_THROUGH, FINRA_PASS_THROUGH)
-#: Every fee line ntrader knows for US stocks (rates as of `RATES_AS_OF`, each with its source).
-US_STOCK_FEES = (*TIERED_FEES, *REGULATORY_FEES)
-_FEE_KEYS = {line.key: line for line in US_STOCK_FEES}
-_OVERRIDE_KEYS = (*_FEE_KEYS, "taf-max")
-
-
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
-
 
 def _decimal(value: Any) -> Decimal:
     # repr of a float is its shortest round-tripping form: 909.65 stays 909.65, not 909.649999…
@@ -153,19 +69,14 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(repr(round(float(value), 9)))
 
 
-def _usd(amount: Decimal) -> str:
-    text = f"{amount.normalize():f}"
-    if "." not in text or len(text.split(".")[1]) < 2:
-        text = f"{amount:.2f}"
-    return f"USD {text}"
-
-
 def _is_sell(side: Any) -> bool:
+    """SELL for Nautilus's `OrderSide.SELL` (an int flag named SELL), "SELL"/"S", or a negative int."""
     if isinstance(side, str):
         return side.strip().upper() in ("SELL", "S", "-1")
-    if side == OrderSide.SELL:
-        return True
-    return isinstance(side, int) and not isinstance(side, OrderSide) and side < 0
+    name = getattr(side, "name", None)
+    if isinstance(name, str):
+        return name == "SELL"
+    return isinstance(side, int) and side < 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +159,8 @@ class CommissionModel:
 
     def fee_model(self) -> CommissionFeeModel:
         """A fresh Nautilus fee model (it keeps per-order and per-month state, so one per run)."""
+        from ntrader.backtest.fee_model import CommissionFeeModel
+
         return CommissionFeeModel(self)
 
     def with_rates(self, **overrides: Decimal | float | str) -> CommissionModel:
@@ -477,7 +390,7 @@ def cost_breakdown(fills: Iterable[Any], model: CommissionModel | str) -> dict[s
         if not parts:
             return
         first = parts[0]
-        when = _month_of(pd.Timestamp(first.timestamp).value)
+        when = month_of(pd.Timestamp(first.timestamp).value)
         if when != month:
             month, month_volume = when, _ZERO
         qty = sum((abs(_decimal(p.quantity)) for p in parts), _ZERO)
@@ -497,77 +410,6 @@ def cost_breakdown(fills: Iterable[Any], model: CommissionModel | str) -> dict[s
     return out
 
 
-@dataclass
-class _OrderState:
-    month_volume: Decimal
-    quantity: Decimal = _ZERO
-    value: Decimal = _ZERO
-    charged: Decimal = _ZERO
-
-
-class CommissionFeeModel(FeeModel):
-    """Nautilus fee model charging a `CommissionModel` per order.
-
-    The matching engine calls `get_commission` once per fill. An order filled in parts (thin bar
-    volume) must pay the minimum once, so each fill is charged the order's costs on everything
-    filled so far minus what its earlier fills were charged. Tiered rates count the shares of this
-    run's fills per New York calendar month, marginally from the volume before the order's first fill.
-    """
-
-    def __init__(self, model: CommissionModel) -> None:
-        super().__init__()
-        self.model = model
-        self._orders: dict[Any, _OrderState] = {}
-        self._month: tuple[int, int] | None = None
-        self._month_volume = _ZERO
-        self._clock: Any = None
-
-    def bind_clock(self, clock: Any) -> None:
-        """Read fill times from the venue's clock (the engine's kernel clock) for monthly volumes."""
-        self._clock = clock
-
-    def estimate_cents(self, side: Any, quantity: int, notional_c: int) -> int:
-        """What an order placed now will pay in total, in cents: how a strategy sizes an order so
-        that it and its costs fit in the cash (the same figure `get_commission` will charge)."""
-        month_volume = self._month_volume
-        if (
-            self.model.is_tiered
-            and self._clock is not None
-            and _month_of(self._clock.timestamp_ns()) != self._month
-        ):
-            month_volume = _ZERO
-        total = self.model.order_total(side, Decimal(quantity), Decimal(notional_c) / 100, month_volume)
-        return int(total * 100)
-
-    def get_commission(self, order: Any, fill_qty: Any, fill_px: Any, instrument: Any) -> Money:
-        qty = fill_qty.as_decimal()
-        state = self._orders.get(order.client_order_id)
-        if state is None:
-            # The order's tiers start from the month's volume before its first fill. The venue clock
-            # reads the fill time; the order's own last event is its submission (a next-open fill
-            # placed on a month's last bar lands in the next month).
-            if self.model.is_tiered:
-                month = _month_of(self._clock.timestamp_ns() if self._clock is not None else order.ts_last)
-                if month != self._month:
-                    self._month, self._month_volume = month, _ZERO
-            state = _OrderState(month_volume=self._month_volume)
-            self._orders[order.client_order_id] = state
-        state.quantity += qty
-        state.value += qty * fill_px.as_decimal()
-        self._month_volume += qty
-        total = self.model.order_total(order.side, state.quantity, state.value, state.month_volume)
-        charge = max(total - state.charged, _ZERO)
-        state.charged += charge
-        if state.quantity == order.quantity.as_decimal():
-            del self._orders[order.client_order_id]  # filled: nothing more to charge, keep memory flat
-        return Money(charge, instrument.quote_currency)
-
-
-def _month_of(ts_ns: int) -> tuple[int, int]:
-    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC").tz_convert("America/New_York")
-    return ts.year, ts.month
-
-
 __all__ = [
     "COMMISSION_SPECS",
     "COST_GROUPS",
@@ -578,7 +420,6 @@ __all__ = [
     "NO_COMMISSION",
     "RATES_AS_OF",
     "US_STOCK_FEES",
-    "CommissionFeeModel",
     "CommissionModel",
     "FeeLine",
     "commission_for",
@@ -586,3 +427,18 @@ __all__ = [
     "cost_table",
     "parse_commission",
 ]
+
+
+def month_of(ts_ns: int) -> tuple[int, int]:
+    """(year, month) in New York of a UTC timestamp in nanoseconds: the month tiers count in."""
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC").tz_convert(MARKET_TZ)
+    return ts.year, ts.month
+
+
+def __getattr__(name: str) -> Any:
+    # `CommissionFeeModel` needs Nautilus; it lives in `fee_model` and loads only when asked for.
+    if name == "CommissionFeeModel":
+        from ntrader.backtest.fee_model import CommissionFeeModel
+
+        return CommissionFeeModel
+    raise AttributeError(name)

@@ -51,16 +51,9 @@ def prepare(request: BacktestRequest) -> PreparedBars:
     )
     if request.data_source == "ibkr" and not request.no_fetch:
         # Asks IB only for windows it has not answered before; none at all when all are stored.
-        from ntrader.ibkr.fetch import fetch_bars
+        from ntrader.ibkr.fetch import fetch_missing_bars
 
-        fetch_bars(
-            request.symbol,
-            period.start,
-            period.end,
-            bar_size=request.bar_size,
-            allow_gaps=True,
-            database_url=request.database_url,
-        )
+        fetch_missing_bars(request.symbol, period, request.bar_size, request.database_url)
     bars = load_bars(
         request.symbol,
         period,

@@ -49,7 +49,7 @@ def parse_capital(value: float | str | None) -> float:
     except (TypeError, ValueError):
         raise InputError(f"capital must be a number, got {value!r}") from None
     if not math.isfinite(capital) or capital <= 0:
-        raise InputError(f"capital must be a finite number greater than 0, got {value}")
+        raise InputError(f"capital must be greater than 0 and finite, got {value}")
     if capital > 1e15:
         raise InputError(f"capital must be at most 1e15 USD (the engine's money range), got {value}")
     return capital

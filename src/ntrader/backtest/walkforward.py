@@ -259,7 +259,7 @@ def _stitched_result(prepared: PreparedBars, state: _Folds, stitched: pd.Series)
     instrument = make_equity(request.symbol)
     return RunResult(
         instrument_id=str(instrument.id),
-        bar_type=f"{instrument.id}-{request.bar_size.nautilus_spec}-EXTERNAL",
+        bar_type=request.bar_size.bar_type(instrument.id),
         capital=request.capital,
         fills=state.fills,
         trades=round_trips(state.fills, last_price=float(prepared.bars["close"].iloc[-1])),

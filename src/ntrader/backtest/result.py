@@ -1,0 +1,218 @@
+"""What a backtest produced, as plain values: fills, round-trip trades, the mark-to-market equity.
+
+Nothing here needs Nautilus: the engine wrapper (`ntrader.backtest.engine`) and the vector screen
+both build a `RunResult` from their fills with `equity_curve` and `round_trips`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ntrader.data.bars import BarSize
+from ntrader.metrics.trades import TRADE_COLUMNS
+
+#: Run statuses: a run either processed every bar and passed the equity check, or it did not.
+STATUS_COMPLETED = "completed"
+STATUS_HALTED = "halted"
+STATUS_INCONSISTENT = "inconsistent"
+
+
+@dataclass(frozen=True)
+class Fill:
+    timestamp: pd.Timestamp
+    side: str
+    quantity: float
+    price: float
+    commission: float
+
+
+@dataclass
+class RunResult:
+    """What a backtest produced: fills, round-trip trades, mark-to-market equity per bar."""
+
+    instrument_id: str
+    bar_type: str
+    capital: float
+    fills: list[Fill]
+    trades: pd.DataFrame
+    equity: pd.Series
+    final_balance: float
+    final_equity: float
+    bars: int
+    orders: int
+    split_fills: int
+    engine_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str = STATUS_COMPLETED
+    #: Why the run did not complete, and the time the engine stopped (None when completed).
+    halt_reason: str | None = None
+    halted_at: pd.Timestamp | None = None
+    #: Orders the risk engine denied / the venue rejected; decisions never filled at the end.
+    orders_denied: int = 0
+    orders_rejected: int = 0
+    unfilled_at_end: int = 0
+    skipped_on_last_bar: int = 0
+
+    @property
+    def completed(self) -> bool:
+        return self.status == STATUS_COMPLETED
+
+    def order_summary(self) -> dict[str, Any]:
+        """What the run's settings record about its orders and how it ended."""
+        summary: dict[str, Any] = {
+            "orders": self.orders,
+            "split_fills": self.split_fills,
+            "orders_denied": self.orders_denied,
+            "orders_rejected": self.orders_rejected,
+            "unfilled_at_end": self.unfilled_at_end,
+            "skipped_on_last_bar": self.skipped_on_last_bar,
+            "final_balance": self.final_balance,
+        }
+        if not self.completed:
+            summary["halt"] = {
+                "reason": self.halt_reason,
+                "at": None if self.halted_at is None else self.halted_at.isoformat(),
+            }
+        return summary
+
+    @property
+    def total_return(self) -> float:
+        return self.final_equity / self.capital - 1.0
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult({self.instrument_id}, bars={self.bars}, trades={len(self.trades)}, "
+            f"final_equity={self.final_equity:,.2f}, return={self.total_return:+.2%})"
+        )
+
+
+def count_split_orders(fills: list[Fill]) -> int:
+    """Orders filled in more than one part (volume too thin for the order at one price)."""
+    stamps = pd.Series([(f.timestamp, f.side) for f in fills])
+    return int(stamps.duplicated().sum()) if len(stamps) else 0
+
+
+def equity_curve(
+    bars: pd.DataFrame, bar_size: BarSize, fills: list[Fill], capital: float, *, fills_at_open: bool = False
+) -> pd.Series:
+    """Cash plus position marked at each bar's close, stamped at the bar's close time.
+
+    Built from the fills in bulk: fills at a bar's close belong to that bar. With `fills_at_open`
+    a fill belongs to the bar it opens: the first bar closing strictly after it, since an intraday
+    bar opens at the instant the previous one closes.
+    """
+    closes_at = bar_size.close_times(pd.DatetimeIndex(bars.index))
+    close = bars["close"].to_numpy(dtype="float64")
+    cash = np.full(len(bars), capital, dtype="float64")
+    position = np.zeros(len(bars), dtype="float64")
+    if fills:
+        fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
+        signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
+        cash_delta = np.array([-q * f.price - f.commission for q, f in zip(signed, fills, strict=True)])
+        # Index of the bar each fill belongs to: the first bar closing at or after the fill.
+        slot = np.searchsorted(_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
+        slot = np.clip(slot, 0, len(bars) - 1)
+        cash += np.cumsum(np.bincount(slot, weights=cash_delta, minlength=len(bars)))
+        position = np.cumsum(np.bincount(slot, weights=signed, minlength=len(bars)))
+    series = pd.Series(cash + position * close, index=closes_at, name="equity")
+    series.index.name = "timestamp"
+    return series
+
+
+def _nanos(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFrame:
+    """Pair fills into trades (flat → position → flat), net of both sides' commissions.
+
+    A position still open at the end is one trade with no exit, its pnl marked at `last_price`.
+    """
+    rows: list[dict[str, Any]] = []
+    position = 0.0
+    current: dict[str, Any] | None = None
+    for fill in fills:
+        signed = fill.quantity if fill.side == "BUY" else -fill.quantity
+        remaining = signed
+        commission_left = fill.commission
+        while not math.isclose(remaining, 0.0, abs_tol=1e-9):
+            if current is None or math.isclose(position, 0.0, abs_tol=1e-9):
+                current = {
+                    "side": "LONG" if remaining > 0 else "SHORT",
+                    "quantity": 0.0,
+                    "entry_cost": 0.0,
+                    "entry_time": fill.timestamp,
+                    "exit_qty": 0.0,
+                    "exit_value": 0.0,
+                    "exit_time": None,
+                    "commission": 0.0,
+                }
+                position = 0.0
+            opening = (position >= 0 and remaining > 0) or (position <= 0 and remaining < 0)
+            if opening:
+                qty = abs(remaining)
+                current["quantity"] += qty
+                current["entry_cost"] += qty * fill.price
+                current["commission"] += commission_left
+                commission_left = 0.0
+                position += remaining
+                remaining = 0.0
+            else:
+                qty = min(abs(remaining), abs(position))
+                share = qty / abs(remaining)
+                current["exit_qty"] += qty
+                current["exit_value"] += qty * fill.price
+                current["exit_time"] = fill.timestamp
+                current["commission"] += commission_left * share
+                commission_left -= commission_left * share
+                step = qty if remaining > 0 else -qty
+                position += step
+                remaining -= step
+                if math.isclose(position, 0.0, abs_tol=1e-9):
+                    rows.append(_close_trade(current))
+                    current = None
+    if current is not None and current["quantity"] > 0:
+        rows.append(_close_trade(current, open_=True, last_price=last_price))
+    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
+
+
+def _close_trade(
+    trade: dict[str, Any], open_: bool = False, last_price: float | None = None
+) -> dict[str, Any]:
+    qty = trade["quantity"]
+    entry_price = trade["entry_cost"] / qty
+    direction = 1.0 if trade["side"] == "LONG" else -1.0
+    if open_:
+        mark = entry_price if last_price is None else last_price
+        gross = direction * (mark - entry_price) * qty
+        exit_price = None
+    else:
+        exit_price = trade["exit_value"] / trade["exit_qty"]
+        gross = direction * (trade["exit_value"] - trade["exit_qty"] * entry_price)
+    return {
+        "side": trade["side"],
+        "quantity": qty,
+        "entry_time": trade["entry_time"],
+        "entry_price": entry_price,
+        "exit_time": None if open_ else trade["exit_time"],
+        "exit_price": exit_price,
+        "pnl": gross - trade["commission"],
+        "commission": trade["commission"],
+    }
+
+
+__all__ = [
+    "STATUS_COMPLETED",
+    "STATUS_HALTED",
+    "STATUS_INCONSISTENT",
+    "Fill",
+    "RunResult",
+    "count_split_orders",
+    "equity_curve",
+    "round_trips",
+]
