@@ -68,8 +68,15 @@ def test_no_import_circle_at_module_level():
             visit(node)
 
 
-@pytest.mark.parametrize(("inner", "outer"), [("ntrader.data", "ntrader.ibkr"), ("ntrader.data", "ntrader.backtest"),
-                                              ("ntrader.metrics", "ntrader.backtest"), ("ntrader.db", "ntrader.backtest")])  # fmt: skip
+INWARD = [
+    ("ntrader.data", "ntrader.ibkr"),
+    ("ntrader.data", "ntrader.backtest"),
+    ("ntrader.metrics", "ntrader.backtest"),
+    ("ntrader.db", "ntrader.backtest"),
+]
+
+
+@pytest.mark.parametrize(("inner", "outer"), INWARD)
 def test_dependencies_point_inward(inner, outer):
     for name, path in modules().items():
         if name == inner or name.startswith(inner + "."):
