@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,10 @@ from ntrader.errors import NotFoundError
 from ntrader.metrics.trades import TRADE_COLUMNS
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A stored run as plain values (no live database session attached)."""
+@dataclass(frozen=True, kw_only=True)
+class RunFields:
+    """What every run holds: what was asked and what came out (stored and read back alike)."""
 
-    id: int
-    created_at: datetime
-    status: str
     strategy: str
     params: dict[str, Any]
     symbol: str
@@ -37,6 +35,15 @@ class RunRecord:
     settings: dict[str, Any]
     metrics: dict[str, Any]
     engine_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord(RunFields):
+    """A stored run as plain values (no live database session attached)."""
+
+    id: int
+    created_at: datetime
+    status: str
 
     @property
     def total_return(self) -> float:
@@ -78,24 +85,17 @@ def _utc(value: datetime) -> datetime:
 
 
 def _record(row: BacktestRun) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        created_at=_utc(row.created_at),
-        status=row.status,
-        strategy=row.strategy,
-        params=dict(row.params),
-        symbol=row.symbol,
-        bar_type=row.bar_type,
-        data_source=row.data_source,
+    values = {f.name: getattr(row, f.name) for f in dataclass_fields(RunFields)}
+    values.update(
         start=_utc(row.start),
         end=_utc(row.end),
-        bars=row.bars,
         capital=float(row.capital),
         final_equity=float(row.final_equity),
+        params=dict(row.params),
         settings=dict(row.settings),
         metrics=dict(row.metrics),
-        engine_version=row.engine_version,
     )
+    return RunRecord(id=row.id, created_at=_utc(row.created_at), status=row.status, **values)
 
 
 def _py_datetimes(values: pd.Series) -> list[datetime | None]:
@@ -121,23 +121,10 @@ def _trade_rows(run_id: int, trades: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass(frozen=True)
-class NewRun:
-    """A finished run as it is saved: what was asked, what came out, its trades and equity."""
+@dataclass(frozen=True, kw_only=True)
+class NewRun(RunFields):
+    """A finished run as it is saved, with its trades and equity curve."""
 
-    strategy: str
-    params: dict[str, Any]
-    symbol: str
-    bar_type: str
-    data_source: str
-    start: datetime
-    end: datetime
-    bars: int
-    capital: float
-    final_equity: float
-    settings: dict[str, Any]
-    metrics: dict[str, Any]
-    engine_version: str
     trades: pd.DataFrame
     equity: pd.Series
     #: "completed", or "halted"/"inconsistent" (the reason is in `settings["halt"]`).
@@ -150,24 +137,10 @@ def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any
     Pass a `NewRun`, or its fields as keywords.
     """
     new = run if run is not None else NewRun(**fields)
+    values = {f.name: getattr(new, f.name) for f in dataclass_fields(RunFields)}
+    values.update(capital=round(new.capital, 8), final_equity=round(new.final_equity, 8))
     with session_scope(url) as session:
-        row = BacktestRun(
-            created_at=datetime.now(UTC),
-            status=new.status,
-            strategy=new.strategy,
-            params=new.params,
-            symbol=new.symbol,
-            bar_type=new.bar_type,
-            data_source=new.data_source,
-            start=new.start,
-            end=new.end,
-            bars=new.bars,
-            capital=round(new.capital, 8),
-            final_equity=round(new.final_equity, 8),
-            settings=new.settings,
-            metrics=new.metrics,
-            engine_version=new.engine_version,
-        )
+        row = BacktestRun(created_at=datetime.now(UTC), status=new.status, **values)
         session.add(row)
         session.flush()
         if len(new.trades):

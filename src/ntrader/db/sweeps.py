@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,43 +41,7 @@ class Sweep(Base):
     run_ids: Mapped[list[int]] = mapped_column(JSON)
 
 
-@dataclass(frozen=True)
-class SweepRecord:
-    """A stored sweep as plain values. `results` are ranked rows: rank, params, screened, run_id,
-    confirmed (metrics of the confirmed run, or None)."""
-
-    id: int
-    created_at: datetime
-    kind: str
-    strategy: str
-    symbol: str
-    bar_type: str
-    data_source: str
-    start: datetime
-    end: datetime
-    bars: int
-    capital: float
-    engine: str
-    metric: str
-    grid: dict[str, Any]
-    constraints: list[str]
-    settings: dict[str, Any]
-    results: list[dict[str, Any]]
-    run_ids: list[int]
-
-    def to_json_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        for key in ("created_at", "start", "end"):
-            out[key] = out[key].isoformat()
-        return out
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewSweep:
     """A finished sweep (or walk-forward) as it is saved: what was swept and the whole ranking."""
 
@@ -98,55 +63,42 @@ class NewSweep:
     run_ids: list[int]
 
 
+@dataclass(frozen=True, kw_only=True)
+class SweepRecord(NewSweep):
+    """A stored sweep as plain values. `results` are ranked rows: rank, params, screened, run_id,
+    confirmed (metrics of the confirmed run, or None)."""
+
+    id: int
+    created_at: datetime
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out = {"id": self.id, "created_at": self.created_at, **dict(self.__dict__)}
+        for key in ("created_at", "start", "end"):
+            out[key] = out[key].isoformat()
+        return out
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def save_sweep(sweep: NewSweep | None = None, *, url: str | None = None, **fields: Any) -> int:
     """Store one sweep (a `NewSweep`, or its fields as keywords) and return its id."""
     new = sweep if sweep is not None else NewSweep(**fields)
+    values = {f.name: getattr(new, f.name) for f in dataclass_fields(NewSweep)}
+    values["capital"] = round(new.capital, 8)
     with session_scope(url) as session:
-        row = Sweep(
-            created_at=datetime.now(UTC),
-            kind=new.kind,
-            strategy=new.strategy,
-            symbol=new.symbol,
-            bar_type=new.bar_type,
-            data_source=new.data_source,
-            start=new.start,
-            end=new.end,
-            bars=new.bars,
-            capital=round(new.capital, 8),
-            engine=new.engine,
-            metric=new.metric,
-            grid=new.grid,
-            constraints=new.constraints,
-            settings=new.settings,
-            results=new.results,
-            run_ids=new.run_ids,
-        )
+        row = Sweep(created_at=datetime.now(UTC), **values)
         session.add(row)
         session.flush()
         return row.id
 
 
 def _record(row: Sweep) -> SweepRecord:
-    return SweepRecord(
-        id=row.id,
-        created_at=_utc(row.created_at),
-        kind=row.kind,
-        strategy=row.strategy,
-        symbol=row.symbol,
-        bar_type=row.bar_type,
-        data_source=row.data_source,
-        start=_utc(row.start),
-        end=_utc(row.end),
-        bars=row.bars,
-        capital=float(row.capital),
-        engine=row.engine,
-        metric=row.metric,
-        grid=dict(row.grid),
-        constraints=list(row.constraints),
-        settings=dict(row.settings),
-        results=list(row.results),
-        run_ids=list(row.run_ids),
-    )
+    values = {f.name: getattr(row, f.name) for f in dataclass_fields(NewSweep)}
+    values.update(start=_utc(row.start), end=_utc(row.end), capital=float(row.capital))
+    return SweepRecord(id=row.id, created_at=_utc(row.created_at), **values)
 
 
 def get_sweep(sweep_id: int, url: str | None = None) -> SweepRecord:
