@@ -15,12 +15,15 @@ import numpy as np
 
 from ntrader.backtest.vector.commission import commission
 
+# The helpers are inlined into `_simulate` (numba IR): called per bar and per fill, a call each
+# cost ~6 % of a screen (35 SMA combinations on 97 000 one-minute bars, measured).
+
 # Columns of the fills record: bar index, +1 buy / -1 sell, quantity, price (cents), commission
 # (cents), 1 when filled at the bar's open.
 FILL_COLUMNS = 6
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _mark(cash, pos, start, stop, close_c, day_end, out):  # type: ignore[no-untyped-def]
     """Mark bars [start, stop) to market with a constant cash and position. `out`: (equity per bar,
     kept when it has rows; daily equity; state [peak, max drawdown, next day, ruined])."""
@@ -54,7 +57,7 @@ def _mark(cash, pos, start, stop, close_c, day_end, out):  # type: ignore[no-unt
     state[3] = ruined
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _fill_order(order, available, month_volume, terms, fills, n_fills, where):  # type: ignore[no-untyped-def]
     """Fill one market order `order` = (side, qty, px cents) as Nautilus's bar execution does: up to
     `available` shares at `px`, the rest one tick (cent) worse, the order's costs charged across its
@@ -86,7 +89,7 @@ def _fill_order(order, available, month_volume, terms, fills, n_fills, where):  
     return -side * notional - fee_first - fee_rest, n_fills, 1 if (first > 0 and rest > 0) else 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _affordable(target, px, cash, available, month_volume, terms):  # type: ignore[no-untyped-def]
     """`affordable_quantity` of `ntrader.strategies.base`, in the same integer cents."""
     if target < 1:
@@ -100,7 +103,7 @@ def _affordable(target, px, cash, available, month_volume, terms):  # type: igno
     return max(0, min(target - 1, (cash - extra) // px))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _available(volume, at_open, unlimited):  # type: ignore[no-untyped-def]
     """`available_at_price` of `ntrader.strategies.base` (-1: unlimited)."""
     if unlimited:
