@@ -42,8 +42,8 @@ from ntrader.backtest.fee_table import (
     FeeLine,
     _cents,
     _usd,
+    month_of,
 )
-from ntrader.data.bars import MARKET_TZ
 from ntrader.errors import InputError
 
 if TYPE_CHECKING:
@@ -427,12 +427,6 @@ __all__ = [
     "cost_table",
     "parse_commission",
 ]
-
-
-def month_of(ts_ns: int) -> tuple[int, int]:
-    """(year, month) in New York of a UTC timestamp in nanoseconds: the month tiers count in."""
-    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC").tz_convert(MARKET_TZ)
-    return ts.year, ts.month
 
 
 def __getattr__(name: str) -> Any:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.backtest.models import FeeModel
 from nautilus_trader.model.objects import Money
 
-from ntrader.backtest.costs import CommissionModel, month_of
+from ntrader.backtest.fee_table import month_of
+
+if TYPE_CHECKING:
+    from ntrader.backtest.costs import CommissionModel
 
 _ZERO = Decimal(0)
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
+
+from ntrader.data.bars import MARKET_TZ
+
 _CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 
@@ -121,6 +125,12 @@ def _usd(amount: Decimal) -> str:
     return f"USD {text}"
 
 
+def month_of(ts_ns: int) -> tuple[int, int]:
+    """(year, month) in New York of a UTC timestamp in nanoseconds: the month tiers count in."""
+    ts = pd.Timestamp(ts_ns, unit="ns", tz="UTC").tz_convert(MARKET_TZ)
+    return ts.year, ts.month
+
+
 __all__ = [
     "COST_GROUPS",
     "IBKR_TIERS",
@@ -132,4 +142,5 @@ __all__ = [
     "TIERED_FEES",
     "US_STOCK_FEES",
     "FeeLine",
+    "month_of",
 ]
