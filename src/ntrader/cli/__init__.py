@@ -7,8 +7,9 @@ from ntrader.cli.db import db
 from ntrader.cli.ibkr import ibkr
 from ntrader.cli.report import report
 from ntrader.cli.strategy import strategy
+from ntrader.cli.ui import ui
 
-for group in (strategy, backtest, report, db, data, ibkr):
+for group in (strategy, backtest, report, db, data, ibkr, ui):
     cli.add_command(group)
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,129 @@
+"""Background backtests for the UI: one worker thread, stages reported as they happen, stop on shutdown.
+
+A job runs the library's pipeline (`prepare` → `run_strategy` → `measure` → `save`, the steps of
+`ntrader.backtest.service.run_backtest`), so what the browser launches is what the CLI runs. The stop
+flag is checked before saving: a job stopped by the server's shutdown is never saved half-done (the
+save itself is one transaction).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ntrader.backtest.request import BacktestRequest
+from ntrader.errors import NtraderError
+
+STAGES = ("queued", "loading bars", "running", "measuring", "saving", "done")
+
+
+class JobStopped(Exception):
+    """The server is stopping: the job ends before anything is saved."""
+
+
+@dataclass
+class Job:
+    """One backtest launched from the browser; `state()` is what the progress stream sends."""
+
+    id: int
+    label: str
+    stage: str = "queued"
+    status: str = "queued"  # queued | running | done | failed | stopped
+    run_id: int | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    events: int = 0
+
+    def state(self) -> dict[str, Any]:
+        end = self.finished if self.finished is not None else time.monotonic()
+        return {
+            "id": self.id,
+            "label": self.label,
+            "stage": self.stage,
+            "step": STAGES.index(self.stage) if self.stage in STAGES else 0,
+            "steps": len(STAGES) - 1,
+            "status": self.status,
+            "run_id": self.run_id,
+            "error": self.error,
+            "elapsed": round(end - self.created, 2),
+        }
+
+
+def run_request(request: BacktestRequest, stage: Callable[[str], None]) -> int:
+    """The pipeline of `run_backtest`, reporting each stage; returns the saved run's id."""
+    from ntrader.backtest import pipeline
+
+    stage("loading bars")
+    prepared = pipeline.prepare(request)
+    stage("running")
+    result = pipeline.run_strategy(prepared.bars, request)
+    stage("measuring")
+    metrics = pipeline.measure(prepared.bars, request, result)
+    stage("saving")
+    return int(pipeline.save(prepared, result, metrics))
+
+
+class JobManager:
+    """Queues backtests on one worker thread (Nautilus engines run one at a time in a process)."""
+
+    def __init__(self, runner: Callable[[BacktestRequest, Callable[[str], None]], int] = run_request):
+        self._runner = runner
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntrader-ui-job")
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def submit(self, request: BacktestRequest) -> Job:
+        if self._stopping.is_set():
+            raise NtraderError("the server is stopping; no new jobs")
+        label = f"{request.strategy} on {request.symbol}"
+        with self._lock:
+            job = Job(next(self._ids), label)
+            self._jobs[job.id] = job
+        self._pool.submit(self._work, job, request)
+        return job
+
+    def get(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def all(self) -> list[Job]:
+        return sorted(self._jobs.values(), key=lambda j: -j.id)
+
+    def _stage(self, job: Job, name: str) -> None:
+        if self._stopping.is_set():
+            raise JobStopped
+        job.stage = name
+        job.events += 1
+
+    def _work(self, job: Job, request: BacktestRequest) -> None:
+        if self._stopping.is_set():
+            self._finish(job, "stopped", "the server stopped before the job started")
+            return
+        job.status = "running"
+        try:
+            job.run_id = self._runner(request, lambda name: self._stage(job, name))
+        except JobStopped:
+            self._finish(job, "stopped", "the server stopped; the run was not saved")
+        except NtraderError as exc:
+            self._finish(job, "failed", str(exc))  # the CLI's one line, never a traceback
+        except Exception as exc:  # an engine bug: still one line for the browser
+            self._finish(job, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            job.stage = "done"
+            self._finish(job, "done", None)
+
+    def _finish(self, job: Job, status: str, error: str | None) -> None:
+        job.status, job.error, job.finished = status, error, time.monotonic()
+        job.events += 1
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking jobs, let the running one end at its next stage (unsaved), drop the queue."""
+        self._stopping.set()
+        self._pool.shutdown(wait=wait, cancel_futures=False)
