@@ -151,13 +151,14 @@ class SweepPlan:
         return replace(self, metric=metric, engine=engine)
 
 
-_PLAN_FIELDS = {f.name for f in fields(SweepPlan)}
-
-
-def split_plan_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Keyword options split into (plan fields, request fields): the keyword form of the API."""
-    plan = {k: v for k, v in options.items() if k in _PLAN_FIELDS}
-    return plan, {k: v for k, v in options.items() if k not in _PLAN_FIELDS}
+def split_plan_options(
+    options: dict[str, Any], plan_type: type = SweepPlan
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keyword options split into (`plan_type` fields, request fields): the keyword form of the API."""
+    names = {f.name for f in fields(plan_type)}
+    return {k: v for k, v in options.items() if k in names}, {
+        k: v for k, v in options.items() if k not in names
+    }
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ its settings list every fold's window, chosen parameters, in-sample figure and o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -26,7 +26,7 @@ from ntrader.backtest import pipeline
 from ntrader.backtest.engine import Fill, RunResult, make_equity, round_trips
 from ntrader.backtest.pipeline import PreparedBars, prepare
 from ntrader.backtest.request import BacktestRequest, as_request
-from ntrader.backtest.sweep import SweepGrid, SweepPlan, parse_metric, rank_key
+from ntrader.backtest.sweep import SweepGrid, SweepPlan, parse_metric, rank_key, split_plan_options
 from ntrader.backtest.vector import (
     ENGINE_VERSION,
     SignalCache,
@@ -103,9 +103,6 @@ class WalkForwardPlan:
 
     def as_sweep(self) -> SweepPlan:
         return SweepPlan(grid=self.grid, constraints=self.constraints, metric=self.metric)
-
-
-_PLAN_FIELDS = {f.name for f in fields(WalkForwardPlan)}
 
 
 @dataclass
@@ -197,8 +194,7 @@ def walk_forward(
     `request` is a `BacktestRequest` and `plan` a `WalkForwardPlan`; or the keyword form
     `walk_forward("sma", "AAPL", start, end, grid=[...], train=252, test=63, metric=..., ...)`.
     """
-    plan_options = {k: v for k, v in options.items() if k in _PLAN_FIELDS}
-    request_options = {k: v for k, v in options.items() if k not in _PLAN_FIELDS}
+    plan_options, request_options = split_plan_options(options, WalkForwardPlan)
     plan = (plan if plan is not None else WalkForwardPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
     if not has_vector(req.strategy):
