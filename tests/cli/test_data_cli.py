@@ -23,6 +23,7 @@ def test_import_list_and_reimport(database_url, tmp_path):
     assert result.output.splitlines() == [
         f"Read 502 1-DAY bars for AAPL from {EXAMPLE} (2023-01-03 → 2024-12-31 UTC).",
         "Inserted 502 bars (source 'csv').",
+        "Quality: no problems in 502 bars over 502 sessions.",
     ]
     again = invoke("data", "import-csv", EXAMPLE, "--symbol", "AAPL")
     assert "Inserted 0 bars: all 502 were already stored (source 'csv')." in again.output

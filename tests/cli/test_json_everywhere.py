@@ -58,6 +58,7 @@ def invocations(port: int) -> dict[str, list[str]]:
         "strategy show": ["sma"],
         "strategy validate": [str(SMA_CONFIG)],
         "data import-csv": [str(AAPL_CSV), "--symbol", "AAPL"],
+        "data check": ["AAPL"],
         "data list": [],
         "data connect": ["--port", str(port), "--timeout", "5"],
         "data fetch": [
@@ -102,6 +103,7 @@ def test_every_command_that_prints_data_takes_json(
     assert documents["report sweeps"][0]["best"]["params"]
     assert "fast_period" in {p["name"] for p in documents["strategy show"]["parameters"]}
     assert documents["data connect"]["accounts"] == list(gateway.accounts)
+    assert documents["data check"]["clean"] is True and documents["data check"]["rows"] == 502
     assert documents["db status"]["backend"] in {"sqlite", "postgresql"}
     assert documents["backtest delete"] == {"deleted": [2]}
 

@@ -18,7 +18,13 @@ from ntrader.errors import GatewayUnavailable, NtraderError
 from ntrader.ibkr.client import SEC_TYPES, IBClient
 from ntrader.ibkr.errors import troubleshooting
 from ntrader.ibkr.fetch import WHAT_TO_SHOW, fetch_bars
-from ntrader.reports.tables import fetch_problems, fetch_table, key_value_table, stored_bars_table
+from ntrader.reports.tables import (
+    fetch_problems,
+    fetch_table,
+    key_value_table,
+    quality_table,
+    stored_bars_table,
+)
 
 # The seed plan's spellings (--timeframe 1MIN) and ntrader's (--bar-size 1-MINUTE) both work.
 TIMEFRAMES = BAR_SIZE_CHOICES
@@ -87,6 +93,8 @@ def import_csv_command(
         )
     else:
         out(f"Inserted {result.inserted:,} bars (source '{result.source}').")
+    if result.quality is not None:
+        out(result.quality.summary_line())
 
 
 @data.command("list")
@@ -107,6 +115,57 @@ def list_command(symbol: str | None, as_json: bool) -> None:
         click.echo(f"No bars stored{where}. Import the bundled example: {EXAMPLE_IMPORT}")
     else:
         console().print(stored_bars_table(series))
+
+
+@data.command("check")
+@click.argument("symbol")
+@click.option("--bar-size", default="1-DAY", show_default=True, help="1-DAY, 1-HOUR, 5-MINUTE, 1-MINUTE.")
+@click.option("--source", default="csv", show_default=True, help="Data source the bars are stored under.")
+@click.option("--start", help="First day, YYYY-MM-DD (default: the first stored bar).")
+@click.option("--end", help="Last day, YYYY-MM-DD, inclusive (default: the last stored bar).")
+@click.option(
+    "--stale-bars",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Flag this many bars in a row with the same close.",
+)
+@click.option(
+    "--outlier-sigma",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Flag returns beyond this many robust standard deviations.",
+)
+@click.option(
+    "--hours",
+    type=click.Choice(["auto", "regular", "extended"]),
+    default="auto",
+    show_default=True,
+    help="Session hours the bars must fall in (auto: extended when the series holds such bars).",
+)
+@json_option
+def check_command(
+    symbol: str, bar_size: str, source: str, start: str | None, end: str | None, as_json: bool, **limits: Any
+) -> None:
+    """Check stored bars against the NYSE calendar: holes, duplicates, stale prices, outliers, splits.
+
+    Exit code 0 when nothing was found, 1 when problems were found (so scripts can gate on it).
+
+    \b
+    Example:
+      ntrader data check AAPL --bar-size 1-DAY --source csv
+    """
+    from ntrader.data.check import CheckOptions, check_stored
+
+    report = check_stored(symbol, bar_size, source, start=start, end=end, options=CheckOptions(**limits))
+    if as_json:
+        echo_json(report.to_json_dict())
+    else:
+        console().print(quality_table(report))
+        click.echo(report.summary_line())
+    if not report.clean:
+        raise SystemExit(1)
 
 
 def _mode_for_port(port: int) -> str | None:

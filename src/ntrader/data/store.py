@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine, String, func, select, type_coerce
 
 from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars, parse_bar_size
+from ntrader.data.check import QualityReport, check_bars
 from ntrader.data.csv import read_csv_bars
 from ntrader.data.period import Period, parse_period
 from ntrader.data.symbol import parse_symbol
@@ -60,6 +61,7 @@ class ImportResult:
     first: pd.Timestamp
     last: pd.Timestamp
     notes: tuple[str, ...]
+    quality: QualityReport | None = None
 
     @property
     def already_stored(self) -> int:
@@ -77,6 +79,7 @@ class ImportResult:
             "first": self.first.isoformat(),
             "last": self.last.isoformat(),
             "notes": list(self.notes),
+            "quality": self.quality.to_json_dict() if self.quality is not None else None,
         }
 
 
@@ -288,6 +291,7 @@ def import_csv(
         first=bars.frame.index[0],
         last=bars.frame.index[-1],
         notes=bars.notes,
+        quality=check_bars(bars.frame, size, symbol=symbol, source=source),
     )
 
 

@@ -17,6 +17,7 @@ from ntrader.reports.sweep import METRIC_LABELS, fmt_metric
 
 if TYPE_CHECKING:
     from ntrader.backtest.walkforward import WalkForwardOutcome
+    from ntrader.data.check import QualityReport
     from ntrader.data.store import StoredSeries
     from ntrader.ibkr.fetch import FetchReport
     from ntrader.strategies.registry import StrategySpec
@@ -204,6 +205,28 @@ def stored_bars_table(series: Sequence[StoredSeries]) -> Table:
         table.add_row(
             s.symbol, s.bar_size, s.source, _when(s.first, daily), _when(s.last, daily), f"{s.rows:,}"
         )
+    return table
+
+
+def quality_table(report: QualityReport, shown: int = 3) -> Table:
+    """`data check`: one row per check with its count and the first windows it flagged (UTC)."""
+    from ntrader.data.check import CHECKS
+
+    daily = report.bar_size == "1-DAY"
+    title = (
+        f"Data check: {report.symbol} {report.bar_size} from {report.source} "
+        f"({_when(report.first, daily)} → {_when(report.last, daily)} UTC, {report.rows:,} bars, "
+        f"{report.sessions:,} NYSE sessions, {report.hours} hours)"
+    )
+    table = _table(title, ("Check", "Found", "Where (UTC)"), left=("Check", "Where (UTC)"))
+    for finding in report.findings:
+        where = [
+            f"{_when(a, daily)} → {_when(b, daily)}" + (f" ({detail})" if detail else "")
+            for a, b, detail in finding.windows[:shown]
+        ]
+        if len(finding.windows) > shown:
+            where.append(f"… {len(finding.windows) - shown} more windows (--json lists up to 100)")
+        table.add_row(CHECKS[finding.check], f"{finding.count:,}", "\n".join(where) or NONE_MARK)
     return table
 
 
