@@ -86,7 +86,7 @@ def test_200_requests_for_one_contract_respect_every_rule() -> None:
     # Five per 2 s (IB: six or more is a violation): each batch of 60 needs 11 more 2-second steps.
     theoretical = 3 * 600.0 + 2 * 2.0 * ((20 - 1) // 5)
     assert times[-1] <= theoretical / 0.9
-    step = limiter.rules.same_contract_window + limiter.rules.same_contract_slack
+    step = limiter.rules.short_window  # IB's 2 s with the safety margin and slack
     assert max(times[:60]) <= 11 * step + 1e-6
 
 
@@ -95,7 +95,29 @@ def test_identical_requests_wait_15_seconds_each() -> None:
     keys = [RequestKey("AAPL@SMART", "TRADES", "same")] * 10
     times = asyncio.run(_send_all(limiter, clock, keys))
     _check_rules(times, keys, limiter.rules)
-    assert times[-1] == pytest.approx(9 * 15.0)
+    assert times[-1] == pytest.approx(9 * limiter.rules.cooldown)  # 15 s and the margin
+
+
+def test_every_rule_keeps_a_safety_margin_and_the_margin_is_configurable() -> None:
+    # IB times arrivals: a sixth same-contract request at 2.0 s, or a 61st at 600 s, can arrive
+    # inside IB's window after network jitter. The default margin keeps clear of both.
+    limiter, clock = _limiter()
+    same = asyncio.run(
+        _send_all(limiter, clock, [RequestKey("AAPL@SMART", "TRADES", f"w{i}") for i in range(6)])
+    )
+    assert same[5] - same[0] >= 2.0 * 1.05 + 0.2 - 1e-9
+    limiter, clock = _limiter()
+    many = asyncio.run(
+        _send_all(limiter, clock, [RequestKey(f"S{i}@SMART", "TRADES", f"x{i}") for i in range(61)])
+    )
+    assert many[60] - many[0] >= 600 * 1.05 - 1e-9
+    limiter, clock = _limiter(PacingRules(margin=0.0, same_contract_slack=0.0))
+    bare = asyncio.run(
+        _send_all(limiter, clock, [RequestKey(f"S{i}@SMART", "TRADES", f"x{i}") for i in range(61)])
+    )
+    assert bare[60] - bare[0] == pytest.approx(600.0)
+    with pytest.raises(ValueError, match="margin"):
+        PacingRules(margin=-0.1)
 
 
 def test_bid_ask_counts_twice() -> None:
@@ -104,7 +126,7 @@ def test_bid_ask_counts_twice() -> None:
     times = asyncio.run(_send_all(limiter, clock, keys))
     _check_rules(times, keys, limiter.rules)
     assert sum(1 for t in times if t < 600.0) == 30
-    assert times[30] == pytest.approx(600.0)
+    assert times[30] == pytest.approx(limiter.rules.long_window)  # 600 s and the margin
 
 
 def test_random_mix_never_breaks_a_rule_and_stays_near_the_allowed_rate() -> None:
@@ -140,7 +162,7 @@ def test_concurrent_callers_are_served_in_order_within_the_rules() -> None:
     asyncio.run(main())
     assert [k for _, k in sent] == keys
     _check_rules([t for t, _ in sent], [k for _, k in sent], limiter.rules)
-    assert sent[-1][0] == pytest.approx(120.0)
+    assert sent[-1][0] == pytest.approx(2 * limiter.rules.long_window)  # two 60 s windows with margin
 
 
 def test_open_request_limit_waits_for_a_release() -> None:
@@ -177,7 +199,7 @@ def test_on_wait_hears_each_wait() -> None:
         await limiter.acquire(key, on_wait=heard.append)
 
     asyncio.run(main())
-    assert heard == [pytest.approx(15.0)]
+    assert heard == [pytest.approx(limiter.rules.cooldown)]
     assert clock.slept == heard
 
 

@@ -13,10 +13,9 @@ needs no gateway at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,20 @@ import pandas as pd
 
 from ntrader.config import get_settings
 from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars
+from ntrader.ibkr.locking import LOCK_NAME, atomic_write, exclusive
 
 __all__ = [
     "MANIFEST_NAME",
     "Manifest",
     "SeriesKey",
+    "catalog_lock",
     "catalog_root",
     "merge_ranges",
     "open_catalog",
     "read_catalog_bars",
+    "recover",
     "store_instrument",
+    "subtract_ranges",
     "write_catalog_bars",
 ]
 
@@ -161,6 +164,8 @@ def write_catalog_bars(
     Bars that fall outside every stored file go into a file of their own. Bars that fall inside
     a stored file's time range (a hole being filled) mean rewriting: all bars of the type go into
     one new file, written before the old files are removed, so a crash leaves extra, not missing, data.
+    A journal beside the catalog names the files that were there before; ``recover`` uses it to
+    finish or undo a write that a crash interrupted. Call under ``catalog_lock``.
     """
     from nautilus_trader.model.data import Bar, BarType
     from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
@@ -168,6 +173,7 @@ def write_catalog_bars(
 
     if frame.empty:
         return 0
+    recover(catalog)
     stored = read_catalog_bars(catalog, bar_type)
     new = frame.loc[~frame.index.isin(stored.index), BAR_COLUMNS]
     if new.empty:
@@ -178,21 +184,96 @@ def write_catalog_bars(
     lo, hi = int(inits.min()), int(inits.max())
     touches = any(a <= hi and lo <= b for a, b in intervals)
     wrangler = BarDataWrangler(BarType.from_str(bar_type), instrument)
+    directory = Path(catalog._make_path(Bar, bar_type))
+    old = sorted(directory.glob("*.parquet"))
+    journal = _journal_path(catalog)
     if not touches:
+        _write_journal(journal, directory, old, "append")
         catalog.write_data(wrangler.process(new, ts_init_delta=delta))
+        journal.unlink()
         return len(new)
     merged = pd.concat([stored, new]).sort_index()
     merged = merged[~merged.index.duplicated(keep="first")]
-    directory = Path(catalog._make_path(Bar, bar_type))
-    old = sorted(directory.glob("*.parquet"))
     stamps = _ns(merged.index)
     keep = _timestamps_to_filename(int(stamps[0]) + delta, int(stamps[-1]) + delta)
+    # A consolidated file carrying an old file's name (same first and last bar) would overwrite
+    # it in place; move that old file aside first so a crash cannot lose it.
+    aside = [p for p in old if p.name == keep]
+    for path in aside:
+        path.rename(path.with_suffix(".parquet.old"))
+    old = [p.with_suffix(".parquet.old") if p in aside else p for p in old]
+    _write_journal(journal, directory, old, "replace", keep)
     catalog.write_data(wrangler.process(merged, ts_init_delta=delta), skip_disjoint_check=True)
     for path in old:
-        # The consolidated file may carry an old file's name (same first and last bar): keep it.
-        if path.name != keep:
-            path.unlink()
+        path.unlink()
+    journal.unlink()
     return len(new)
+
+
+_JOURNAL = ".ntrader-write.json"
+
+
+def _journal_path(catalog: Any) -> Path:
+    return Path(catalog.path) / _JOURNAL
+
+
+def _write_journal(journal: Path, directory: Path, old: list[Path], mode: str, new: str = "") -> None:
+    data = {"directory": str(directory), "before": [p.name for p in old], "mode": mode, "new": new}
+    atomic_write(journal, json.dumps(data))
+
+
+def _readable(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception:
+        return False
+    return True
+
+
+def recover(catalog: Any) -> bool:
+    """Finish or undo a catalog write a crashed process left behind; True when there was one.
+
+    An "append" left a new file beside the old ones: kept when whole, removed when torn. A
+    "replace" wrote one consolidated file before removing the old ones: when the new file is whole
+    the old ones go, else the new one goes and the old ones (moved aside, if any) come back.
+    Call under ``catalog_lock``.
+    """
+    journal = _journal_path(catalog)
+    if not journal.exists():
+        return False
+    try:
+        data = json.loads(journal.read_text())
+    except ValueError:
+        journal.unlink()  # torn before the write began: nothing else was touched
+        return True
+    directory = Path(data["directory"])
+    before = [directory / name for name in data["before"]]
+    added = [p for p in directory.glob("*.parquet") if p.name not in data["before"]]
+    if data["mode"] == "append":
+        for path in added:
+            if not _readable(path):
+                path.unlink()
+    else:
+        new = directory / data["new"]
+        if new.exists() and _readable(new):
+            for path in before:
+                path.unlink(missing_ok=True)
+        else:
+            new.unlink(missing_ok=True)
+            for path in before:
+                if path.suffix == ".old" and path.exists():
+                    path.rename(path.with_suffix(""))
+    journal.unlink()
+    return True
+
+
+@contextlib.contextmanager
+def catalog_lock(path: str | Path | None = None) -> Iterator[None]:
+    """The cross-process lock every write of the catalog (and its manifest) is made under."""
+    with exclusive(catalog_root(path) / LOCK_NAME):
+        yield
 
 
 # -- the manifest ------------------------------------------------------------------------------
@@ -216,25 +297,59 @@ def _ts(text: str) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+#: An empty window: [start, end) and when IB said "no data" for it (None: before this was recorded).
+EmptyWindow = tuple[pd.Timestamp, pd.Timestamp, "pd.Timestamp | None"]
+
+
+def subtract_ranges(ranges: Iterable[Range], holes: Iterable[Range]) -> list[Range]:
+    """Parts of ``ranges`` outside every range of ``holes``."""
+    out = merge_ranges(ranges)
+    for a, b in merge_ranges(holes):
+        nxt: list[Range] = []
+        for s, e in out:
+            if b <= s or a >= e:
+                nxt.append((s, e))
+                continue
+            if s < a:
+                nxt.append((s, a))
+            if b < e:
+                nxt.append((b, e))
+        out = nxt
+    return out
+
+
 class Manifest:
-    """What was asked of IB, per series, and the instruments contract queries resolved to."""
+    """What was asked of IB, per series, and the instruments contract queries resolved to.
+
+    Several processes share one manifest: change it only under ``catalog_lock``, after
+    ``refresh()`` (which re-reads what the others saved), then ``save()``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.instruments: dict[str, dict[str, Any]] = {}
         self._fetched: dict[str, list[Range]] = {}
-        self._empty: dict[str, list[Range]] = {}
+        self._empty: dict[str, list[EmptyWindow]] = {}
 
     @classmethod
     def load(cls, root: str | Path | None = None) -> Manifest:
         manifest = cls(catalog_root(root) / MANIFEST_NAME)
-        if manifest.path.exists():
-            raw = json.loads(manifest.path.read_text())
-            manifest.instruments = dict(raw.get("instruments", {}))
-            for key, entry in raw.get("series", {}).items():
-                manifest._fetched[key] = [(_ts(a), _ts(b)) for a, b in entry.get("fetched", [])]
-                manifest._empty[key] = [(_ts(a), _ts(b)) for a, b in entry.get("empty", [])]
+        manifest.refresh()
         return manifest
+
+    def refresh(self) -> None:
+        """Re-read the manifest from disk (what other processes saved since it was loaded)."""
+        self.instruments, self._fetched, self._empty = {}, {}, {}
+        if not self.path.exists():
+            return
+        raw = json.loads(self.path.read_text())
+        self.instruments = dict(raw.get("instruments", {}))
+        for key, entry in raw.get("series", {}).items():
+            self._fetched[key] = [(_ts(a), _ts(b)) for a, b in entry.get("fetched", [])]
+            self._empty[key] = [
+                (_ts(item[0]), _ts(item[1]), _ts(item[2]) if len(item) > 2 and item[2] else None)
+                for item in entry.get("empty", [])
+            ]
 
     def fetched(self, key: SeriesKey) -> list[Range]:
         """Ranges IB has answered for this series (with bars or with "no data")."""
@@ -242,27 +357,52 @@ class Manifest:
 
     def empty(self, key: SeriesKey) -> list[Range]:
         """Windows IB answered with "no data"."""
-        return list(self._empty.get(key.text, []))
+        return merge_ranges((a, b) for a, b, _ in self._empty.get(key.text, []))
 
-    def add(self, key: SeriesKey, fetched: Iterable[Range], empty: Iterable[Range] = ()) -> None:
+    def stale_empty(self, key: SeriesKey, now: pd.Timestamp, max_age: pd.Timedelta | None) -> list[Range]:
+        """Empty windows to ask again: answered longer than ``max_age`` ago (all when None)."""
+        return merge_ranges(
+            (a, b)
+            for a, b, at in self._empty.get(key.text, [])
+            if max_age is None or at is None or now - at > max_age
+        )
+
+    def add(
+        self,
+        key: SeriesKey,
+        fetched: Iterable[Range],
+        empty: Iterable[Range] = (),
+        *,
+        now: pd.Timestamp | None = None,
+    ) -> None:
+        """Record answered windows; ``empty`` ones answered "no data" (at ``now``)."""
+        fetched, empty = list(fetched), merge_ranges(empty)
+        when = now if now is not None else pd.Timestamp.now(tz="UTC")
         self._fetched[key.text] = merge_ranges([*self._fetched.get(key.text, []), *fetched])
-        self._empty[key.text] = merge_ranges([*self._empty.get(key.text, []), *empty])
+        # A window answered again (with bars or with "no data" anew) replaces its old empty record.
+        kept: list[EmptyWindow] = []
+        for a, b, at in self._empty.get(key.text, []):
+            kept.extend((s, e, at) for s, e in subtract_ranges([(a, b)], fetched))
+        self._empty[key.text] = sorted([*kept, *((a, b, when) for a, b in empty)], key=lambda w: w[0])
 
     def save(self) -> None:
         """Write atomically: a crash leaves the old manifest or the new one, never half of one."""
+
+        def empty_rows(key: str) -> list[list[str | None]]:
+            return [
+                [a.isoformat(), b.isoformat(), at.isoformat() if at is not None else None]
+                for a, b, at in self._empty.get(key, [])
+            ]
+
         data = {
-            "version": 1,
+            "version": 2,
             "instruments": self.instruments,
             "series": {
                 key: {
                     "fetched": [[a.isoformat(), b.isoformat()] for a, b in ranges],
-                    "empty": [[a.isoformat(), b.isoformat()] for a, b in self._empty.get(key, [])],
+                    "empty": empty_rows(key),
                 }
                 for key, ranges in sorted(self._fetched.items())
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".coverage-", suffix=".json")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(data, indent=1))

@@ -30,10 +30,13 @@ from ntrader.ibkr.catalog import (
     Manifest,
     SeriesKey,
     bar_type_text,
+    catalog_lock,
     merge_ranges,
     open_catalog,
     read_catalog_bars,
+    recover,
     store_instrument,
+    subtract_ranges,
     write_catalog_bars,
 )
 from ntrader.ibkr.client import IBClient, bars_to_frame
@@ -53,7 +56,7 @@ from ntrader.ibkr.instruments import (
     to_instrument,
 )
 from ntrader.ibkr.options import WHAT_TO_SHOW, FetchOptions, resolve_options
-from ntrader.ibkr.pacing import PacingLimiter, PacingRules, historical_key
+from ntrader.ibkr.pacing import PacingLimiter, PacingRules, historical_key, ledger_for
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import BAR_SIZE_SETTING, RequestWindow, expected_sessions, find_gaps, plan_windows
@@ -136,7 +139,9 @@ class FetchService:
             request_timeout=ib.request_timeout if opts.request_timeout is None else opts.request_timeout,
         )
         self.rules = opts.rules or PacingRules(max_per_window=ib.max_historical_requests_per_10min)
-        self.limiter = PacingLimiter(self.rules, sleep=sleep)
+        # Pacing is IB's per account: every process fetching from this gateway shares one ledger.
+        ledger = ledger_for(get_settings().home, self.client.host, self.client.port)
+        self.limiter = PacingLimiter(self.rules, sleep=sleep, ledger=ledger)
         self._sleep = sleep
         self._connects = 0
 
@@ -192,6 +197,11 @@ class FetchService:
         known = manifest.instruments.get(query.key)
         if known is not None and job.root.instruments(instrument_ids=[known["instrument_id"]]):
             return known
+        with catalog_lock(self.options.catalog_path):
+            manifest.refresh()  # another process may have resolved it meanwhile
+            known = manifest.instruments.get(query.key)
+            if known is not None and job.root.instruments(instrument_ids=[known["instrument_id"]]):
+                return known
         client = await self._connected(job.result)
         try:
             details = await client.contract_details(query.contract())
@@ -202,10 +212,12 @@ class FetchService:
         if not details:
             raise InputError(f"{query.symbol}: IB returned no contract for this query")
         instrument = to_instrument(details[0])
-        store_instrument(job.root, instrument)
         entry = manifest_entry(query, details, instrument)
-        manifest.instruments[query.key] = entry
-        manifest.save()
+        with catalog_lock(self.options.catalog_path):
+            manifest.refresh()
+            store_instrument(job.root, instrument)
+            manifest.instruments[query.key] = entry
+            manifest.save()
         return entry
 
     def _plan(self, job: _Job) -> list[RequestWindow]:
@@ -219,7 +231,7 @@ class FetchService:
         everything = plan_windows(
             result.start, result.end, job.size.name, extended_hours=extended, closures=closures
         )
-        cached = merge_ranges(job.manifest.fetched(series))
+        cached = self._cached(job)
         windows = [w for w in everything if not _covered(w, cached)]
         newest_first = self.options.newest_first
         if cached and windows:
@@ -237,6 +249,18 @@ class FetchService:
             windows.sort(key=lambda w: w.start, reverse=True)
         result.cached_windows = len(everything) - sum(1 for w in everything if not _covered(w, cached))
         return windows
+
+    def _cached(self, job: _Job) -> list[Range]:
+        """What IB has answered for the series, less the "no data" answers to ask again.
+
+        An empty answer can be transient; it is trusted for ``empty_max_age`` seconds, and not
+        at all with ``refresh``.
+        """
+        assert job.series is not None
+        opts = self.options
+        max_age = None if opts.refresh else pd.Timedelta(seconds=opts.empty_max_age)
+        stale = job.manifest.stale_empty(job.series, pd.Timestamp.now(tz="UTC"), max_age)
+        return subtract_ranges(job.manifest.fetched(job.series), stale)
 
     async def _fetch_one(self, job: _Job) -> None:
         result = job.result
@@ -284,32 +308,39 @@ class FetchService:
     ) -> None:
         result, series = job.result, job.series
         assert series is not None
-        if frames:
-            new = pd.concat(frames).sort_index()
-            new = new[~new.index.duplicated(keep="last")]
-            if not new.empty:
-                instrument = job.root.instruments(instrument_ids=[series.instrument_id])[0]
-                write_catalog_bars(job.catalog, instrument, job.bar_type, job.size, new)
-                from ntrader.data.store import write_bars
-
-                result.inserted += write_bars(
-                    new,
-                    symbol=result.symbol,
-                    bar_size=job.size,
-                    source=series.source,
-                    url=self.options.database_url,
-                )
         result.empty_windows = merge_ranges(empty)
-        # Only after the bars are safely stored may the manifest say these windows are done.
-        job.manifest.add(series, answered, empty)
-        job.manifest.save()
+        if not answered:
+            return
+        with catalog_lock(self.options.catalog_path):
+            if frames:
+                new = pd.concat(frames).sort_index()
+                new = new[~new.index.duplicated(keep="last")]
+                if not new.empty:
+                    instrument = job.root.instruments(instrument_ids=[series.instrument_id])[0]
+                    write_catalog_bars(job.catalog, instrument, job.bar_type, job.size, new)
+                    from ntrader.data.store import write_bars
+
+                    result.inserted += write_bars(
+                        new,
+                        symbol=result.symbol,
+                        bar_size=job.size,
+                        source=series.source,
+                        url=self.options.database_url,
+                    )
+            # Only after the bars are safely stored may the manifest say these windows are done;
+            # re-read first, so the windows other processes recorded meanwhile are kept.
+            job.manifest.refresh()
+            job.manifest.add(series, answered, empty)
+            job.manifest.save()
 
     def _check(self, job: _Job) -> None:
         """Load the stored range into the database and list what is still missing."""
         from ntrader.data.store import write_bars
 
         result = job.result
-        stored = read_catalog_bars(job.catalog, job.bar_type, result.start, result.end)
+        with catalog_lock(self.options.catalog_path):
+            recover(job.catalog)
+            stored = read_catalog_bars(job.catalog, job.bar_type, result.start, result.end)
         # Every fetch loads the whole stored range (ON CONFLICT DO NOTHING): a new or emptied
         # database gets the cached bars without a single request to IB.
         result.inserted += write_bars(

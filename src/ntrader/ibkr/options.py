@@ -22,6 +22,8 @@ class FetchOptions:
     ``rules`` are IB's pacing rules (tests pass short windows); ``max_attempts`` bounds the
     retries of one window after pacing violations, ``max_reconnects`` the reconnections of a
     whole fetch. ``allow_gaps``: return the report instead of raising DataGapError.
+    ``refresh`` asks again for windows IB answered "no data"; without it such an answer is
+    trusted for ``empty_max_age`` seconds (a day), after which the window is asked again.
     """
 
     what_to_show: str = "TRADES"
@@ -38,6 +40,8 @@ class FetchOptions:
     database_url: str | None = None
     max_attempts: int = 6
     max_reconnects: int = 5
+    refresh: bool = False
+    empty_max_age: float = 86_400.0
 
     def __post_init__(self) -> None:
         what = self.what_to_show.strip().upper()
