@@ -97,8 +97,13 @@ def build_request(form: dict[str, str], home: Path, database_url: str | None) ->
         "liquidity": form.get("liquidity", DEFAULT_LIQUIDITY) or DEFAULT_LIQUIDITY,
         "database_url": database_url,
     }
-    if form.get("capital", "").strip():
-        options["capital"] = form["capital"].strip()
+    capital = form.get("capital", "").strip()
+    if capital:
+        # As the CLI's `--capital` (a click float) hands it over, so the message reads the same.
+        try:
+            options["capital"] = float(capital)
+        except ValueError:
+            options["capital"] = capital
     if form.get("data_source") == "csv":
         name = form.get("csv_file", "").strip()
         if not name:
