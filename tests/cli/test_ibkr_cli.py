@@ -140,3 +140,28 @@ def test_fake_gateway_command_serves_until_stopped() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_fetch_errors_name_the_symbol_once_and_refresh_and_timeout_options(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    gateway = make_gateway(faults=FaultPlan(no_data_symbols={"AAPL"}))
+    base = ["data", "fetch", "--start", "2024-01-02", "--end", "2024-01-31", "--port", str(gateway.port)]
+    unknown = invoke(*base, "--instruments", "NOSUCH")
+    assert unknown.exit_code == 1
+    assert unknown.output.count("NOSUCH") == 2  # once in the table, once in the error line
+    assert "NOSUCH: IB error 200" in unknown.output and "NOSUCH: NOSUCH" not in unknown.output
+
+    empty = invoke(*base, "--instruments", "AAPL", "--allow-gaps", "--json")
+    assert json.loads(empty.output)["requests"] == 1
+    again = invoke(*base, "--instruments", "AAPL", "--allow-gaps", "--json")
+    assert json.loads(again.output)["requests"] == 0  # "no data" is trusted for a day...
+    refreshed = invoke(*base, "--instruments", "AAPL", "--allow-gaps", "--json", "--refresh")
+    assert json.loads(refreshed.output)["requests"] == 1  # ...unless asked to refresh
+    assert len(gateway.historical_requests) == 2
+
+    silent = make_gateway(faults=FaultPlan(silent=True))
+    hung = invoke("data", "fetch", "--instruments", "MSFT", "--port", str(silent.port), "--timeout", "0.3")
+    assert hung.exit_code == 3 and "within 0.3 s" in hung.output
+    bad = invoke(*base, "--instruments", "AAPL", "--pacing-margin", "2")
+    assert bad.exit_code == 2 and "--pacing-margin" in bad.output

@@ -18,6 +18,7 @@ from ntrader.errors import GatewayUnavailable, NtraderError
 from ntrader.ibkr.client import SEC_TYPES, IBClient
 from ntrader.ibkr.errors import troubleshooting
 from ntrader.ibkr.fetch import WHAT_TO_SHOW, fetch_bars
+from ntrader.ibkr.pacing import PacingRules
 from ntrader.reports.tables import (
     fetch_problems,
     fetch_table,
@@ -290,6 +291,24 @@ def connect_command(
 @click.option("--port", type=int, help="API port (default: IBKR_PORT).")
 @click.option("--client-id", type=int, help="API client id (default: IBKR_CLIENT_ID).")
 @click.option("--newest-first", is_flag=True, help="Request the newest windows first.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help='Ask again for windows IB answered "no data" before (they are otherwise trusted for a day).',
+)
+@click.option(
+    "--timeout",
+    "connect_timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for IB Gateway/TWS to answer the connection (default: IBKR_CONNECT_TIMEOUT).",
+)
+@click.option(
+    "--pacing-margin",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Safety margin on IB's pacing windows, as a fraction (0.05: ten minutes become 630 s).",
+)
 @json_option
 def fetch_command(
     instruments: str | None,
@@ -310,6 +329,10 @@ def fetch_command(
       ntrader data fetch --instruments AAPL,MSFT --start 2024-01-01 --end 2024-01-31 --timeframe 1MIN
     """
     names = [*(instruments.split(",") if instruments else []), *symbols]
+    ib = get_settings().ibkr
+    contract["rules"] = PacingRules(
+        max_per_window=ib.max_historical_requests_per_10min, margin=contract.pop("pacing_margin")
+    )
     with FetchBars(enabled=not as_json) as progress:
         report = fetch_bars(
             names,
@@ -320,7 +343,7 @@ def fetch_command(
             use_rth=contract.pop("rth"),
             allow_gaps=True,  # gaps are judged below, after the table is shown
             progress=progress,
-            **contract,  # sec_type, exchange, currency, con_id, host, port, client_id, newest_first
+            **contract,  # contract fields, host, port, client_id, newest_first, refresh, timeout, rules
         )
     if as_json:
         echo_json(report.to_json_dict())

@@ -10,6 +10,7 @@ __all__ = [
     "ConnectionLost",
     "IBError",
     "NoData",
+    "NoPermission",
     "PacingViolation",
     "QueryCancelled",
     "RequestTimeout",
@@ -60,6 +61,23 @@ class NoData(IBError):
     """162 "HMDS query returned no data": the window is empty (weekend, holiday, before listing)."""
 
 
+class NoPermission(IBError):
+    """162 "No market data permissions for ..." or 354: the account lacks the data subscription.
+
+    Every window of the contract would fail the same way, so a fetch stops at the first.
+    """
+
+    def __init__(self, code: int, text: str, req_id: int = -1) -> None:
+        super().__init__(code, text, req_id)
+        ib = " ".join(text.split()).removeprefix("Historical Market Data Service error message:")
+        self.args = (
+            f"IB says: {ib.strip() or 'no market data subscription'} — historical data needs the "
+            "exchange's market data subscription on the live account (Client Portal → Settings → "
+            "Market Data Subscriptions, e.g. the US Securities Snapshot and Futures Value Bundle); "
+            "a paper account shares the live account's subscriptions once that is enabled",
+        )
+
+
 class QueryCancelled(IBError):
     """162 "query cancelled" without a pacing reason: IB gave up on the request; asking again may work."""
 
@@ -91,10 +109,14 @@ def classify(code: int, text: str, req_id: int = -1) -> IBError:
     if code == 162:
         if "pacing violation" in lowered:
             return PacingViolation(code, text, req_id)
+        if "permission" in lowered:
+            return NoPermission(code, text, req_id)
         if "no data" in lowered:
             return NoData(code, text, req_id)
         if "cancelled" in lowered:
             return QueryCancelled(code, text, req_id)
+    if code == 354:
+        return NoPermission(code, text, req_id)
     if code in (504, 1100):
         return ConnectionLost(code, text, req_id)
     return IBError(code, text, req_id)

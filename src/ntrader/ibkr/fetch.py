@@ -44,6 +44,7 @@ from ntrader.ibkr.errors import (
     ConnectionLost,
     IBError,
     NoData,
+    NoPermission,
     PacingViolation,
     QueryCancelled,
     RequestTimeout,
@@ -207,10 +208,10 @@ class FetchService:
             details = await client.contract_details(query.contract())
         except IBError as exc:
             if exc.code == 200:
-                raise InputError(f"{query.symbol}: {exc}") from None
+                raise InputError(str(exc)) from None  # the report names the symbol
             raise
         if not details:
-            raise InputError(f"{query.symbol}: IB returned no contract for this query")
+            raise InputError("IB returned no contract for this query")
         instrument = to_instrument(details[0])
         entry = manifest_entry(query, details, instrument)
         with catalog_lock(self.options.catalog_path):
@@ -424,9 +425,11 @@ class FetchService:
                 if attempts >= 2:
                     raise _Failed(str(exc)) from exc
                 continue
+            except NoPermission:
+                raise  # no subscription: every later window would be refused the same way
             except IBError as exc:
-                if exc.code in (200, 354):
-                    raise  # the contract or the subscription is wrong: no window will work
+                if exc.code == 200:
+                    raise  # the contract is wrong: no window will work
                 raise _Failed(str(exc)) from exc
             finally:
                 self.limiter.release()

@@ -25,6 +25,8 @@ class FaultPlan:
       request left with no bars at all answers 162 "no data", as IB does.
     - ``unknown_symbols``: contract details and history answer 200 "No security definition"
       (symbols the gateway was not started with answer the same).
+    - ``no_permission_symbols``: historical requests for these answer 162 "No market data
+      permissions for <exchange> STK", as IB does for an account without the subscription.
     - ``reply_delay``: seconds to wait before answering each historical request.
     - ``drop_on_historical_request``: close the client's socket when the N-th historical request
       arrives, leaving it unanswered.
@@ -40,6 +42,7 @@ class FaultPlan:
     no_data_symbols: frozenset[str] = frozenset()
     no_data_windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()
     unknown_symbols: frozenset[str] = frozenset()
+    no_permission_symbols: frozenset[str] = frozenset()
     reply_delay: float = 0.0
     drop_on_historical_request: int | None = None
     silent: bool = False
@@ -51,6 +54,8 @@ class FaultPlan:
         object.__setattr__(self, "pacing_violation_on", frozenset(self.pacing_violation_on))
         object.__setattr__(self, "no_data_symbols", frozenset(s.upper() for s in self.no_data_symbols))
         object.__setattr__(self, "unknown_symbols", frozenset(s.upper() for s in self.unknown_symbols))
+        denied = frozenset(s.upper() for s in self.no_permission_symbols)
+        object.__setattr__(self, "no_permission_symbols", denied)
         windows = tuple((_utc(a), _utc(b)) for a, b in self.no_data_windows)
         object.__setattr__(self, "no_data_windows", windows)
         if self.enforce_pacing is True:
@@ -82,7 +87,9 @@ class HistoricalRecord:
     use_rth: bool
     format_date: int
     received_at: float
-    outcome: str = "pending"  # bars | no-data | pacing | unknown | invalid | dropped | cancelled
+    outcome: str = (
+        "pending"  # bars | no-data | pacing | unknown | no-permission | invalid | dropped | cancelled
+    )
     bar_count: int = 0
 
 

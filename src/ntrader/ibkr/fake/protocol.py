@@ -31,6 +31,7 @@ _HMDS = "Historical Market Data Service error message:"
 PACING_VIOLATION_TEXT = _HMDS + "API historical data query cancelled: pacing violation"
 NO_DATA_TEXT = _HMDS + "HMDS query returned no data"
 TOO_LONG_TEXT = _HMDS + "Time length exceed max."
+NO_PERMISSION_TEXT = _HMDS + "No market data permissions for {exchange} STK"
 QUERY_CANCELLED_TEXT = _HMDS + "API historical data query cancelled"
 BAD_END_DATE_TEXT = (
     "End Date/Time: The date, time, or time-zone entered is invalid. The correct format is "

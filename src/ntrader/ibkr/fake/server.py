@@ -181,6 +181,10 @@ class _Session:
         if not self.gw.knows(record.symbol):
             self.fail(record, "unknown", wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT)
             return
+        if record.symbol in faults.no_permission_symbols:
+            text = wire.NO_PERMISSION_TEXT.format(exchange=stock_info(record.symbol).primary_exchange)
+            self.fail(record, "no-permission", wire.ERR_HISTORICAL, text)
+            return
         try:
             step = parse_bar_size(req.bar_size)
         except ValueError:

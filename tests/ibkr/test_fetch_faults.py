@@ -1,0 +1,106 @@
+"""What IB refuses or forgets, over TCP against the fake gateway: permissions, stale "no data", windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ntrader.ibkr.catalog import Manifest, SeriesKey
+from ntrader.ibkr.fake import FakeGateway, FaultPlan
+from ntrader.ibkr.fetch import fetch_bars
+from ntrader.ibkr.pacing import PacingRules
+
+FAST = PacingRules(
+    window_seconds=1.0,
+    identical_cooldown=0.01,
+    same_contract_window=0.01,
+    same_contract_slack=0.0,
+    max_same_contract=6,
+    backoff_base=0.01,
+    backoff_max=0.05,
+)
+
+
+def fetch(gateway: FakeGateway, *symbols: str, **kwargs: Any) -> Any:
+    options: dict[str, Any] = {
+        "port": gateway.port,
+        "host": "127.0.0.1",
+        "rules": FAST,
+        "connect_timeout": 5,
+        "request_timeout": 5,
+        "allow_gaps": True,
+    }
+    options.update(kwargs)
+    return fetch_bars(list(symbols), **options)
+
+
+def test_missing_subscription_stops_at_the_first_window_with_ibs_text(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    gateway = make_gateway(faults=FaultPlan(no_permission_symbols={"MSFT"}))
+    report = fetch(gateway, "MSFT", "AAPL", start="2024-01-02", end="2024-03-28", bar_size="1MIN")
+    msft = [r for r in gateway.historical_requests if r.symbol == "MSFT"]
+    assert [r.outcome for r in msft] == ["no-permission"]  # one request, not one per window
+    [(symbol, why)] = report.errors
+    assert symbol == "MSFT"
+    assert "No market data permissions for NASDAQ STK" in why and "Market Data Subscriptions" in why
+    assert report.results[1].error is None and report.results[1].bars_stored > 0  # AAPL went on
+
+
+def test_no_data_is_trusted_for_a_while_then_asked_again_and_refresh_asks_at_once(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    # A transient "no data" for a whole symbol: the first fetch stores nothing.
+    gateway = make_gateway(faults=FaultPlan(no_data_symbols={"AAPL"}))
+    first = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-31").results[0]
+    assert first.bars_stored == 0 and first.requests == 1
+    gateway.stop()
+    healthy = make_gateway()
+    # Within the expiry the empty answer stands: nothing is asked.
+    again = fetch(healthy, "AAPL", start="2024-01-02", end="2024-01-31").results[0]
+    assert again.requests == 0 and healthy.historical_requests == []
+    # --refresh asks again for known-empty windows.
+    refreshed = fetch(healthy, "AAPL", start="2024-01-02", end="2024-01-31", refresh=True).results[0]
+    assert refreshed.requests == 1 and refreshed.bars_stored == 21 and refreshed.gaps == []
+    key = SeriesKey("AAPL.NASDAQ", "1-DAY")
+    assert Manifest.load().empty(key) == []  # the window now has bars: no longer recorded empty
+
+
+def test_empty_windows_expire(make_gateway: Callable[..., FakeGateway], database_url: str) -> None:
+    gateway = make_gateway(faults=FaultPlan(no_data_symbols={"AAPL"}))
+    fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-31")
+    gateway.stop()
+    healthy = make_gateway()
+    # An expiry of zero seconds: an empty answer from before is stale at once.
+    later = fetch(healthy, "AAPL", start="2024-01-02", end="2024-01-31", empty_max_age=0).results[0]
+    assert later.requests == 1 and later.bars_stored == 21
+
+
+def test_an_old_manifest_without_answer_times_asks_its_empty_windows_again(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    import json
+
+    gateway = make_gateway(faults=FaultPlan(no_data_symbols={"AAPL"}))
+    fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-31")
+    manifest = Manifest.load()
+    raw = json.loads(manifest.path.read_text())
+    for entry in raw["series"].values():
+        entry["empty"] = [row[:2] for row in entry["empty"]]  # the version-1 shape
+    manifest.path.write_text(json.dumps(raw))
+    gateway.stop()
+    healthy = make_gateway()
+    assert fetch(healthy, "AAPL", start="2024-01-02", end="2024-01-31").results[0].bars_stored == 21
+    assert [r.outcome for r in healthy.historical_requests] == ["bars"]
+
+
+@pytest.mark.parametrize("bad", ["NOSUCH"])
+def test_error_text_names_the_symbol_once(
+    make_gateway: Callable[..., FakeGateway], database_url: str, bad: str
+) -> None:
+    gateway = make_gateway()
+    report = fetch(gateway, bad, start="2024-01-02", end="2024-01-05")
+    [(symbol, why)] = report.errors
+    assert symbol == bad and bad not in why and why.startswith("IB error 200")
