@@ -44,6 +44,9 @@ _PG_ROW = np.dtype(
 )
 _COLUMNS = "symbol, bar_type, timestamp, open, high, low, close, volume, data_source"
 _CONFLICT = "(symbol, bar_type, timestamp, data_source)"
+_IMPORT_LOCK = 0x6E74  # advisory-lock namespace of bar imports ("nt"); the second key is the series
+#: How long an import waits for another process's import into the same SQLite file (ms).
+SQLITE_BUSY_MS = 600_000
 
 Progress = Callable[[int, int], None]
 
@@ -138,7 +141,10 @@ def _write_sqlite(
     inserted = 0
     try:
         cursor: Any = raw.cursor()  # sqlite3's executemany takes any iterable of rows, not only lists
-        # One transaction for the whole file: sqlite3 opens it before the first INSERT.
+        # One transaction for the whole file, taking the write lock at once: a concurrent import
+        # into the same file waits for it (up to SQLITE_BUSY_MS) instead of failing.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("BEGIN IMMEDIATE")
         for part in _chunks(len(times), progress):
             cursor.executemany(
                 sql,
@@ -202,6 +208,9 @@ def _write_postgres(
         connection = raw.driver_connection
         assert connection is not None
         with connection.cursor() as cursor:
+            # Imports of one series take turns (held until commit): otherwise two overlapping imports
+            # both see an empty range, both COPY, and the later one fails on the unique key.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_IMPORT_LOCK, "|".join(key)))
             first, last = (pd.Timestamp(int(v), tz="UTC").to_pydatetime() for v in (ns.min(), ns.max()))
             cursor.execute(
                 "SELECT EXISTS (SELECT 1 FROM market_data WHERE symbol = %s AND bar_type = %s "
