@@ -46,10 +46,10 @@ def test_password_is_masked(monkeypatch: pytest.MonkeyPatch):
     assert ibkr.password is not None and ibkr.password.get_secret_value() == "tws-secret"
 
 
-def test_bad_trading_mode_is_rejected(monkeypatch: pytest.MonkeyPatch):
-    from pydantic import ValidationError
+def test_bad_trading_mode_is_rejected_naming_the_variable(monkeypatch: pytest.MonkeyPatch):
+    from ntrader.config import SettingsError
 
     monkeypatch.setenv("IBKR_TRADING_MODE", "casino")
     get_settings.cache_clear()
-    with pytest.raises(ValidationError, match="paper"):
+    with pytest.raises(SettingsError, match="IBKR_TRADING_MODE='casino': IBKR_TRADING_MODE must be 'paper'"):
         _ = get_settings().ibkr

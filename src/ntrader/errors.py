@@ -68,3 +68,9 @@ class RunHalted(NtraderError):
     saved with status halted/inconsistent, and its figures cover only what happened."""
 
     exit_code = 5
+
+
+class StrategyFailed(NtraderError):
+    """The strategy's own code raised before the run could start (e.g. in `__init__`); nothing saved."""
+
+    exit_code = 5

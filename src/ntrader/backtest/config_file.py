@@ -31,7 +31,7 @@ class RunConfig(BaseModel):
     end: date | None = None
     data_source: Literal["mock", "csv", "ibkr"] = "mock"
     bar_size: str = "1-DAY"
-    capital: float | None = Field(default=None, gt=0)
+    capital: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     commission: str = "ibkr-fixed"
     fill_at: Literal["close", "next-open"] = "close"
     liquidity: Literal["bar-volume", "unlimited"] = "bar-volume"
@@ -67,15 +67,56 @@ def _key_lines(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str,
     return lines
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic checks them (2024-02-30 is then a field
+    error with its line, not a ValueError from inside PyYAML)."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+#: A run config is a few lines; anything this large is the wrong file.
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _read_text(file: Path) -> str:
+    raw = file.read_bytes()
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(f"too large for a run config ({len(raw):,} bytes)", file=str(file))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            file=str(file),
+        ) from None
+
+
+def _refuse_aliases(text: str, file: Path) -> None:
+    """Aliases (*name) are refused before anything is built: a recursive one never ends and nested
+    ones ("billion laughs") grow exponentially; a run config has no use for them."""
+    for event in yaml.parse(text, Loader=_ConfigLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = f"line {event.start_mark.line + 1}: " if event.start_mark is not None else ""
+            raise InputError(
+                f"{line}YAML aliases (*{event.anchor}) are not supported in run configs",
+                file=str(file),
+            )
+
+
 def load_run_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML run config, including the strategy and its parameters."""
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"config file not found: {file}")
-    text = file.read_text()
+    text = _read_text(file)
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        _refuse_aliases(text, file)
+        root = yaml.compose(text, Loader=_ConfigLoader)
+        data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""

@@ -49,8 +49,9 @@ from ntrader.backtest.result import (
     round_trips,
 )
 from ntrader.data.bars import BAR_COLUMNS, BarSize
-from ntrader.errors import InputError
+from ntrader.errors import InputError, StrategyFailed
 from ntrader.strategies.base import ExecutionRules
+from ntrader.strategies.loader import describe_raised
 
 # The last equity point may differ from the account's own figure by float rounding only.
 _EQUITY_TOLERANCE = 0.01
@@ -204,7 +205,10 @@ def _run(
         engine.add_data(open_ticks(engine_bars, setup.bar_size, instrument))
     if setup.extra_data is not None:
         engine.add_data(setup.extra_data(instrument))
-    strategy = setup.strategy_class(config)
+    try:
+        strategy = setup.strategy_class(config)
+    except Exception as exc:  # the user's __init__: nothing ran, nothing is saved
+        raise StrategyFailed(f"the strategy raised {describe_raised(exc, setup.strategy_class)}") from exc
     if hasattr(strategy, "execution"):
         strategy.execution = ExecutionRules(
             next_open=next_open,
@@ -217,7 +221,7 @@ def _run(
     try:
         engine.run()
     except Exception as exc:  # a strategy that raises stops the run: record it, never hide it
-        halt_reason = f"the strategy raised {type(exc).__name__}: {exc}"
+        halt_reason = f"the strategy raised {describe_raised(exc, setup.strategy_class)}"
     return _read_end(engine, strategy, instrument, setup, halt_reason or _engine_halt_reason(engine))
 
 

@@ -40,6 +40,10 @@ def about(field_name: str) -> Iterator[None]:
         raise
 
 
+#: Starting cash at most: Nautilus money ends at MONEY_MAX ≈ 1.7e13, and equity must have room to grow.
+CAPITAL_MAX = 1e12
+
+
 def parse_capital(value: float | str | None) -> float:
     """Starting cash in USD: a finite number > 0 (default: NTRADER_DEFAULT_CAPITAL)."""
     if value is None:
@@ -50,8 +54,11 @@ def parse_capital(value: float | str | None) -> float:
         raise InputError(f"capital must be a number, got {value!r}") from None
     if not math.isfinite(capital) or capital <= 0:
         raise InputError(f"capital must be greater than 0 and finite, got {value}")
-    if capital > 1e15:
-        raise InputError(f"capital must be at most 1e15 USD (the engine's money range), got {value}")
+    if capital > CAPITAL_MAX:
+        raise InputError(
+            f"capital must be at most {CAPITAL_MAX:g} USD (the engine's money range ends at 1.7e13), "
+            f"got {value}"
+        )
     return capital
 
 

@@ -12,6 +12,7 @@ from ntrader.backtest.config_file import load_run_config
 from ntrader.backtest.parallel import RAY_ADDRESS_ENV
 from ntrader.backtest.sweep import ENGINES, run_sweep
 from ntrader.cli.options import (
+    RECORD_ID,
     GridOptions,
     MarketOptions,
     format_options,
@@ -142,7 +143,7 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
 
 
 @backtest.command("compare")
-@click.argument("run_ids", nargs=-1, required=True, type=int)
+@click.argument("run_ids", nargs=-1, required=True, type=RECORD_ID)
 @format_options(COMPARE_FORMATS, "text: a table; html: table and overlaid equity curves.")
 @json_option
 def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_json: bool) -> None:
@@ -291,7 +292,7 @@ def walk_forward_command(
 
 
 @backtest.command("delete")
-@click.argument("run_ids", nargs=-1, required=True, type=int)
+@click.argument("run_ids", nargs=-1, required=True, type=RECORD_ID)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
 @json_option
 def delete_command(run_ids: tuple[int, ...], yes: bool, as_json: bool) -> None:

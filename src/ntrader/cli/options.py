@@ -17,6 +17,9 @@ from ntrader.strategies import parse_param_pairs
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
+#: A run or sweep id as the database stores it (a 64-bit integer): larger is a usage error, not a crash.
+RECORD_ID = click.IntRange(min=1, max=2**63 - 1)
+
 
 @dataclass(frozen=True)
 class MarketOptions:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ntrader.cli.options import format_options, json_option
+from ntrader.cli.options import RECORD_ID, format_options, json_option
 from ntrader.cli.render import console, echo_export, echo_json
 from ntrader.db.runs import RunRecord, get_run
 from ntrader.db.sweeps import get_sweep, list_sweeps
@@ -37,7 +37,7 @@ def render_summary(record: RunRecord) -> None:
 
 
 @report.command("summary")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RECORD_ID)
 @json_option
 def summary_command(run_id: int, as_json: bool) -> None:
     """Key metrics of a saved run, read from the database (no rerun).
@@ -54,7 +54,7 @@ def summary_command(run_id: int, as_json: bool) -> None:
 
 
 @report.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RECORD_ID)
 @click.option("--trades", "with_trades", is_flag=True, help="Also list the trades.")
 @click.option(
     "--limit",
@@ -83,7 +83,7 @@ def show_command(run_id: int, with_trades: bool, limit: int, as_json: bool) -> N
 
 
 @report.command("export")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RECORD_ID)
 @format_options(
     EXPORT_FORMATS, "text: the full report; csv: the trades; json: run, metrics and trades; html: charts."
 )
@@ -115,7 +115,7 @@ def schema_command() -> None:
 
 
 @report.command("recompute")
-@click.argument("run_ids", nargs=-1, type=int)
+@click.argument("run_ids", nargs=-1, type=RECORD_ID)
 @click.option("--all", "all_runs", is_flag=True, help="Every saved run.")
 @click.option("--risk-free-rate", type=float, help="Annual rate, e.g. 0.04 (default: each run's own).")
 @click.option("--dry-run", is_flag=True, help="Say what would change, save nothing.")
@@ -163,7 +163,7 @@ def _print_recomputed(results: list[Recomputed], dry_run: bool) -> None:
 
 
 @report.command("sweep")
-@click.argument("sweep_id", type=int)
+@click.argument("sweep_id", type=RECORD_ID)
 @format_options(
     SWEEP_FORMATS,
     "text: the ranked table; html: table and, for two-parameter grids, a heatmap.",

@@ -5,10 +5,36 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["IBKRSettings", "Settings", "get_settings", "mask_url"]
+from ntrader.errors import InputError
+
+__all__ = ["IBKRSettings", "Settings", "SettingsError", "get_settings", "mask_url"]
+
+
+class SettingsError(InputError):
+    """An environment (or `.env`) value that does not fit its setting; names the variable."""
+
+
+def _load(model: type[BaseSettings], prefix: str) -> BaseSettings:
+    """Build a settings model; a bad value becomes one line naming the variable, its value and why."""
+    try:
+        return model()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field_name = str(error["loc"][0]) if error["loc"] else "?"
+        aliases = {info.alias for info in model.model_fields.values() if info.alias}
+        info = model.model_fields.get(field_name)
+        if field_name in aliases:  # pydantic reports aliased fields by their alias: the variable
+            variable = field_name
+        elif info is not None and info.alias:
+            variable = info.alias
+        else:
+            variable = prefix + field_name
+        variable = variable.upper()
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"environment variable {variable}={error.get('input')!r}: {reason}") from None
 
 
 def _default_home() -> Path:
@@ -18,7 +44,10 @@ def _default_home() -> Path:
 class IBKRSettings(BaseSettings):
     """Where IB Gateway/TWS listens and how hard ntrader may talk to it (the seed plan's names)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty value (`IBKR_HOST=` as .env.example leaves it) means "not set": the default applies.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     host: str = Field("127.0.0.1", alias="IBKR_HOST")
     port: int = Field(7497, alias="IBKR_PORT")
@@ -55,7 +84,7 @@ class Settings(BaseSettings):
     """ntrader's own settings: `NTRADER_*` variables, plus `DATABASE_URL` under its usual name."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NTRADER_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="NTRADER_", env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
 
     home: Path = Field(default_factory=_default_home)
@@ -84,13 +113,13 @@ class Settings(BaseSettings):
 
     @cached_property
     def ibkr(self) -> IBKRSettings:
-        return IBKRSettings()
+        return _load(IBKRSettings, "IBKR_")  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once; `get_settings.cache_clear()` rereads them."""
-    return Settings()
+    return _load(Settings, "NTRADER_")  # type: ignore[return-value]
 
 
 def mask_url(url: str) -> str:

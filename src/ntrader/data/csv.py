@@ -301,6 +301,12 @@ def _numbers(reader: _Reader, columns: dict[str, str], problems: list[_Problem])
     return table, values
 
 
+#: The largest price and quantity the engine represents (Nautilus PRICE_MAX / QUANTITY_MAX; a test
+#: checks they match). A bar beyond them would import fine and crash every backtest on the symbol.
+PRICE_MAX = 17_014_118_346_046.0
+VOLUME_MAX = 34_028_236_692_093.0
+
+
 def _value_checks(
     values: dict[str, np.ndarray], stamps: np.ndarray, problems: list[_Problem], line: Callable[[int], int]
 ) -> None:
@@ -315,8 +321,10 @@ def _value_checks(
         first(np.isinf(v), order, name, "value {} is not a finite number", v)
         if name in PRICE_COLUMNS:
             first(v <= 0, order, name, "price {:g} must be greater than 0", v)
+            first(v > PRICE_MAX, order, name, f"price {{:g}} is beyond the engine's ≤ {PRICE_MAX:g}", v)
         else:
             first(v < 0, order, name, "volume {:g} must not be negative", v)
+            first(v > VOLUME_MAX, order, name, f"volume {{:g}} is beyond the engine's ≤ {VOLUME_MAX:g}", v)
     o, h, lo, c = (values[n] for n in PRICE_COLUMNS)
     top, bottom = np.maximum(o, c), np.minimum(o, c)
     first(h < top, 2, "high", "high {:g} is below max(open, close) = {:g}", h, top)
