@@ -104,3 +104,22 @@ def test_error_text_names_the_symbol_once(
     report = fetch(gateway, bad, start="2024-01-02", end="2024-01-05")
     [(symbol, why)] = report.errors
     assert symbol == bad and bad not in why and why.startswith("IB error 200")
+
+
+def test_windows_before_the_first_bar_are_never_planned(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    import datetime as dt
+
+    # NEWCO lists on 1 March 2024: IB's head timestamp says so, and nothing exists before it.
+    gateway = make_gateway(symbols=("AAPL", "NEWCO"), listed={"NEWCO": dt.date(2024, 3, 1)})
+    report = fetch(gateway, "NEWCO", start="2024-01-02", end="2024-03-08", bar_size="1MIN")
+    result = report.results[0]
+    assert gateway.head_requests == ["NEWCO"]
+    assert result.first_available is not None and result.first_available.date() == dt.date(2024, 3, 1)
+    outcomes = [r.outcome for r in gateway.historical_requests]
+    assert outcomes and set(outcomes) == {"bars"}  # not one "no data" window before the listing
+    assert result.gaps == [] and result.bars_stored == 6 * 390
+    # The head timestamp is remembered: a refetch asks nothing at all.
+    again = fetch(gateway, "NEWCO", start="2024-01-02", end="2024-03-08", bar_size="1MIN").results[0]
+    assert again.requests == 0 and gateway.head_requests == ["NEWCO"]

@@ -118,6 +118,10 @@ class _Bridge(EWrapper, EClient):  # type: ignore[misc]
     def historicalDataEnd(self, reqId: int, start: str, end: str) -> None:
         self.owner._post(self.owner._on_end, reqId)
 
+    def headTimestamp(self, reqId: int, headTimestamp: str) -> None:
+        self.owner._post(self.owner._on_row, reqId, headTimestamp)
+        self.owner._post(self.owner._on_end, reqId)
+
 
 class IBClient:
     """Async access to IB Gateway/TWS: ``await connect()``, requests, ``await disconnect()``.
@@ -360,6 +364,20 @@ class IBClient:
             )
 
         return await self._request(send, lambda b, i: b.cancelHistoricalData(i))
+
+    async def head_timestamp(
+        self, contract: Contract, *, what_to_show: str = "TRADES", use_rth: bool = True
+    ) -> pd.Timestamp:
+        """The time of the earliest bar IB has for ``contract`` (reqHeadTimeStamp), UTC."""
+        rows = await self._request(
+            lambda b, i: b.reqHeadTimeStamp(i, contract, what_to_show, int(use_rth), 2),
+            lambda b, i: b.cancelHeadTimeStamp(i),
+        )
+        text = str(rows[0]).strip() if rows else ""
+        if text.isdigit():
+            return pd.Timestamp(int(text), unit="s", tz="UTC")
+        stamp = pd.Timestamp(text.replace("-", " ", 1) if len(text) > 8 else text)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def bars_to_frame(bars: list[BarData]) -> pd.DataFrame:

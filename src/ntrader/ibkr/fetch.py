@@ -225,12 +225,12 @@ class FetchService:
         """The windows still to ask IB for: the period's windows less what the manifest covers."""
         result, series = job.result, job.series
         assert series is not None
-        if result.end <= result.start:
+        if result.end <= result.plan_start:
             return []
         extended = not result.use_rth
         closures = job.closures
         everything = plan_windows(
-            result.start, result.end, job.size.name, extended_hours=extended, closures=closures
+            result.plan_start, result.end, job.size.name, extended_hours=extended, closures=closures
         )
         cached = self._cached(job)
         windows = [w for w in everything if not _covered(w, cached)]
@@ -238,7 +238,7 @@ class FetchService:
         if cached and windows:
             # Re-plan over the uncovered parts only, so a half-covered window asks for its rest alone.
             windows = plan_windows(
-                result.start,
+                result.plan_start,
                 result.end,
                 job.size.name,
                 cached=cached,
@@ -276,13 +276,18 @@ class FetchService:
         result.source = job.series.source
         job.bar_type = bar_type_text(job.series, job.size)
         job.closures = Closures.nyse(result.start, result.end)
+        contract = job.query.resolved_contract(entry)
         windows = self._plan(job)
+        if windows:
+            # Windows before the symbol's first bar would only ever answer "no data".
+            result.first_available = await self._first_available(job, contract)
+            if result.first_available is not None and result.first_available > result.start:
+                windows = self._plan(job)
         result.windows_planned = job.windows_total = len(windows)
         job.tell()
         frames: list[pd.DataFrame] = []
         answered: list[Range] = []
         empty: list[Range] = []
-        contract = job.query.resolved_contract(entry)
         try:
             for done, window in enumerate(windows, start=1):
                 try:
@@ -354,9 +359,9 @@ class FetchService:
         result.bars_stored = len(stored)
         if len(stored):
             result.first, result.last = stored.index[0], stored.index[-1]
-        if result.end > result.start:
+        if result.end > result.plan_start:
             expected = expected_sessions(
-                result.start,
+                result.plan_start,
                 result.end,
                 job.size.name,
                 holidays=job.closures.holidays,
@@ -364,6 +369,42 @@ class FetchService:
                 early_closes=job.closures.early_closes,
             )
             result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), job.size.name)
+
+    async def _first_available(self, job: _Job, contract: Contract) -> pd.Timestamp | None:
+        """IB's first bar for the series (reqHeadTimeStamp), asked once and kept in the manifest.
+
+        None when IB does not say; the fetch then plans the whole period.
+        """
+        result = job.result
+        tag = f"{result.what_to_show}|{'RTH' if result.use_rth else 'ALL'}"
+        entry = job.manifest.instruments.get(job.query.key) or {}
+        known = (entry.get("first_available") or {}).get(tag)
+        if known:
+            return _utc(known)
+        client = await self._connected(result)
+        key = historical_key(
+            contract.symbol, contract.exchange, result.what_to_show, "head", "", "", result.use_rth
+        )
+        await self.limiter.acquire(key)
+        try:
+            head = await client.head_timestamp(
+                contract, what_to_show=result.what_to_show, use_rth=result.use_rth
+            )
+        except NoPermission:
+            raise
+        except (IBError, ValueError):
+            return None  # a timeout or an odd answer: plan the whole period, as before
+        finally:
+            self.limiter.release()
+        if job.size.is_daily:
+            head = head.normalize()  # daily bars are stamped at midnight UTC of their date
+        with catalog_lock(self.options.catalog_path):
+            job.manifest.refresh()
+            stored = job.manifest.instruments.get(job.query.key)
+            if stored is not None:
+                stored.setdefault("first_available", {})[tag] = head.isoformat()
+                job.manifest.save()
+        return head
 
     async def _window(
         self, contract: Contract, window: RequestWindow, job: _Job, done: int
@@ -434,6 +475,11 @@ class FetchService:
             finally:
                 self.limiter.release()
             return bars_to_frame(bars)
+
+
+def _utc(text: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _covered(window: RequestWindow, cached: Sequence[Range]) -> bool:

@@ -55,6 +55,13 @@ class SymbolFetch:
     failed_windows: list[tuple[Range, str]] = field(default_factory=list)
     gaps: list[Range] = field(default_factory=list)
     error: str | None = None
+    first_available: pd.Timestamp | None = None  # IB's head timestamp: nothing exists before it
+
+    @property
+    def plan_start(self) -> pd.Timestamp:
+        """Where requests and gap checks begin: the period's start, or IB's first bar if later."""
+        head = self.first_available
+        return self.start if head is None or head <= self.start else head
 
     def to_json_dict(self) -> dict[str, Any]:
         def rng(r: Range) -> list[str]:
@@ -85,6 +92,7 @@ class SymbolFetch:
             "failed_windows": [{"window": rng(r), "error": why} for r, why in self.failed_windows],
             "gaps": [rng(r) for r in self.gaps],
             "error": self.error,
+            "first_available": self.first_available.isoformat() if self.first_available is not None else None,
         }
 
 

@@ -233,6 +233,49 @@ def parse_historical_data_request(fields: Sequence[str], version: int) -> Histor
     )
 
 
+@dataclass(frozen=True)
+class HeadTimestampRequest:
+    req_id: int
+    contract: ContractSpec
+    use_rth: bool
+    what_to_show: str
+    format_date: int
+
+
+def parse_head_timestamp_request(fields: Sequence[str]) -> HeadTimestampRequest:
+    """REQ_HEAD_TIMESTAMP as ibapi's ``reqHeadTimeStamp`` writes it."""
+    it = iter(fields[1:])
+    req_id = _int(_take(it))
+    con_id = _int(_take(it))
+    symbol, sec_type, last, strike, right, mult = (_take(it) for _ in range(6))
+    exchange, primary, currency, local, trading_class = (_take(it) for _ in range(5))
+    include_expired = _bool(_take(it))
+    use_rth = _bool(_take(it))
+    what_to_show = _take(it)
+    format_date = _int(_take(it))
+    spec = ContractSpec(
+        con_id=con_id,
+        symbol=symbol,
+        sec_type=sec_type,
+        last_trade_date=last,
+        strike=strike,
+        right=right,
+        multiplier=mult,
+        exchange=exchange,
+        primary_exchange=primary,
+        currency=currency,
+        local_symbol=local,
+        trading_class=trading_class,
+        include_expired=include_expired,
+    )
+    return HeadTimestampRequest(req_id, spec, use_rth, what_to_show, format_date or 1)
+
+
+def head_timestamp(req_id: int, text: str) -> bytes:
+    """HEAD_TIMESTAMP: the earliest data IB has for a contract (epoch seconds for formatDate 2)."""
+    return encode_fields((IN.HEAD_TIMESTAMP, req_id, text))
+
+
 def parse_cancel(fields: Sequence[str]) -> int:
     """The request id of a CANCEL_HISTORICAL_DATA (or any "id, version, reqId" cancel)."""
     return _int(fields[2]) if len(fields) > 2 else -1

@@ -29,6 +29,7 @@ from ntrader.ibkr.fake.limits import PacingJudge, duration_seconds, max_duration
 DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "MSFT", "SPY")
 DEFAULT_ACCOUNT = "DU1234567"
 _WARM_DATE = dt.date(2024, 1, 2)
+_FIRST_LISTING = dt.date(1990, 1, 2)  # symbols without a listing day have data from here
 
 
 class _Session:
@@ -90,6 +91,8 @@ class _Session:
             self.historical(wire.parse_historical_data_request(fields, self.version))
         elif msg_id == OUT.CANCEL_HISTORICAL_DATA:
             self.cancel(wire.parse_cancel(fields))
+        elif msg_id == OUT.REQ_HEAD_TIMESTAMP:
+            self.head_timestamp(wire.parse_head_timestamp_request(fields))
         # Anything else (market data type, account updates, ...) gets no answer, which is what
         # a Gateway without the relevant data would do and never breaks a client.
 
@@ -117,6 +120,16 @@ class _Session:
         trading, liquid = session_hours()
         self.send(wire.contract_details(self.version, req.req_id, stock, trading, liquid, exchange))
         self.send(wire.contract_details_end(req.req_id))
+
+    def head_timestamp(self, req: wire.HeadTimestampRequest) -> None:
+        symbol = req.contract.symbol.upper() or req.contract.local_symbol.upper()
+        self.gw.head_requests.append(symbol)
+        if not self.gw.knows(symbol):
+            self.send(wire.error(self.version, req.req_id, wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT))
+            return
+        first = self.gw.first_bar(symbol, req.use_rth)
+        text = str(int(first.timestamp())) if req.format_date == 2 else f"{first:%Y%m%d-%H:%M:%S}"
+        self.send(wire.head_timestamp(req.req_id, text))
 
     def historical(self, req: wire.HistoricalDataRequest) -> None:
         spec = req.contract
@@ -214,6 +227,9 @@ class _Session:
             holidays=self.gw.holidays,
             early_closes=self.gw.early_closes,
         )
+        listed = self.gw.listed.get(record.symbol)
+        if listed is not None:
+            frame = frame[frame.index >= pd.Timestamp(listed, tz="UTC")]
         for a, b in faults.no_data_windows:
             frame = frame[(frame.index < a) | (frame.index >= b)]
         if record.symbol in faults.no_data_symbols or frame.empty:
@@ -255,8 +271,12 @@ class FakeGateway:
         accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
         holidays: Collection[dt.date] | None = None,
         early_closes: Mapping[dt.date, dt.time] | None = None,
+        listed: Mapping[str, dt.date] | None = None,
     ) -> None:
         self.host = host
+        # First trading day per symbol: nothing is served before it, and reqHeadTimeStamp says so.
+        self.listed = {s.upper(): d for s, d in (listed or {}).items()}
+        self.head_requests: list[str] = []
         self.holidays = None if holidays is None else frozenset(holidays)
         self.early_closes = None if early_closes is None else dict(early_closes)
         self.requested_port = port
@@ -274,6 +294,13 @@ class FakeGateway:
         self._server: asyncio.base_events.Server | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+
+    def first_bar(self, symbol: str, use_rth: bool) -> pd.Timestamp:
+        """The start of the first bar served for ``symbol`` (its listing day's open)."""
+        day = self.listed.get(symbol, _FIRST_LISTING)
+        opening = dt.time(9, 30) if use_rth else dt.time(4, 0)
+        local = pd.Timestamp(dt.datetime.combine(day, opening), tz="America/New_York")
+        return local.tz_convert("UTC")
 
     def knows(self, symbol: str) -> bool:
         return symbol in self.symbols and symbol not in self.faults.unknown_symbols
