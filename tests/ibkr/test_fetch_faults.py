@@ -123,3 +123,22 @@ def test_windows_before_the_first_bar_are_never_planned(
     # The head timestamp is remembered: a refetch asks nothing at all.
     again = fetch(gateway, "NEWCO", start="2024-01-02", end="2024-03-08", bar_size="1MIN").results[0]
     assert again.requests == 0 and gateway.head_requests == ["NEWCO"]
+
+
+def test_ambiguous_stock_takes_its_primary_listing_or_is_refused_with_the_candidates(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    # IB answers MSFT with a PINK listing first; the primary (NASDAQ) one is what a user means.
+    gateway = make_gateway(listings={"MSFT": ("PINK", "NASDAQ"), "AAPL": ("PINK", "OTC")})
+    report = fetch(gateway, "MSFT", start="2024-01-02", end="2024-01-05")
+    assert report.results[0].instrument_id == "MSFT.NASDAQ" and report.results[0].bars_stored == 4
+    # No primary listing among the matches: refused, with the candidates and how to choose.
+    refused = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-05")
+    [(symbol, why)] = refused.errors
+    assert symbol == "AAPL" and "2 IB contracts match" in why
+    assert "on PINK (--con-id 1265598)" in why and "on OTC (--con-id 2265598)" in why
+    assert gateway.historical_requests[-1].symbol == "MSFT"  # nothing was fetched for AAPL
+    chosen = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-05", exchange="OTC").results[0]
+    assert chosen.instrument_id == "AAPL.OTC" and chosen.error is None
+    by_id = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-05", con_id=1265598).results[0]
+    assert by_id.instrument_id == "AAPL.PINK" and by_id.error is None

@@ -52,6 +52,7 @@ from ntrader.ibkr.errors import (
 from ntrader.ibkr.instruments import (
     CONTRACT_FIELDS,
     InstrumentQuery,
+    choose_details,
     manifest_entry,
     parse_queries,
     to_instrument,
@@ -212,8 +213,9 @@ class FetchService:
             raise
         if not details:
             raise InputError("IB returned no contract for this query")
-        instrument = to_instrument(details[0])
-        entry = manifest_entry(query, details, instrument)
+        chosen = choose_details(query, details)
+        instrument = to_instrument(chosen)
+        entry = manifest_entry(query, chosen, instrument, len(details))
         with catalog_lock(self.options.catalog_path):
             manifest.refresh()
             store_instrument(job.root, instrument)

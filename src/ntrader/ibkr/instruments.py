@@ -11,7 +11,18 @@ from ibapi.contract import Contract, ContractDetails
 from ntrader.errors import InputError
 from ntrader.ibkr.client import make_contract
 
-__all__ = ["CONTRACT_FIELDS", "InstrumentQuery", "manifest_entry", "parse_queries", "to_instrument"]
+__all__ = [
+    "CONTRACT_FIELDS",
+    "PRIMARY_EXCHANGES",
+    "InstrumentQuery",
+    "choose_details",
+    "manifest_entry",
+    "parse_queries",
+    "to_instrument",
+]
+
+#: US exchanges that are a stock's primary listing (as opposed to OTC venues such as PINK).
+PRIMARY_EXCHANGES = frozenset({"NASDAQ", "NYSE", "ARCA", "AMEX", "BATS", "IEX", "NYSENAT", "ISLAND"})
 
 #: The keywords of ``parse_queries`` besides the symbols: the contract fields of a query.
 CONTRACT_FIELDS = ("sec_type", "exchange", "currency", "con_id")
@@ -57,9 +68,40 @@ class InstrumentQuery:
         return contract
 
 
-def manifest_entry(query: InstrumentQuery, details: list[ContractDetails], instrument: Any) -> dict[str, Any]:
+def choose_details(query: InstrumentQuery, details: list[ContractDetails]) -> ContractDetails:
+    """The one contract a query means, or InputError listing the candidates.
+
+    IB answers a symbol with every listing it knows (e.g. MSFT on NASDAQ and on PINK). An
+    exchange other than SMART picks the listing on it; a stock on SMART takes its primary US
+    listing when there is exactly one; anything else is refused rather than guessed.
+    """
+    if len(details) == 1:
+        return details[0]
+    exchange = query.exchange.upper()
+    if exchange != "SMART":
+        on_it = [
+            d
+            for d in details
+            if exchange in (d.contract.primaryExchange.upper(), d.contract.exchange.upper())
+        ]
+        if len(on_it) == 1:
+            return on_it[0]
+    if query.sec_type.upper() in ("STK", "ETF"):
+        primary = [d for d in details if d.contract.primaryExchange.upper() in PRIMARY_EXCHANGES]
+        if len(primary) == 1:
+            return primary[0]
+    listed = "; ".join(
+        f"{d.contract.symbol} {d.contract.secType} {d.contract.currency} on "
+        f"{d.contract.primaryExchange or d.contract.exchange} (--con-id {d.contract.conId})"
+        for d in details[:10]
+    )
+    raise InputError(f"{len(details)} IB contracts match: {listed}; choose one with --con-id or --exchange")
+
+
+def manifest_entry(
+    query: InstrumentQuery, chosen: ContractDetails, instrument: Any, matches: int
+) -> dict[str, Any]:
     """What the manifest remembers of a resolved query, so a cached fetch needs no gateway."""
-    chosen = details[0]
     c = chosen.contract
     entry = {
         "instrument_id": instrument.id.value,
@@ -71,7 +113,7 @@ def manifest_entry(query: InstrumentQuery, details: list[ContractDetails], instr
         "currency": c.currency,
         "local_symbol": c.localSymbol,
         "last_trade_date": c.lastTradeDateOrContractMonth,
-        "matches": len(details),
+        "matches": matches,
     }
     return entry
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import time
@@ -98,7 +99,7 @@ class _Session:
 
     def contract_details(self, req: wire.ContractDetailsRequest) -> None:
         spec = req.contract
-        symbol = spec.symbol.upper() or spec.local_symbol.upper()
+        symbol = spec.symbol.upper() or spec.local_symbol.upper() or self.gw.symbol_of(spec.con_id)
         found = self.gw.knows(symbol) and spec.sec_type in ("STK", "") and spec.currency in ("USD", "")
         self.gw.contract_requests.append(
             ContractRecord(
@@ -115,10 +116,13 @@ class _Session:
         if not found:
             self.send(wire.error(self.version, req.req_id, wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT))
             return
-        stock = stock_info(symbol)
-        exchange = spec.exchange if spec.exchange in stock.valid_exchanges else "SMART"
         trading, liquid = session_hours()
-        self.send(wire.contract_details(self.version, req.req_id, stock, trading, liquid, exchange))
+        for stock in self.gw.listings_of(symbol):
+            valid = (*stock.valid_exchanges, stock.primary_exchange)
+            exchange = spec.exchange if spec.exchange in valid else "SMART"
+            if spec.con_id and spec.con_id != stock.con_id:
+                continue
+            self.send(wire.contract_details(self.version, req.req_id, stock, trading, liquid, exchange))
         self.send(wire.contract_details_end(req.req_id))
 
     def head_timestamp(self, req: wire.HeadTimestampRequest) -> None:
@@ -272,11 +276,14 @@ class FakeGateway:
         holidays: Collection[dt.date] | None = None,
         early_closes: Mapping[dt.date, dt.time] | None = None,
         listed: Mapping[str, dt.date] | None = None,
+        listings: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.host = host
         # First trading day per symbol: nothing is served before it, and reqHeadTimeStamp says so.
         self.listed = {s.upper(): d for s, d in (listed or {}).items()}
         self.head_requests: list[str] = []
+        # Symbols IB knows on several exchanges, in answer order (e.g. "MSFT": ("PINK", "NASDAQ")).
+        self.listings = {s.upper(): tuple(x.upper() for x in ex) for s, ex in (listings or {}).items()}
         self.holidays = None if holidays is None else frozenset(holidays)
         self.early_closes = None if early_closes is None else dict(early_closes)
         self.requested_port = port
@@ -301,6 +308,26 @@ class FakeGateway:
         opening = dt.time(9, 30) if use_rth else dt.time(4, 0)
         local = pd.Timestamp(dt.datetime.combine(day, opening), tz="America/New_York")
         return local.tz_convert("UTC")
+
+    def listings_of(self, symbol: str) -> list[wire.StockInfo]:
+        """The contracts a request for ``symbol`` matches: its own listing, or several."""
+        stock = stock_info(symbol)
+        exchanges = self.listings.get(symbol)
+        if not exchanges:
+            return [stock]
+        return [
+            stock
+            if ex == stock.primary_exchange
+            else dataclasses.replace(stock, primary_exchange=ex, con_id=stock.con_id + 1_000_000 * (i + 1))
+            for i, ex in enumerate(exchanges)
+        ]
+
+    def symbol_of(self, con_id: int) -> str:
+        """The symbol of a contract id ("" when unknown), for requests that give only the id."""
+        for symbol in sorted(self.symbols):
+            if any(stock.con_id == con_id for stock in self.listings_of(symbol)):
+                return symbol
+        return ""
 
     def knows(self, symbol: str) -> bool:
         return symbol in self.symbols and symbol not in self.faults.unknown_symbols
