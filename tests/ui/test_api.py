@@ -332,6 +332,12 @@ def test_sweeps(client: TestClient, seeded: Seeded):
     )
     confirmed = [r["run_id"] for r in detail["results"] if r.get("run_id")]
     assert confirmed and all(f'href="/runs/{i}"' in page.text for i in confirmed)
+    from ntrader.db.sweeps import get_sweep
+
+    if get_sweep(seeded.sweep_id, url=seeded.url).settings.get(
+        "validation"
+    ):  # the overfitting gate's verdict
+        assert 'id="verdict"' in page.text and "DSR" in page.text
     assert "Sweeps" in client.get("/sweeps").text
     assert client.get("/api/sweeps/999").status_code == 404
 

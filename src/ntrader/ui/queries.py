@@ -8,11 +8,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from ntrader.backtest.request import DATA_SOURCES
+from ntrader.backtest.result import STATUS_COMPLETED, STATUS_HALTED, STATUS_INCONSISTENT
 from ntrader.db.engine import get_engine
 from ntrader.db.models import BacktestRun
 from ntrader.errors import InputError
 
 PAGE_SIZES = (25, 50, 100, 200)
+RUN_STATUSES = (STATUS_COMPLETED, STATUS_HALTED, STATUS_INCONSISTENT)
 
 #: Metric columns of the runs table (JSON keys of `Metrics.to_json_dict`) and their headings.
 METRIC_COLUMNS: dict[str, str] = {
@@ -156,9 +159,16 @@ def _sort_key(name: str) -> ColumnElement[Any]:
 
 
 def runs_page(flt: RunFilter, url: str | None = None) -> RunsPage:
-    """The runs matching `flt`, sorted and cut to one page by the database (NULLs sort last)."""
+    """The runs matching `flt`, sorted and cut to one page by the database (NULLs sort last).
+
+    Two steps: the page's ids (only the sort key is computed for every matching row), then the
+    shown columns for those ids alone, so the JSON metrics of 10 000 runs are never all parsed.
+    """
     key = _sort_key(flt.sort)
-    order = [key.is_(None), key.desc() if flt.descending else key.asc(), BacktestRun.id.desc()]
+    direction = key.desc() if flt.descending else key.asc()
+    order = [direction] if flt.sort == "id" else [key.is_(None), direction, BacktestRun.id.desc()]
+    page_ids = flt.where(select(BacktestRun.id)).order_by(*order)
+    page_ids = page_ids.limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
     columns = [
         BacktestRun.id,
         BacktestRun.created_at,
@@ -173,17 +183,22 @@ def runs_page(flt: RunFilter, url: str | None = None) -> RunsPage:
         (BacktestRun.final_equity / BacktestRun.capital - 1).label("total_return"),
         *(_metric(name).label(name) for name in METRIC_COLUMNS if name != "total_return"),
     ]
-    query = flt.where(select(*columns)).order_by(*order)
-    query = query.limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
     count = flt.where(select(func.count()).select_from(BacktestRun))
     with get_engine(url).connect() as connection:
         total = int(connection.execute(count).scalar_one())
-        rows = [dict(row._mapping) for row in connection.execute(query)]
+        ids = list(connection.scalars(page_ids))
+        found = {
+            row.id: dict(row._mapping)
+            for row in connection.execute(select(*columns).where(BacktestRun.id.in_(ids)))
+        }
+        # Strategy names come from its index; sources and statuses are fixed lists, since a DISTINCT
+        # over those unindexed columns reads every (wide) row: ~50 ms each at 10 000 runs.
         choices = {
             "strategy": list(connection.scalars(select(BacktestRun.strategy).distinct())),
-            "source": list(connection.scalars(select(BacktestRun.data_source).distinct())),
-            "status": list(connection.scalars(select(BacktestRun.status).distinct())),
+            "source": list(DATA_SOURCES),
+            "status": list(RUN_STATUSES),
         }
+    rows = [found[i] for i in ids if i in found]
     for row in rows:
         row["total_return"] = None if row["total_return"] is None else float(row["total_return"])
         for stamp in ("created_at", "start", "end"):

@@ -146,7 +146,7 @@ def sweep_context(record: Any) -> dict[str, Any]:
             }
         )
     figure = heatmap_figure(record)
-    verdict = record.settings.get("verdict") or record.settings.get("validation")
+    verdict = _verdict(record.settings.get("validation"))
     return {
         "record": record,
         "describe": describe(record),
@@ -155,6 +155,15 @@ def sweep_context(record: Any) -> dict[str, Any]:
         "verdict": verdict,
         "figures": {"sweep-heatmap": figure_json(figure)} if figure is not None else {},
     }
+
+
+def _verdict(validation: dict[str, Any] | None) -> list[str] | None:
+    """The sweep's overfitting verdict as the report prints it (the validation package's lines)."""
+    try:
+        from ntrader.reports.sweep import verdict_lines  # type: ignore[attr-defined]
+    except ImportError:  # an ntrader without the validation gate
+        return None
+    return list(verdict_lines(validation, full=True))
 
 
 def ibkr_status(timeout: float = 0.3) -> dict[str, Any]:
