@@ -42,8 +42,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path, isolated_home: Path) -> Iterator[tuple[str, Seeded, subprocess.Popen[str]]]:
-    url = f"sqlite:///{isolated_home / 'ui.db'}"
+def server(database_url: str, isolated_home: Path) -> Iterator[tuple[str, Seeded, subprocess.Popen[str]]]:
+    """The real `ntrader ui` on a free port, over a seeded SQLite or PostgreSQL database."""
+    url = database_url
     seeded = seed(url, isolated_home)
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "NTRADER_HOME": str(isolated_home)}
