@@ -54,6 +54,7 @@ def invocations(port: int) -> dict[str, list[str]]:
         "report sweep": ["1"],
         "report sweeps": [],
         "report recompute": ["1", "--dry-run"],
+        "report validate": ["1", "--monte-carlo", "200"],
         "strategy list": [],
         "strategy show": ["sma"],
         "strategy validate": [str(SMA_CONFIG)],
@@ -95,8 +96,12 @@ def test_every_command_that_prints_data_takes_json(
 
     # The top-level keys the README documents ("JSON output").
     assert {"id", "strategy", "metrics", "settings"} <= set(documents["backtest run"])
-    assert {"id", "results", "run_ids", "grid", "metric"} <= set(documents["backtest sweep"])
-    assert {"run_id", "folds", "metrics"} <= set(documents["backtest walk-forward"])
+    assert {"id", "results", "run_ids", "grid", "metric", "validation"} <= set(documents["backtest sweep"])
+    assert documents["backtest sweep"]["validation"]["trials"] == 4
+    assert {"run_id", "folds", "metrics", "validation"} <= set(documents["backtest walk-forward"])
+    assert {"efficiency", "stitched_dsr"} <= set(documents["backtest walk-forward"]["validation"])
+    assert {"psr", "bootstrap", "reshuffle", "random_entry"} <= set(documents["report validate"])
+    assert documents["report validate"]["samples"] == 200
     assert [r["id"] for r in documents["backtest compare"]["runs"]] == [1, 2]
     assert {"schema_version", "run", "metrics", "trades"} <= set(documents["report show"])
     assert documents["report sweeps"][0]["combinations"] == 4

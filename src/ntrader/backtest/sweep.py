@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ntrader.backtest import pipeline
@@ -78,6 +79,8 @@ class SweepOutcome:
     grid: dict[str, list[Any]]
     bars: int
     notes: list[str] = field(default_factory=list)
+    #: The overfitting gate (`ntrader.validation.sweep_verdict`), as stored with the sweep.
+    validation: dict[str, Any] | None = None
 
     @property
     def confirmed(self) -> list[SweepRow]:
@@ -140,6 +143,8 @@ class SweepPlan:
     engine: str = "vector"
     workers: int | None = None
     ray_address: str | None = None
+    #: Count the trials of earlier sweeps of the same strategy, symbol, bars and period in the DSR.
+    trials_from_history: bool = False
 
     def checked(self) -> SweepPlan:
         metric = parse_metric(self.metric)
@@ -202,8 +207,9 @@ def _tasks(request: BacktestRequest, combos: Sequence[dict[str, Any]]) -> list[E
 
 def _screen_vector(
     prepared: PreparedBars, combos: list[dict[str, Any]], progress: ProgressCallback | None
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every combination through the vector screen: ranking figures, and notes for the reader."""
+) -> tuple[list[dict[str, Any]], list[str], list[Any]]:
+    """Every combination through the vector screen: ranking figures, notes for the reader, and
+    each combination's daily returns (for the overfitting gate)."""
     # numba loads here, not whenever the CLI starts.
     from ntrader.backtest.vector import prepare_bars, screen
 
@@ -218,6 +224,7 @@ def _screen_vector(
         liquidity=request.liquidity,
         risk_free_rate=get_settings().risk_free_rate,
         progress=_reporter(progress, "screen", len(combos)),
+        keep_daily=True,
     )
     notes = []
     split = sum(1 for f in figures if f.split_orders)
@@ -226,7 +233,7 @@ def _screen_vector(
             f"{split} combination(s) place orders larger than a bar offers at one price: they fill in "
             f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
         )
-    return [_screen_dict(f) for f in figures], notes
+    return [_screen_dict(f) for f in figures], notes, [f.daily_returns for f in figures]
 
 
 def _run_nautilus(
@@ -245,8 +252,65 @@ def _run_nautilus(
     )
 
 
+def _verdict(
+    prepared: PreparedBars,
+    plan: SweepPlan,
+    grid: SweepGrid,
+    screened: list[dict[str, Any]],
+    daily: Sequence[Any],
+    best: int,
+) -> dict[str, Any] | None:
+    """The overfitting gate over every combination screened (see `ntrader.validation`)."""
+    from ntrader.db.sweeps import trials_screened
+    from ntrader.metrics import measure_annualization
+    from ntrader.validation import SweepEvidence, sweep_verdict
+
+    if not screened or any(d is None for d in daily):
+        return None
+    request, period = prepared.request, prepared.period
+    trials = len(screened)
+    earlier = 0
+    if plan.trials_from_history:
+        earlier = trials_screened(
+            strategy=request.strategy,
+            symbol=request.symbol,
+            bar_type=request.bar_size.bar_type(symbol=request.symbol, venue=DEFAULT_VENUE),
+            start=period.start_ts.to_pydatetime(),
+            end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
+            url=request.database_url,
+        )
+    verdict = sweep_verdict(
+        SweepEvidence(
+            daily_returns=np.column_stack(list(daily)),
+            sharpes=[s.get("sharpe") for s in screened],
+            params=[{n: c[n] for n in grid.grid} for c in grid.combinations],
+            grid=grid.grid,
+            best=best,
+            trials=trials + earlier,
+            # The screen annualised the trials' Sharpe ratios with the bars' measured factor.
+            periods_per_year=measure_annualization(
+                request.bar_size.close_times(pd.DatetimeIndex(prepared.bars.index))
+            ).factor,
+        )
+    )
+    verdict["trials_this_sweep"] = trials
+    verdict["trials_earlier_sweeps"] = earlier
+    return verdict
+
+
+def _daily_of(output: EngineOutput) -> Any:
+    from ntrader.metrics import daily_returns
+
+    return daily_returns(output.result.equity, output.result.capital).to_numpy()
+
+
 def _save_sweep(
-    prepared: PreparedBars, plan: SweepPlan, grid: SweepGrid, rows: list[SweepRow], notes: list[str]
+    prepared: PreparedBars,
+    plan: SweepPlan,
+    grid: SweepGrid,
+    rows: list[SweepRow],
+    notes: list[str],
+    validation: dict[str, Any] | None = None,
 ) -> int:
     request, period = prepared.request, prepared.period
     run_ids = [row.run_id for row in rows if row.run_id is not None]
@@ -275,6 +339,10 @@ def _save_sweep(
                 "top": plan.top,
                 "confirm": plan.confirm,
                 "combinations": len(grid.combinations),
+                # Every sweep records how many trials it screened: the DSR of later sweeps on the
+                # same bars can count them (`--trials-from-history`).
+                "trials": len(grid.combinations),
+                "validation": validation,
                 "excluded_by_constraints": grid.expansion.excluded_by_constraints,
                 "invalid": grid.expansion.invalid,
                 "ray": resolve_ray_address(plan.ray_address) is not None,
@@ -318,11 +386,13 @@ def run_sweep(
     outputs: dict[int, EngineOutput] = {}
     notes: list[str] = []
     if plan.engine == "vector":
-        screened, notes = _screen_vector(prepared, combos, progress)
+        screened, notes, daily = _screen_vector(prepared, combos, progress)
     else:
         outputs = dict(enumerate(_run_nautilus(prepared, combos, plan, "screen", progress)))
         screened = [_metrics_dict(o.metrics, o.result) for o in outputs.values()]
+        daily = [_daily_of(o) for o in outputs.values()]
     order = sorted(range(len(combos)), key=lambda k: rank_key(plan.metric)(screened[k]))
+    validation = _verdict(prepared, plan, grid, screened, daily, order[0]) if order else None
     rows = [
         SweepRow(rank=r + 1, params={n: combos[k][n] for n in grid.grid}, screened=screened[k])
         for r, k in enumerate(order)
@@ -345,7 +415,7 @@ def run_sweep(
                 extra_settings={"sweep_rank": r + 1},
             )
     return SweepOutcome(
-        sweep_id=_save_sweep(prepared, plan, grid, rows, notes) if save else None,
+        sweep_id=_save_sweep(prepared, plan, grid, rows, notes, validation) if save else None,
         strategy=req.strategy,
         symbol=req.symbol,
         metric=plan.metric,
@@ -355,6 +425,7 @@ def run_sweep(
         grid=grid.grid,
         bars=len(prepared.bars),
         notes=notes,
+        validation=validation,
     )
 
 

@@ -66,6 +66,10 @@ class Fold:
     #: Folds run in the vector engine, whose orders never overdraw (see `ntrader.backtest.vector`);
     #: a fold that ends ruined (equity at or below zero) says so.
     status: str = "completed"
+    #: The chosen combination's in-sample Sharpe, and the std of every combination's (the
+    #: efficiency and the stitched DSR use them).
+    in_sample_sharpe: float | None = None
+    trials_sharpe_std: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -84,6 +88,8 @@ class WalkForwardOutcome:
     equity: pd.Series
     trades: pd.DataFrame
     metrics: Metrics
+    #: Walk-forward efficiency (per fold and overall) and the stitched out-of-sample DSR.
+    validation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,8 @@ def _run_fold(
             oos_max_drawdown=max_drawdown(with_start).depth,
             trades=sum(1 for f in fold_fills if f.side == "BUY"),
             status="ruined" if run.ruined else "completed",
+            in_sample_sharpe=figures[best].sharpe,
+            trials_sharpe_std=_std([f.sharpe for f in figures]),
         )
     )
     state.curves.append(curve)
@@ -217,6 +225,7 @@ def walk_forward(
     stitched.index.name = "timestamp"
     result = _stitched_result(prepared, state, stitched)
     metrics = pipeline.measure(prepared.bars, req, result)
+    validation = _validation(state, result, len(grid.combinations))
     run_id = None
     if save:
         oos_period = Period(state.folds[0].test_start.date(), prepared.period.end)
@@ -234,6 +243,7 @@ def walk_forward(
                     "grid": grid.grid,
                     "constraints": grid.constraint_texts(),
                     "folds": [f.to_json_dict() for f in state.folds],
+                    "validation": validation,
                 }
             },
         )
@@ -246,7 +256,34 @@ def walk_forward(
         equity=stitched,
         trades=result.trades,
         metrics=metrics,
+        validation=validation,
     )
+
+
+def _std(values: Sequence[float | None]) -> float | None:
+    defined = [v for v in values if v is not None]
+    return float(pd.Series(defined).std()) if len(defined) >= 2 else None
+
+
+def _validation(state: _Folds, result: RunResult, trials: int) -> dict[str, Any]:
+    """Efficiency: each fold's OOS Sharpe over its IS Sharpe; DSR of the stitched OOS daily returns
+    against the best of `trials` (each fold chose among that many; the trials' Sharpe std is the
+    folds' mean): conservative, as the OOS returns were not themselves selected."""
+    from ntrader.metrics import daily_returns
+    from ntrader.validation import deflated_sharpe_ratio, walk_forward_efficiency
+
+    efficiency = walk_forward_efficiency(
+        [f.in_sample_sharpe for f in state.folds], [f.oos_sharpe for f in state.folds]
+    )
+    stds = [f.trials_sharpe_std for f in state.folds if f.trials_sharpe_std is not None]
+    daily = daily_returns(result.equity, result.capital).to_numpy()
+    std = sum(stds) / len(stds) if stds else 0.0
+    deflated = deflated_sharpe_ratio(daily, [], trials=trials, sharpe_std=std)
+    return {
+        "efficiency": efficiency.to_json_dict(),
+        "stitched_dsr": None if deflated is None else deflated.dsr,
+        "dsr": None if deflated is None else deflated.to_json_dict(),
+    }
 
 
 def _stitched_result(prepared: PreparedBars, state: _Folds, stitched: pd.Series) -> RunResult:

@@ -34,7 +34,7 @@ from ntrader.reports import (
     summary_panel,
     write_run_html,
 )
-from ntrader.reports.sweep import render_sweep_text
+from ntrader.reports.sweep import render_sweep_text, walk_forward_validation_line
 from ntrader.reports.tables import folds_table, runs_table, walk_forward_line
 from ntrader.strategies import get_strategy
 
@@ -190,6 +190,14 @@ def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_
     metavar="auto|ADDRESS",
     help=f"Send the Nautilus runs to a Ray cluster (default: ${RAY_ADDRESS_ENV}; needs ntrader[ray]).",
 )
+@click.option(
+    "--trials-from-history",
+    is_flag=True,
+    help="Count the trials of earlier sweeps of this strategy on the same bars and period in the DSR.",
+    # Kept in the context, not passed: the command already takes eight parameters.
+    expose_value=False,
+    callback=lambda ctx, _param, value: ctx.meta.__setitem__("trials_from_history", value),
+)
 @json_option
 def sweep_command(
     market: MarketOptions,
@@ -223,13 +231,14 @@ def sweep_command(
             engine=engine,
             workers=workers,
             ray_address=ray_address,
+            trials_from_history=click.get_current_context().meta.get("trials_from_history", False),
             progress=PhaseBars(progress),
             **market.keywords(),
         )
     assert outcome.sweep_id is not None
     record = get_sweep(outcome.sweep_id)
     if as_json:
-        echo_json(record.to_json_dict())
+        echo_json({**record.to_json_dict(), "validation": outcome.validation})
         return
     click.echo(render_sweep_text(record, width=console().width, limit=max(top, 20)), nl=False)
     click.echo(
@@ -282,12 +291,14 @@ def walk_forward_command(
                 "metric": outcome.metric,
                 "folds": [fold.to_json_dict() for fold in outcome.folds],
                 "metrics": outcome.metrics.to_json_dict(),
+                "validation": outcome.validation,
             }
         )
         return
     out = console()
     out.print(folds_table(outcome))
     out.print(walk_forward_line(outcome))
+    click.echo(walk_forward_validation_line(outcome.validation))
     click.echo(f"Saved run {outcome.run_id}; see `ntrader report summary {outcome.run_id}`.")
 
 

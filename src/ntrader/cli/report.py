@@ -186,6 +186,48 @@ def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -
     echo_export(export)
 
 
+@report.command("validate")
+@click.argument("run_id", type=RECORD_ID, required=False)
+@click.option("--sweep", "sweep_id", type=RECORD_ID, help="A saved sweep instead of a run.")
+@click.option(
+    "--monte-carlo",
+    "samples",
+    type=click.IntRange(min=100, max=100_000),
+    help="Monte Carlo samples (default: what is stored, else 2000); a new number recomputes and saves.",
+)
+@json_option
+def validate_command(run_id: int | None, sweep_id: int | None, samples: int | None, as_json: bool) -> None:
+    """Is this edge real? A run's PSR and Monte Carlo block, or a sweep's overfitting gate.
+
+    \b
+    Examples:
+      ntrader report validate 12
+      ntrader report validate 12 --monte-carlo 5000
+      ntrader report validate --sweep 3 --json
+    """
+    from ntrader.reports.sweep import render_sweep_text
+    from ntrader.reports.validation import run_validation_lines, validate_run, validate_sweep
+
+    if (run_id is None) == (sweep_id is None):
+        raise click.UsageError("give a RUN_ID or --sweep ID (one of them)")
+    if sweep_id is not None:
+        result = validate_sweep(sweep_id, samples=samples)
+        if as_json:
+            echo_json(result)
+            return
+        record = get_sweep(sweep_id)
+        click.echo(render_sweep_text(record, width=console().width, full_validation=True), nl=False)
+        if result["best_run"] is not None:
+            click.echo("\n".join(run_validation_lines(result["best_run"])))
+        return
+    assert run_id is not None
+    block = validate_run(run_id, samples=samples)
+    if as_json:
+        echo_json(block)
+        return
+    click.echo("\n".join(run_validation_lines(block)))
+
+
 @report.command("sweeps")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @json_option

@@ -188,6 +188,16 @@ def update_metrics(run_id: int, metrics: dict[str, Any], url: str | None = None)
         row.metrics = metrics
 
 
+def update_settings(run_id: int, changes: dict[str, Any], url: str | None = None) -> None:
+    """Merge `changes` into a run's settings (e.g. its stored validation)."""
+    with session_scope(url) as session:
+        row = session.get(BacktestRun, run_id)
+        if row is None:
+            raise NotFoundError(f"no backtest run with id {run_id}")
+        # A new dict: the JSON column only notices an assignment.
+        row.settings = {**(row.settings or {}), **changes}
+
+
 def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
     query = select(*(getattr(Trade, c) for c in TRADE_COLUMNS)).where(Trade.run_id == run_id)
     with get_engine(url).connect() as connection:

@@ -116,4 +116,23 @@ def list_sweeps(*, limit: int = 20, url: str | None = None) -> list[SweepRecord]
         return [_record(row) for row in session.scalars(query)]
 
 
-__all__ = ["Sweep", "SweepRecord", "get_sweep", "list_sweeps", "save_sweep"]
+def trials_screened(
+    *, strategy: str, symbol: str, bar_type: str, start: datetime, end: datetime, url: str | None = None
+) -> int:
+    """How many trials the stored sweeps of this strategy on these bars and period screened."""
+    with session_scope(url) as session:
+        query = select(Sweep.settings, Sweep.results, Sweep.start, Sweep.end).where(
+            Sweep.kind == "sweep",
+            Sweep.strategy == strategy,
+            Sweep.symbol == symbol,
+            Sweep.bar_type == bar_type,
+        )
+        total = 0
+        for settings, results, row_start, row_end in session.execute(query):
+            # Compared in Python: SQLite hands back naive datetimes.
+            if _utc(row_start) == start and _utc(row_end) == end:
+                total += int(settings.get("trials", settings.get("combinations", len(results))))
+        return total
+
+
+__all__ = ["Sweep", "SweepRecord", "get_sweep", "list_sweeps", "save_sweep", "trials_screened"]

@@ -95,7 +95,8 @@ class RunReport:
             ("Final equity", f"{r.final_equity:,.2f}"),
             ("Engine", r.engine_version),
         ]
-        shown = {"bar_size", "fill_at", "commission", "costs", "halt", *_ORDER_KEYS}
+        # The validation block has its own section (`report validate`, the HTML tearsheet).
+        shown = {"bar_size", "fill_at", "commission", "costs", "halt", "validation", *_ORDER_KEYS}
         rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
         costs = costs_text(r.settings)
         if costs is not None:

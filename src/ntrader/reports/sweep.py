@@ -107,7 +107,77 @@ def describe(record: SweepRecord) -> list[tuple[str, str]]:
     ]
 
 
-def render_sweep_text(record: SweepRecord, width: int = 160, limit: int = MAX_ROWS) -> str:
+def _num(value: Any, digits: int = 2) -> str:
+    return NONE_MARK if value is None else f"{value:.{digits}f}"
+
+
+def verdict_lines(validation: dict[str, Any] | None, *, full: bool = False) -> list[str]:
+    """The overfitting gate as text: trials, best Sharpe, DSR, PBO, stability and the sentence;
+    `full` adds what went into each figure."""
+    if not validation:
+        return ["Validation: not recorded for this sweep (saved before the overfitting gate existed)."]
+    details = validation.get("details") or {}
+    trials = f"{validation['trials']:,}"
+    earlier = validation.get("trials_earlier_sweeps") or 0
+    if earlier:
+        trials += f" ({validation.get('trials_this_sweep', 0):,} here + {earlier:,} in earlier sweeps)"
+    lines = [
+        "Validation (is this edge real?)",
+        f"  Trials          {trials}",
+        f"  Best Sharpe     {_num(validation.get('best_sharpe'))}",
+        f"  DSR             {_num(validation.get('dsr'))}   "
+        "(deflated Sharpe: P[true Sharpe > 0]; pass >= 0.95)",
+        f"  PBO             {_num(validation.get('pbo'))}   "
+        "(probability of backtest overfitting, CSCV; pass < 0.5)",
+        f"  Stability       {_num(validation.get('stability'))}   (grid neighbours' Sharpe / best's)",
+    ]
+    if full:
+        dsr = details.get("dsr") or {}
+        if dsr:
+            lines.append(
+                f"  DSR inputs      hurdle Sharpe {_num(dsr.get('hurdle_annual'))} (expected best of "
+                f"{dsr.get('trials')} skill-less trials, trials' Sharpe std "
+                f"{_num(dsr.get('trials_sharpe_std_annual'))}), {dsr.get('observations')} daily returns, "
+                f"skew {_num(dsr.get('skew'))}, kurtosis {_num(dsr.get('kurtosis'))}"
+            )
+        pbo = details.get("pbo") or {}
+        if pbo:
+            lines.append(
+                f"  PBO inputs      {pbo.get('blocks')} blocks, {pbo.get('combinations'):,} splits, "
+                f"{pbo.get('trials')} trials; degradation slope {_num(pbo.get('degradation_slope'))}, "
+                f"P[OOS loss] {_num(pbo.get('probability_of_loss'))}"
+            )
+        stability = details.get("stability") or {}
+        if stability:
+            lines.append(
+                f"  Stability       best {_num(stability.get('best'))}, {stability.get('neighbours')} "
+                f"neighbours averaging {_num(stability.get('neighbour_mean'))}"
+            )
+    for note in details.get("notes", []):
+        lines.append(f"  Note: {note}")
+    lines.append(f"  Verdict: {validation.get('sentence', '')}")
+    return lines
+
+
+def walk_forward_validation_line(validation: dict[str, Any] | None) -> str:
+    """`backtest walk-forward`: the efficiency (OOS Sharpe / IS Sharpe) and the stitched DSR."""
+    if not validation:
+        return "Walk-forward efficiency: not recorded."
+    eff = validation.get("efficiency") or {}
+    folds = [v for v in eff.get("folds", []) if v is not None]
+    median = float(np.median(folds)) if folds else None
+    dsr = validation.get("dsr") or {}
+    return (
+        f"Walk-forward efficiency (OOS Sharpe / IS Sharpe): {_num(eff.get('overall'))} overall, median "
+        f"{_num(median)} over the {len(folds)} of {len(eff.get('folds', []))} folds with a positive "
+        f"in-sample Sharpe. Stitched out-of-sample DSR {_num(validation.get('stitched_dsr'))} "
+        f"(best of {dsr.get('trials', NONE_MARK)} trials per fold)."
+    )
+
+
+def render_sweep_text(
+    record: SweepRecord, width: int = 160, limit: int = MAX_ROWS, *, full_validation: bool = False
+) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, highlight=False, soft_wrap=False)
     for label, value in describe(record):
@@ -117,6 +187,8 @@ def render_sweep_text(record: SweepRecord, width: int = 160, limit: int = MAX_RO
     console.print(sweep_table(record, limit))
     if len(record.results) > limit:
         console.print(f"First {limit} of {len(record.results):,} combinations.")
+    for line in verdict_lines(record.settings.get("validation"), full=full_validation):
+        console.print(line, markup=False)
     return buffer.getvalue()
 
 
@@ -207,7 +279,7 @@ def export_sweep(
         path = resolve_output(output, f"sweep-{sweep_id}.html", to_reports_dir=True)
         assert path is not None
         return Export("html", write_text(path, render_sweep_html(record)))
-    content = render_sweep_text(record)
+    content = render_sweep_text(record, full_validation=True)
     path = resolve_output(output, f"sweep-{sweep_id}.txt")
     if path is None:
         return Export("text", None, content)
@@ -221,4 +293,6 @@ __all__ = [
     "render_sweep_html",
     "render_sweep_text",
     "sweep_table",
+    "verdict_lines",
+    "walk_forward_validation_line",
 ]

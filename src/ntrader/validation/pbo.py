@@ -125,5 +125,8 @@ def _raw_sharpe(
     mean = centred_mean + means[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = mean / np.sqrt(var)
-    out[~(var > 0)] = np.nan
+    # A trial flat for a whole half (no position in it) earned nothing there: Sharpe 0. Other
+    # zero-variance halves have no Sharpe ratio.
+    flat = ~(var > 1e-300)
+    out[flat] = np.where(np.abs(mean[flat]) <= 1e-15, 0.0, np.nan)
     return out

@@ -111,9 +111,10 @@ class Deflated:
 
 def deflated_sharpe_ratio(
     returns: Sequence[float] | np.ndarray,
-    trial_sharpes: Sequence[float] | np.ndarray,
+    trial_sharpes: Sequence[float | None] | np.ndarray,
     *,
     trials: int | None = None,
+    sharpe_std: float | None = None,
     periods_per_year: int = 252,
     annualized_trials: bool = True,
     risk_free_per_period: float = 0.0,
@@ -122,17 +123,20 @@ def deflated_sharpe_ratio(
 
     `trial_sharpes`: the Sharpe ratios of the trials screened (annualised unless
     `annualized_trials=False`; undefined ones left out), whose sample std sets the hurdle;
-    `trials`: how many were tried (defaults to their count; more when earlier sweeps count too).
+    `trials`: how many were tried (defaults to their count; more when earlier sweeps count too);
+    `sharpe_std`: the trials' Sharpe std when only that is known (same units as the Sharpes).
     """
     m = moments(returns, risk_free_per_period)
     values = np.asarray([s for s in trial_sharpes if s is not None], dtype=float)
     values = values[np.isfinite(values)]
-    if m is None or values.size < 1:
+    if m is None or (values.size < 1 and sharpe_std is None):
         return None
-    if annualized_trials:
-        values = values / math.sqrt(periods_per_year)
+    scale = math.sqrt(periods_per_year) if annualized_trials else 1.0
     count = int(trials if trials is not None else values.size)
-    std = float(values.std(ddof=1)) if values.size >= 2 else 0.0
+    if sharpe_std is not None:
+        std = float(sharpe_std) / scale
+    else:
+        std = float((values / scale).std(ddof=1)) if values.size >= 2 else 0.0
     hurdle = expected_max_sharpe(count, std)
     return Deflated(
         dsr=psr_from(m, hurdle),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Unpack
 
 import numpy as np
@@ -32,6 +32,9 @@ class ScreenFigures:
     final_equity: float
     split_orders: int = 0
     ruined: bool = False
+    #: Daily returns (first measured from the capital), kept only when `screen(keep_daily=True)`:
+    #: the trials' return matrix for the overfitting statistics (`ntrader.validation`).
+    daily_returns: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def value(self, metric: str) -> float | None:
         return getattr(self, metric)  # type: ignore[no-any-return]
@@ -84,6 +87,7 @@ def screen(
     *,
     risk_free_rate: float = 0.0,
     progress: Callable[[int], None] | None = None,
+    keep_daily: bool = False,
     **market: Unpack[MarketKeywords],
 ) -> list[ScreenFigures]:
     """Ranking figures of every combination (typed params, defaults merged) on the same bars.
@@ -92,6 +96,8 @@ def screen(
     bar frame), `capital`, `commission`, `fill_at`, `liquidity`, or a `settings` object.
     Indicators are computed once per distinct period and shared; each combination then costs one
     pass of the compiled loop. `progress(k)` is called after every k combinations.
+    `keep_daily`: also keep each combination's daily returns (the loop computes the daily
+    equity anyway; keeping it costs one small array per combination).
     """
     vb, settings = market_of(bars, market)
     terms = commission_terms(settings.commission)
@@ -115,6 +121,9 @@ def screen(
                     periods_per_year=vb.periods_per_year,
                 )
             )
+        if keep_daily:
+            days = np.concatenate(([settings.capital], run.daily_equity))
+            out[-1] = replace(out[-1], daily_returns=days[1:] / days[:-1] - 1.0)
         if progress is not None:
             progress(1)
     return out
