@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from ntrader.ibkr.catalog import Manifest, SeriesKey
@@ -142,3 +143,47 @@ def test_ambiguous_stock_takes_its_primary_listing_or_is_refused_with_the_candid
     assert chosen.instrument_id == "AAPL.OTC" and chosen.error is None
     by_id = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-05", con_id=1265598).results[0]
     assert by_id.instrument_id == "AAPL.PINK" and by_id.error is None
+
+
+def test_a_split_between_two_fetches_is_caught_at_the_join_and_nothing_mixes(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    from ntrader.data.store import read_bars
+
+    before = make_gateway()
+    fetch(before, "AAPL", start="2024-01-02", end="2024-01-31")
+    stored = read_bars("AAPL", "1-DAY", "ibkr", url=database_url)
+    before.stop()
+    after = make_gateway(splits={"AAPL": 4.0})  # a 4:1 split since: IB now serves every price / 4
+    report = fetch(after, "AAPL", start="2024-01-02", end="2024-02-29")
+    [(symbol, why)] = report.errors
+    assert symbol == "AAPL" and "0.25 times the stored ones" in why and "split" in why
+    # One request: February's window, widened to take in the last stored day (31 January).
+    [joined] = after.historical_requests
+    assert joined.end == "20240301-00:00:00" and joined.duration == "30 D"
+    # The stored series is untouched: one price basis, no bars from after the split joined to it.
+    again = read_bars("AAPL", "1-DAY", "ibkr", url=database_url)
+    assert again.equals(stored)
+    assert Manifest.load().fetched(SeriesKey("AAPL.NASDAQ", "1-DAY"))[-1][1] == pd.Timestamp(
+        "2024-02-01", tz="UTC"
+    )
+
+    # Without a split the same extension passes the check and stores February.
+    same = make_gateway()
+    ok = fetch(same, "AAPL", start="2024-01-02", end="2024-02-29").results[0]
+    assert ok.error is None and ok.bars_stored == 21 + 20
+
+
+def test_an_extension_too_long_to_widen_asks_the_stored_day_first(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    before = make_gateway()
+    fetch(before, "AAPL", start="2024-01-02", end="2024-01-03", bar_size="1MIN")
+    before.stop()
+    after = make_gateway(splits={"AAPL": 2.0})
+    report = fetch(after, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN")
+    assert "0.5 times the stored ones" in report.errors[0][1]
+    assert len(after.historical_requests) == 1  # the stored day alone; no new window was asked
+    same = make_gateway()
+    ok = fetch(same, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN").results[0]
+    assert ok.error is None and ok.gaps == [] and ok.bars_stored == 4 * 390

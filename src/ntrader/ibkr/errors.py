@@ -7,6 +7,7 @@ from ntrader.errors import GatewayUnavailable, NtraderError, PacingError
 __all__ = [
     "INFO_CODES",
     "MESSAGES",
+    "AdjustmentChanged",
     "ConnectionLost",
     "IBError",
     "NoData",
@@ -76,6 +77,11 @@ class NoPermission(IBError):
             "Market Data Subscriptions, e.g. the US Securities Snapshot and Futures Value Bundle); "
             "a paper account shares the live account's subscriptions once that is enabled",
         )
+
+
+class AdjustmentChanged(NtraderError):
+    """IB's prices for bars already stored differ from the stored ones (a split since they were
+    fetched): joining new bars to them would mix two price bases in one series."""
 
 
 class QueryCancelled(IBError):

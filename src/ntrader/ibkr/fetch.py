@@ -23,9 +23,10 @@ import pandas as pd
 from ibapi.contract import Contract
 
 from ntrader.config import get_settings
-from ntrader.data.bars import BarSize, parse_bar_size
+from ntrader.data.bars import BarSize, empty_bars, parse_bar_size
 from ntrader.data.period import Period, parse_period
 from ntrader.errors import GatewayUnavailable, InputError, NtraderError, PacingError
+from ntrader.ibkr.basis import basis_error, plan_overlap
 from ntrader.ibkr.catalog import (
     Manifest,
     SeriesKey,
@@ -39,16 +40,8 @@ from ntrader.ibkr.catalog import (
     subtract_ranges,
     write_catalog_bars,
 )
-from ntrader.ibkr.client import IBClient, bars_to_frame
-from ntrader.ibkr.errors import (
-    ConnectionLost,
-    IBError,
-    NoData,
-    NoPermission,
-    PacingViolation,
-    QueryCancelled,
-    RequestTimeout,
-)
+from ntrader.ibkr.client import IBClient
+from ntrader.ibkr.errors import IBError
 from ntrader.ibkr.instruments import (
     CONTRACT_FIELDS,
     InstrumentQuery,
@@ -58,10 +51,11 @@ from ntrader.ibkr.instruments import (
     to_instrument,
 )
 from ntrader.ibkr.options import WHAT_TO_SHOW, FetchOptions, resolve_options
-from ntrader.ibkr.pacing import PacingLimiter, PacingRules, historical_key, ledger_for
+from ntrader.ibkr.pacing import PacingLimiter, PacingRules, ledger_for
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
+from ntrader.ibkr.requests import IBRequests, WindowFailed
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
-from ntrader.ibkr.windows import BAR_SIZE_SETTING, RequestWindow, expected_sessions, find_gaps, plan_windows
+from ntrader.ibkr.windows import MAX_DURATION, RequestWindow, expected_sessions, find_gaps, plan_windows
 
 __all__ = [
     "WHAT_TO_SHOW",
@@ -80,10 +74,6 @@ __all__ = [
 ]
 
 Progress = Callable[[FetchProgress], None]
-
-
-class _Failed(NtraderError):
-    """A window that could not be fetched; the fetch goes on and reports it as a gap."""
 
 
 @dataclass
@@ -118,7 +108,7 @@ class _Job:
             )
 
 
-class FetchService:
+class FetchService(IBRequests):
     """Fetches bars for several instruments over one lazily opened, self-healing IB connection.
 
     ``sleep`` is how back-offs wait; every other knob is in ``options`` (or given as keywords).
@@ -149,21 +139,6 @@ class FetchService:
 
     async def close(self) -> None:
         await self.client.disconnect()
-
-    async def _connected(self, result: SymbolFetch | None = None) -> IBClient:
-        """The client, connected: the first call connects, later ones reconnect a dropped link."""
-        if self.client.is_connected:
-            return self.client
-        if self._connects > self.options.max_reconnects:
-            raise GatewayUnavailable(
-                f"the connection to IB Gateway/TWS at {self.client.host}:{self.client.port} dropped "
-                f"{self._connects - 1} times; giving up"
-            )
-        if self._connects and result is not None:
-            result.reconnects += 1
-        self._connects += 1
-        await (self.client.reconnect() if self._connects > 1 else self.client.connect())
-        return self.client
 
     async def fetch(
         self,
@@ -285,6 +260,11 @@ class FetchService:
             result.first_available = await self._first_available(job, contract)
             if result.first_available is not None and result.first_available > result.start:
                 windows = self._plan(job)
+        stored = empty_bars()
+        if windows:
+            with catalog_lock(self.options.catalog_path):
+                stored = read_catalog_bars(job.catalog, job.bar_type)
+        windows, overlap = plan_overlap(pd.DatetimeIndex(stored.index), windows, MAX_DURATION[job.size.name])
         result.windows_planned = job.windows_total = len(windows)
         job.tell()
         frames: list[pd.DataFrame] = []
@@ -294,10 +274,17 @@ class FetchService:
             for done, window in enumerate(windows, start=1):
                 try:
                     frame = await self._window(contract, window, job, done - 1)
-                except _Failed as exc:
+                except WindowFailed as exc:
                     result.failed_windows.append(((window.start, window.end), str(exc)))
                     job.tell(f"window failed: {exc}", done)
                     continue
+                if overlap is not None and window is overlap.window and frame is not None:
+                    mismatch = basis_error(stored, frame)
+                    if mismatch is not None:
+                        raise mismatch  # asked first: nothing of the new basis is stored
+                    if overlap.probe_only:
+                        continue
+                    frame = frame[~frame.index.isin(stored.index)]  # the stored day is no news
                 answered.append((window.start, window.end))
                 if frame is None:
                     empty.append((window.start, window.end))
@@ -373,31 +360,16 @@ class FetchService:
             result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), job.size.name)
 
     async def _first_available(self, job: _Job, contract: Contract) -> pd.Timestamp | None:
-        """IB's first bar for the series (reqHeadTimeStamp), asked once and kept in the manifest.
-
-        None when IB does not say; the fetch then plans the whole period.
-        """
+        """IB's first bar for the series, asked once and kept in the manifest (None: unknown)."""
         result = job.result
         tag = f"{result.what_to_show}|{'RTH' if result.use_rth else 'ALL'}"
         entry = job.manifest.instruments.get(job.query.key) or {}
         known = (entry.get("first_available") or {}).get(tag)
         if known:
             return _utc(known)
-        client = await self._connected(result)
-        key = historical_key(
-            contract.symbol, contract.exchange, result.what_to_show, "head", "", "", result.use_rth
-        )
-        await self.limiter.acquire(key)
-        try:
-            head = await client.head_timestamp(
-                contract, what_to_show=result.what_to_show, use_rth=result.use_rth
-            )
-        except NoPermission:
-            raise
-        except (IBError, ValueError):
-            return None  # a timeout or an odd answer: plan the whole period, as before
-        finally:
-            self.limiter.release()
+        head = await self._head_timestamp(contract, result)
+        if head is None:
+            return None
         if job.size.is_daily:
             head = head.normalize()  # daily bars are stamped at midnight UTC of their date
         with catalog_lock(self.options.catalog_path):
@@ -407,76 +379,6 @@ class FetchService:
                 stored.setdefault("first_available", {})[tag] = head.isoformat()
                 job.manifest.save()
         return head
-
-    async def _window(
-        self, contract: Contract, window: RequestWindow, job: _Job, done: int
-    ) -> pd.DataFrame | None:
-        """The bars of one window (None when IB has none); retries pacing violations and drops."""
-        result, tell = job.result, job.tell
-        max_attempts = self.options.max_attempts
-        setting = BAR_SIZE_SETTING[job.size.name]
-        key = historical_key(
-            contract.symbol,
-            contract.exchange,
-            result.what_to_show,
-            window.end_datetime_str,
-            window.duration_str,
-            setting,
-            result.use_rth,
-        )
-
-        def on_wait(seconds: float) -> None:
-            result.pacing_waits += 1
-            result.waited_seconds += seconds
-            tell(f"pacing: waiting {seconds:.1f} s", done)
-
-        attempts = 0
-        while True:
-            client = await self._connected(result)
-            await self.limiter.acquire(key, on_wait)
-            result.requests += 1
-            try:
-                bars = await client.historical_bars(
-                    contract,
-                    end=window.end_datetime_str,
-                    duration=window.duration_str,
-                    bar_size=setting,
-                    what_to_show=result.what_to_show,
-                    use_rth=result.use_rth,
-                )
-            except NoData:
-                return None
-            except PacingViolation as exc:
-                attempts += 1
-                if attempts > max_attempts:
-                    raise PacingError(
-                        f"{result.symbol}: IB still reports pacing violations after {max_attempts} "
-                        "retries; wait ten minutes and fetch again (what is stored so far is kept)"
-                    ) from exc
-                delay = self.limiter.backoff(attempts)
-                result.retries += 1
-                on_wait(delay)
-                await self._sleep(delay)
-                continue
-            except ConnectionLost:
-                result.retries += 1
-                tell("connection lost: reconnecting", done)
-                continue  # _connected() reconnects, bounded by max_reconnects
-            except (RequestTimeout, QueryCancelled) as exc:
-                attempts += 1
-                result.retries += 1
-                if attempts >= 2:
-                    raise _Failed(str(exc)) from exc
-                continue
-            except NoPermission:
-                raise  # no subscription: every later window would be refused the same way
-            except IBError as exc:
-                if exc.code == 200:
-                    raise  # the contract is wrong: no window will work
-                raise _Failed(str(exc)) from exc
-            finally:
-                self.limiter.release()
-            return bars_to_frame(bars)
 
 
 def _utc(text: str) -> pd.Timestamp:

@@ -231,6 +231,13 @@ class _Session:
             holidays=self.gw.holidays,
             early_closes=self.gw.early_closes,
         )
+        factor = self.gw.splits.get(record.symbol)
+        if factor:
+            # IB serves TRADES split-adjusted: after a split every price it sends is divided by it.
+            frame = frame.assign(
+                **{c: (frame[c] / factor).round(2) for c in ("open", "high", "low", "close")},
+                volume=(frame["volume"] * factor).round(),
+            )
         listed = self.gw.listed.get(record.symbol)
         if listed is not None:
             frame = frame[frame.index >= pd.Timestamp(listed, tz="UTC")]
@@ -277,11 +284,14 @@ class FakeGateway:
         early_closes: Mapping[dt.date, dt.time] | None = None,
         listed: Mapping[str, dt.date] | None = None,
         listings: Mapping[str, Sequence[str]] | None = None,
+        splits: Mapping[str, float] | None = None,
     ) -> None:
         self.host = host
         # First trading day per symbol: nothing is served before it, and reqHeadTimeStamp says so.
         self.listed = {s.upper(): d for s, d in (listed or {}).items()}
         self.head_requests: list[str] = []
+        # Split factors since the synthetic prices began: a gateway "after the split" divides by them.
+        self.splits = {s.upper(): float(f) for s, f in (splits or {}).items()}
         # Symbols IB knows on several exchanges, in answer order (e.g. "MSFT": ("PINK", "NASDAQ")).
         self.listings = {s.upper(): tuple(x.upper() for x in ex) for s, ex in (listings or {}).items()}
         self.holidays = None if holidays is None else frozenset(holidays)

@@ -1,0 +1,76 @@
+"""One price basis per series: overlap each extension with one stored day and compare the prices.
+
+IB serves TRADES bars split-adjusted as of the day they are fetched. Bars stored before a split
+and bars fetched after it are in different bases (closes 97.02 then 24.78 for one day to the
+next), and a backtest over the join sees a crash that never happened. So the window next to the
+stored bars is widened to take in one stored day (or, when that would exceed IB's longest
+request, that day is asked on its own first); its prices are compared with the stored ones
+before anything new is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ntrader.ibkr.errors import AdjustmentChanged
+from ntrader.ibkr.windows import RequestWindow
+
+__all__ = ["Overlap", "basis_error", "plan_overlap"]
+
+#: Relative difference of a close beyond which the stored and the new bar disagree.
+TOLERANCE = 1e-3
+_DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The window that takes in a stored day, and whether it is asked only to compare (a probe)."""
+
+    window: RequestWindow
+    probe_only: bool
+
+
+def plan_overlap(
+    stored: pd.DatetimeIndex, windows: list[RequestWindow], max_span: pd.Timedelta
+) -> tuple[list[RequestWindow], Overlap | None]:
+    """``windows`` with the one next to the stored bars widened to a stored day, asked first.
+
+    No stored bars, or new windows on neither side of them: no overlap.
+    """
+    if not len(stored) or not windows:
+        return windows, None
+    first_new = min(w.start for w in windows)
+    earlier = stored[stored < first_new]
+    if len(earlier):
+        day = earlier[-1].normalize()
+        nearest = min(windows, key=lambda w: w.start)
+        widened = RequestWindow(min(day, nearest.start), nearest.end)
+    else:
+        day = stored[0].normalize()
+        nearest = max(windows, key=lambda w: w.end)
+        widened = RequestWindow(nearest.start, max(day + _DAY, nearest.end))
+    rest = [w for w in windows if w is not nearest]
+    if widened.span <= max_span:
+        return [widened, *rest], Overlap(widened, probe_only=False)
+    probe = RequestWindow(day, day + _DAY)
+    return [probe, *windows], Overlap(probe, probe_only=True)
+
+
+def basis_error(stored: pd.DataFrame, fetched: pd.DataFrame) -> AdjustmentChanged | None:
+    """The error when IB's bars now disagree with the stored ones at the same times, else None."""
+    common = stored.index.intersection(fetched.index)
+    if common.empty:
+        return None
+    ratio = stored.loc[common, "close"] / fetched.loc[common, "close"]
+    if float((ratio - 1).abs().max()) <= TOLERANCE:
+        return None
+    last = common[-1]
+    return AdjustmentChanged(
+        f"IB's prices for the stored bars of {last:%Y-%m-%d} are now {1 / float(ratio.median()):.3g} "
+        f"times the stored ones (close {stored.loc[last, 'close']:g} stored, "
+        f"{fetched.loc[last, 'close']:g} now): a split or other adjustment since they were fetched. "
+        "Nothing new was stored, so the series keeps one price basis; the stored bars must be "
+        "fetched again in IB's new basis before it can be extended"
+    )
