@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ntrader.ibkr.catalog import Manifest, SeriesKey
-from ntrader.ibkr.fake import FakeGateway, FaultPlan
+from ntrader.ibkr.fake import FakeGateway, FaultPlan, Market
 from ntrader.ibkr.fetch import fetch_bars
 from ntrader.ibkr.pacing import PacingRules
 
@@ -113,7 +113,7 @@ def test_windows_before_the_first_bar_are_never_planned(
     import datetime as dt
 
     # NEWCO lists on 1 March 2024: IB's head timestamp says so, and nothing exists before it.
-    gateway = make_gateway(symbols=("AAPL", "NEWCO"), listed={"NEWCO": dt.date(2024, 3, 1)})
+    gateway = make_gateway(symbols=("AAPL", "NEWCO"), market=Market(listed={"NEWCO": dt.date(2024, 3, 1)}))
     report = fetch(gateway, "NEWCO", start="2024-01-02", end="2024-03-08", bar_size="1MIN")
     result = report.results[0]
     assert gateway.head_requests == ["NEWCO"]
@@ -130,7 +130,7 @@ def test_ambiguous_stock_takes_its_primary_listing_or_is_refused_with_the_candid
     make_gateway: Callable[..., FakeGateway], database_url: str
 ) -> None:
     # IB answers MSFT with a PINK listing first; the primary (NASDAQ) one is what a user means.
-    gateway = make_gateway(listings={"MSFT": ("PINK", "NASDAQ"), "AAPL": ("PINK", "OTC")})
+    gateway = make_gateway(market=Market(listings={"MSFT": ("PINK", "NASDAQ"), "AAPL": ("PINK", "OTC")}))
     report = fetch(gateway, "MSFT", start="2024-01-02", end="2024-01-05")
     assert report.results[0].instrument_id == "MSFT.NASDAQ" and report.results[0].bars_stored == 4
     # No primary listing among the matches: refused, with the candidates and how to choose.
@@ -154,7 +154,9 @@ def test_a_split_between_two_fetches_is_caught_at_the_join_and_nothing_mixes(
     fetch(before, "AAPL", start="2024-01-02", end="2024-01-31")
     stored = read_bars("AAPL", "1-DAY", "ibkr", url=database_url)
     before.stop()
-    after = make_gateway(splits={"AAPL": 4.0})  # a 4:1 split since: IB now serves every price / 4
+    after = make_gateway(
+        market=Market(splits={"AAPL": 4.0})
+    )  # a 4:1 split since: IB now serves every price / 4
     report = fetch(after, "AAPL", start="2024-01-02", end="2024-02-29")
     [(symbol, why)] = report.errors
     assert symbol == "AAPL" and "0.25 times the stored ones" in why and "split" in why
@@ -180,7 +182,7 @@ def test_an_extension_too_long_to_widen_asks_the_stored_day_first(
     before = make_gateway()
     fetch(before, "AAPL", start="2024-01-02", end="2024-01-03", bar_size="1MIN")
     before.stop()
-    after = make_gateway(splits={"AAPL": 2.0})
+    after = make_gateway(market=Market(splits={"AAPL": 2.0}))
     report = fetch(after, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN")
     assert "0.5 times the stored ones" in report.errors[0][1]
     assert len(after.historical_requests) == 1  # the stored day alone; no new window was asked

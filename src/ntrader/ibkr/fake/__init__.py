@@ -15,7 +15,7 @@ from ntrader.ibkr.fake.bars import (
     stock_info,
     synthetic_bars,
 )
-from ntrader.ibkr.fake.faults import ContractRecord, FaultPlan, HistoricalRecord
+from ntrader.ibkr.fake.faults import ContractRecord, FaultPlan, HistoricalRecord, Market
 from ntrader.ibkr.fake.limits import IB_PACING, PacingLimits
 from ntrader.ibkr.fake.server import DEFAULT_ACCOUNT, DEFAULT_SYMBOLS, FakeGateway
 
@@ -27,6 +27,7 @@ __all__ = [
     "FakeGateway",
     "FaultPlan",
     "HistoricalRecord",
+    "Market",
     "PacingLimits",
     "parse_bar_size",
     "parse_end_datetime",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -66,6 +68,29 @@ class FaultPlan:
     @property
     def pacing_limits(self) -> PacingLimits | None:
         return self.enforce_pacing if isinstance(self.enforce_pacing, PacingLimits) else None
+
+
+@dataclass(frozen=True)
+class Market:
+    """Facts of the fake's market that a real one has too, beyond bars and faults.
+
+    - ``listed``: first trading day per symbol: nothing is served before it, and
+      reqHeadTimeStamp says so (symbols not named: data from 1990).
+    - ``listings``: symbols IB knows on several exchanges, in the order IB answers them
+      (e.g. ``{"MSFT": ("PINK", "NASDAQ")}``).
+    - ``splits``: split factors since the synthetic prices began: IB serves TRADES split-adjusted,
+      so a gateway "after the split" divides every price by the factor.
+    """
+
+    listed: Mapping[str, dt.date] = field(default_factory=dict)
+    listings: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    splits: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listed", {s.upper(): d for s, d in self.listed.items()})
+        listings = {s.upper(): tuple(x.upper() for x in ex) for s, ex in self.listings.items()}
+        object.__setattr__(self, "listings", listings)
+        object.__setattr__(self, "splits", {s.upper(): float(f) for s, f in self.splits.items()})
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ntrader.ibkr.fake.bars import (
     synthetic_bars,
     wire_bars,
 )
-from ntrader.ibkr.fake.faults import ContractRecord, FaultPlan, HistoricalRecord
+from ntrader.ibkr.fake.faults import ContractRecord, FaultPlan, HistoricalRecord, Market
 from ntrader.ibkr.fake.limits import PacingJudge, duration_seconds, max_duration_seconds
 
 DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "MSFT", "SPY")
@@ -282,18 +282,12 @@ class FakeGateway:
         accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
         holidays: Collection[dt.date] | None = None,
         early_closes: Mapping[dt.date, dt.time] | None = None,
-        listed: Mapping[str, dt.date] | None = None,
-        listings: Mapping[str, Sequence[str]] | None = None,
-        splits: Mapping[str, float] | None = None,
+        market: Market | None = None,
     ) -> None:
         self.host = host
-        # First trading day per symbol: nothing is served before it, and reqHeadTimeStamp says so.
-        self.listed = {s.upper(): d for s, d in (listed or {}).items()}
+        self.market = market or Market()
+        self.listed, self.listings, self.splits = self.market.listed, self.market.listings, self.market.splits
         self.head_requests: list[str] = []
-        # Split factors since the synthetic prices began: a gateway "after the split" divides by them.
-        self.splits = {s.upper(): float(f) for s, f in (splits or {}).items()}
-        # Symbols IB knows on several exchanges, in answer order (e.g. "MSFT": ("PINK", "NASDAQ")).
-        self.listings = {s.upper(): tuple(x.upper() for x in ex) for s, ex in (listings or {}).items()}
         self.holidays = None if holidays is None else frozenset(holidays)
         self.early_closes = None if early_closes is None else dict(early_closes)
         self.requested_port = port
