@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import text
 
 from ntrader.data import Period, load_bars
 from ntrader.data.mock import generate_bars
@@ -19,7 +19,6 @@ from ntrader.data.store import (
     write_bars,
 )
 from ntrader.db import get_engine
-from ntrader.db.models import MarketData
 from ntrader.errors import NotFoundError
 from tests.conftest import count_rows
 
@@ -27,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
 
 
 def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
-    monkeypatch.setattr("ntrader.data.store.CHUNK_ROWS", 250)
+    monkeypatch.setattr("ntrader.db.barstore.CHUNK_ROWS", 250)
     bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
     seen: list[tuple[int, int]] = []
     inserted = write_bars(
@@ -41,23 +40,38 @@ def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
     assert len(window) == 390 and window.index[0] == pd.Timestamp("2024-01-03 14:30", tz="UTC")
 
 
-def test_timestamps_match_what_sqlalchemy_writes_and_reads(database_url):
+def test_market_data_view_keeps_the_seed_plans_columns(database_url):
     bars = generate_bars("IBM", "2024-01-02", "2024-01-03", "1-HOUR")
     write_bars(bars, symbol="IBM", bar_size="1-HOUR", source="csv")
-    # A row written through the ORM by other code sits in the same series and sorts with ours.
-    with get_engine(database_url).begin() as conn:
-        conn.execute(
-            insert(MarketData).values(
-                symbol="IBM", bar_type="1-HOUR", data_source="csv", open=1, high=1, low=1, close=1, volume=1,
-                timestamp=pd.Timestamp("2024-01-02 14:45", tz="UTC").to_pydatetime(),
+    with get_engine(database_url).connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT symbol, bar_type, timestamp, open, close, volume, data_source FROM market_data "
+                "ORDER BY timestamp"
             )
-        )  # fmt: skip
-        stamps = conn.execute(select(MarketData.timestamp).order_by(MarketData.timestamp)).scalars().all()
-    expected = sorted([*bars.index, pd.Timestamp("2024-01-02 14:45", tz="UTC")])
-    assert [pd.Timestamp(s).tz_localize(None) if s.tzinfo else pd.Timestamp(s) for s in stamps] == [
-        t.tz_localize(None) for t in expected
-    ]
-    assert len(read_bars("IBM", "1-HOUR", "csv")) == len(bars) + 1
+        ).all()
+    assert len(rows) == len(bars) == 14
+    first = rows[0]
+    assert (first.symbol, first.bar_type, first.data_source) == ("IBM", "1-HOUR", "csv")
+    stamps = [pd.Timestamp(r.timestamp) for r in rows]
+    stamps = [s.tz_convert("UTC") if s.tzinfo else s.tz_localize("UTC") for s in stamps]
+    assert stamps == list(bars.index)
+    assert [r.close for r in rows] == bars["close"].tolist()
+
+
+def test_bars_are_keyed_by_series_and_integer_time(database_url):
+    bars = generate_bars("KEY", "2024-01-02", "2024-01-03", "1-MINUTE")
+    shuffled = pd.concat([bars.iloc[::-1], bars.iloc[:5]])  # out of order, and five stamps twice
+    assert write_bars(shuffled, symbol="KEY", bar_size="1-MINUTE", source="csv") == len(bars)
+    assert write_bars(bars.iloc[100:200], symbol="KEY", bar_size="1-MINUTE", source="csv") == 0
+    with get_engine(database_url).connect() as conn:
+        series = conn.execute(
+            text("SELECT id, symbol, bar_type, data_source, adjustment FROM bar_series")
+        ).all()
+        assert [tuple(r)[1:] for r in series] == [("KEY", "1-MINUTE", "csv", "raw")]
+        first = conn.execute(text("SELECT series_id, ts FROM bars ORDER BY ts LIMIT 1")).one()
+    assert tuple(first) == (series[0].id, bars.index[0].value)
+    pd.testing.assert_frame_equal(read_bars("KEY", "1-MINUTE", "csv"), bars, check_freq=False)
 
 
 def test_list_stored_groups_series_side_by_side(database_url, tmp_path):

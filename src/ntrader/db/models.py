@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: stored bars, backtest runs, their trades and their equity curves."""
+"""SQLAlchemy tables: bar series and their bars, backtest runs, their trades and their equity curves."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
 )
@@ -27,25 +27,38 @@ class Base(DeclarativeBase):
     pass
 
 
-class MarketData(Base):
-    """One OHLCV bar. Timestamps are the bar's open time in UTC; prices are doubles (bars, not money)."""
+class BarSeries(Base):
+    """One stored series: a symbol's bars of one size from one source, with one price adjustment."""
 
-    __tablename__ = "market_data"
+    __tablename__ = "bar_series"
     __table_args__ = (
-        UniqueConstraint("symbol", "bar_type", "timestamp", "data_source", name="uq_market_data_bar"),
-        Index("ix_market_data_symbol_ts", "symbol", "timestamp"),
+        UniqueConstraint("symbol", "bar_type", "data_source", "adjustment", name="uq_bar_series"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32))
     bar_type: Mapped[str] = mapped_column(String(32))
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data_source: Mapped[str] = mapped_column(String(32))
+    adjustment: Mapped[str] = mapped_column(String(16), server_default="raw")
+
+
+class Bar(Base):
+    """One OHLCV bar keyed by (series, open time in UTC nanoseconds); prices are doubles (bars, not money).
+
+    Clustered on the key (WITHOUT ROWID on SQLite). The view ``market_data`` shows the bars with the
+    seed plan's columns (symbol, bar_type, timestamp, …, data_source).
+    """
+
+    __tablename__ = "bars"
+    __table_args__ = (PrimaryKeyConstraint("series_id", "ts", name="pk_bars"), {"sqlite_with_rowid": False})
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("bar_series.id", ondelete="CASCADE"))
+    ts: Mapped[int] = mapped_column(BigInteger)
     open: Mapped[float] = mapped_column(Float)
     high: Mapped[float] = mapped_column(Float)
     low: Mapped[float] = mapped_column(Float)
     close: Mapped[float] = mapped_column(Float)
     volume: Mapped[float] = mapped_column(Float)
-    data_source: Mapped[str] = mapped_column(String(32))
 
 
 class BacktestRun(Base):

@@ -1,0 +1,240 @@
+"""Bulk bar I/O on the (series_id, ts) store: numpy arrays in and out, never a Python object per bar.
+
+Writes take a per-series lock (PostgreSQL: a transaction advisory lock; SQLite: the database's write
+lock, taken at once), read the stamps already stored in the new bars' range, and insert only the
+others: binary ``COPY`` on PostgreSQL, one ``executemany`` on SQLite. A re-import of bars already
+stored therefore writes nothing, and two overlapping imports of one series both succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from ntrader.data.bars import BAR_COLUMNS
+from ntrader.db.bulk import PG_HEADER
+from ntrader.db.models import Bar, BarSeries
+
+__all__ = ["SeriesKey", "insert_bars", "read_series", "series_summaries"]
+
+SeriesKey = tuple[str, str, str]  # symbol, bar type ("1-DAY"), data source
+Progress = Callable[[int, int], None]
+RAW = "raw"
+CHUNK_ROWS = 100_000
+_IMPORT_LOCK = 0x6E74  # advisory-lock namespace of bar imports ("nt"); the second key is the series
+#: How long an import waits for another process's import into the same SQLite file (ms).
+SQLITE_BUSY_MS = 600_000
+_VALUES = ", ".join(BAR_COLUMNS)
+# Binary COPY rows: field count, then (length, value) per field, big-endian.
+_PG_IN = np.dtype(
+    [("fields", ">i2"), ("sid_len", ">i4"), ("sid", ">i4"), ("ts_len", ">i4"), ("ts", ">i8")]
+    + [item for name in BAR_COLUMNS for item in ((f"{name}_len", ">i4"), (name, ">f8"))]
+)
+_PG_OUT = np.dtype(
+    [("fields", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")]
+    + [item for name in BAR_COLUMNS for item in ((f"{name}_len", ">i4"), (name, ">f8"))]
+)
+_PG_TS = np.dtype([("fields", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")])
+
+
+def _chunks(total: int, progress: Progress | None) -> Iterator[slice]:
+    for start in range(0, total, CHUNK_ROWS):
+        yield slice(start, min(start + CHUNK_ROWS, total))
+        if progress is not None:
+            progress(min(start + CHUNK_ROWS, total), total)
+
+
+def _new_only(ns: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Positions of the sorted, unique stamps `ns` that are not in `stored` (sorted)."""
+    if not len(stored):
+        return np.arange(len(ns))
+    at = np.searchsorted(stored, ns).clip(max=len(stored) - 1)
+    return np.flatnonzero(stored[at] != ns)
+
+
+def pg_bar_rows(series_id: int, ns: np.ndarray, values: np.ndarray, part: slice) -> bytes:
+    """Binary COPY rows of `bars` for ns[part] (values: one float64 column per bar field)."""
+    rows = np.empty(part.stop - part.start, dtype=_PG_IN)
+    rows["fields"] = 2 + len(BAR_COLUMNS)
+    rows["sid_len"], rows["sid"] = 4, series_id
+    rows["ts_len"], rows["ts"] = 8, ns[part]
+    for i, name in enumerate(BAR_COLUMNS):
+        rows[f"{name}_len"] = 8
+        rows[name] = values[i, part]
+    return rows.tobytes()
+
+
+def _pg_copy_out(cursor: Any, sql: str, params: tuple[Any, ...], dtype: np.dtype) -> np.ndarray:
+    """Rows of a query through binary COPY, as one structured array (no Python object per row)."""
+    buffer = bytearray()
+    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
+        for chunk in copy:
+            buffer += chunk
+    if len(buffer) < 21:
+        return np.empty(0, dtype=dtype)
+    start = 19 + int.from_bytes(buffer[15:19], "big")  # signature, flags, header extension
+    return np.frombuffer(buffer, dtype=dtype, offset=start, count=(len(buffer) - start - 2) // dtype.itemsize)
+
+
+def _pg_series(cursor: Any, key: SeriesKey, create: bool) -> int | None:
+    if create:
+        cursor.execute(
+            "INSERT INTO bar_series (symbol, bar_type, data_source, adjustment) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (*key, RAW),
+        )
+    cursor.execute(
+        "SELECT id FROM bar_series WHERE symbol = %s AND bar_type = %s AND data_source = %s "
+        "AND adjustment = %s",
+        (*key, RAW),
+    )
+    row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _sqlite_series(cursor: Any, key: SeriesKey, create: bool) -> int | None:
+    if create:
+        cursor.execute(
+            "INSERT OR IGNORE INTO bar_series (symbol, bar_type, data_source, adjustment) "
+            "VALUES (?, ?, ?, ?)",
+            (*key, RAW),
+        )
+    row = cursor.execute(
+        "SELECT id FROM bar_series WHERE symbol = ? AND bar_type = ? AND data_source = ? AND adjustment = ?",
+        (*key, RAW),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _insert_sqlite(
+    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None
+) -> int:
+    cursor: Any = raw.cursor()  # sqlite3's executemany takes any iterable of rows, not only lists
+    # One transaction for the whole write, taking the write lock at once: a concurrent import
+    # into the same file waits for it (up to SQLITE_BUSY_MS) instead of failing.
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+    cursor.execute("BEGIN IMMEDIATE")
+    series_id = _sqlite_series(cursor, key, create=True)
+    stored = cursor.execute(
+        "SELECT ts FROM bars WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+        (series_id, int(ns[0]), int(ns[-1])),
+    )
+    keep = _new_only(ns, np.fromiter((row[0] for row in stored), dtype=np.int64))
+    ns, values = ns[keep], values[:, keep]
+    stamps = ns.tolist()
+    columns = [column.tolist() for column in values]
+    sql = f"INSERT INTO bars (series_id, ts, {_VALUES}) VALUES (?, ?{', ?' * len(BAR_COLUMNS)})"
+    for part in _chunks(len(stamps), progress):
+        cursor.executemany(
+            sql, zip(repeat(series_id), stamps[part], *(c[part] for c in columns), strict=False)
+        )
+    raw.commit()
+    return len(stamps)
+
+
+def _insert_postgres(
+    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None
+) -> int:
+    connection = raw.driver_connection
+    with connection.cursor() as cursor:
+        # Imports of one series take turns (held until commit), so the stamps read below stay true.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_IMPORT_LOCK, "|".join(key)))
+        series_id = _pg_series(cursor, key, create=True)
+        assert series_id is not None
+        stored = _pg_copy_out(
+            cursor,
+            "SELECT ts FROM bars WHERE series_id = %s AND ts BETWEEN %s AND %s ORDER BY ts",
+            (series_id, int(ns[0]), int(ns[-1])),
+            _PG_TS,
+        )
+        keep = _new_only(ns, stored["ts"].astype(np.int64))
+        ns, values = ns[keep], values[:, keep]
+        if len(ns):
+            with cursor.copy(f"COPY bars (series_id, ts, {_VALUES}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(PG_HEADER)
+                for part in _chunks(len(ns), progress):
+                    copy.write(pg_bar_rows(series_id, ns, values, part))
+                copy.write(b"\xff\xff")
+    raw.commit()
+    return len(ns)
+
+
+def insert_bars(
+    engine: Engine, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None = None
+) -> int:
+    """Store bars (ns: sorted unique UTC nanoseconds; values: 5 × n float64, BAR_COLUMNS order) in one
+    transaction, skipping stamps already stored. Returns the number of bars inserted."""
+    raw = engine.raw_connection()
+    try:
+        insert = _insert_postgres if engine.dialect.name == "postgresql" else _insert_sqlite
+        return insert(raw, key, ns, values, progress)
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+def read_series(
+    engine: Engine, key: SeriesKey, start: int | None, end: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stamps (int64 ns) and values (n × 5 float64) of start <= ts < end, in time order."""
+    where = "series_id = {p} AND ts >= {p} AND ts < {p}"
+    bounds = (-(2**63) if start is None else start, 2**63 - 1 if end is None else end)
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "postgresql":
+            driver: Any = raw.driver_connection
+            with driver.cursor() as cursor:
+                series_id = _pg_series(cursor, key, create=False)
+                if series_id is None:
+                    return np.empty(0, dtype=np.int64), np.empty((0, len(BAR_COLUMNS)))
+                rows = _pg_copy_out(
+                    cursor,
+                    f"SELECT ts, {_VALUES} FROM bars WHERE {where.format(p='%s')} ORDER BY ts",
+                    (series_id, *bounds),
+                    _PG_OUT,
+                )
+            raw.rollback()
+            ns = rows["ts"].astype(np.int64)
+            return ns, np.column_stack([rows[name].astype(np.float64) for name in BAR_COLUMNS])
+        cursor: Any = raw.cursor()
+        series_id = _sqlite_series(cursor, key, create=False)
+        if series_id is None:
+            return np.empty(0, dtype=np.int64), np.empty((0, len(BAR_COLUMNS)))
+        cursor.execute(
+            f"SELECT ts, {_VALUES} FROM bars WHERE {where.format(p='?')} ORDER BY ts", (series_id, *bounds)
+        )
+        table = np.fromiter(cursor, dtype=[("ts", np.int64), *((name, np.float64) for name in BAR_COLUMNS)])
+        return table["ts"].copy(), np.column_stack([table[name] for name in BAR_COLUMNS])
+    finally:
+        raw.close()
+
+
+def series_summaries(
+    engine: Engine, key: tuple[str | None, str | None, str | None] = (None, None, None)
+) -> list[tuple[Any, ...]]:
+    """(symbol, bar type, source, first ns, last ns, bars) per stored raw series, optionally filtered."""
+    query = (
+        select(
+            BarSeries.symbol,
+            BarSeries.bar_type,
+            BarSeries.data_source,
+            func.min(Bar.ts),
+            func.max(Bar.ts),
+            func.count(),
+        )
+        .join(Bar, Bar.series_id == BarSeries.id)
+        .where(BarSeries.adjustment == RAW)
+        .group_by(BarSeries.id, BarSeries.symbol, BarSeries.bar_type, BarSeries.data_source)
+        .order_by(BarSeries.symbol, BarSeries.bar_type, BarSeries.data_source)
+    )
+    for column, value in zip((BarSeries.symbol, BarSeries.bar_type, BarSeries.data_source), key, strict=True):
+        if value is not None:
+            query = query.where(column == value)
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query).all()]
