@@ -67,8 +67,11 @@ def seeded(database_url: str, isolated_home: Path) -> Seeded:
 @pytest.fixture
 def client(seeded: Seeded) -> Iterator[TestClient]:
     app = create_app(UIConfig(seeded.url, seeded.home))
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=LOCAL) as test_client:
         yield test_client
+
+
+LOCAL = "http://127.0.0.1:8765"  # the loopback server answers only to its own names
 
 
 def csrf(client: TestClient) -> str:

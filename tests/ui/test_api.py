@@ -16,7 +16,7 @@ from ntrader.errors import NotFoundError
 from ntrader.reports import load_report, run_document
 from ntrader.strategies import get_strategy
 from ntrader.ui import UIConfig, create_app
-from tests.ui.conftest import Seeded, csrf
+from tests.ui.conftest import LOCAL, Seeded, csrf
 
 
 def _error(html: str) -> str:
@@ -299,7 +299,7 @@ def test_stopping_the_server_stops_the_job_unsaved(seeded: Seeded):
     manager = JobManager(runner)
     app = create_app(UIConfig(seeded.url, seeded.home), jobs=manager)
     before = list_run_ids(seeded.url)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         client.post(
             "/api/backtests",
             data={"strategy": "sma", "symbol": "TSLA"},
@@ -348,7 +348,7 @@ def test_data_page_and_check_never_show_the_password(seeded: Seeded, monkeypatch
     monkeypatch.setenv("TWS_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("TWS_USERNAME", "trader-joe")
     get_settings.cache_clear()
-    with TestClient(create_app(UIConfig(seeded.url, seeded.home))) as client:
+    with TestClient(create_app(UIConfig(seeded.url, seeded.home)), base_url=LOCAL) as client:
         body = client.get("/api/data").json()
         series = body["series"]
         assert [(s["symbol"], s["source"]) for s in series] == [("AAPL", "csv")] and series[0]["rows"] > 200
@@ -376,6 +376,21 @@ def test_token_is_checked_on_every_request(seeded: Seeded):
         client.cookies.clear()
         refused = client.post("/api/runs/delete", data={"ids": "1"}, headers={"X-CSRF-Token": csrf(client)})
         assert refused.status_code == 401 and len(list_run_ids(seeded.url)) == 4
+
+
+def test_without_a_token_only_loopback_names_are_answered(seeded: Seeded):
+    app = create_app(UIConfig(seeded.url, seeded.home))
+    for base in ("http://127.0.0.1:8765", "http://localhost:8765", "http://[::1]:8765", "http://localhost"):
+        with TestClient(app, base_url=base) as client:
+            assert client.get("/api/runs").status_code == 200, base
+    with TestClient(app, base_url="http://rebound.attacker.example:8765") as client:
+        refused = client.get("/runs")
+        assert refused.status_code == 400 and "only to 127.0.0.1 or localhost" in refused.text
+        assert client.get("/api/runs/1").status_code == 400
+    with TestClient(
+        create_app(UIConfig(seeded.url, seeded.home, token="t0ken")), base_url="http://box.lan"
+    ) as client:
+        assert client.get("/api/runs", headers={"Authorization": "Bearer t0ken"}).status_code == 200
 
 
 def test_token_rules_by_address():

@@ -34,7 +34,7 @@ from ntrader.ui import views
 from ntrader.ui.forms import CHOICES, MARKET_FIELDS, build_request, param_fields, spec_document
 from ntrader.ui.jobs import JobManager
 from ntrader.ui.queries import PAGE_SIZES, RunFilter, runs_page
-from ntrader.ui.security import CSRFError, TokenMiddleware, checked_form, new_secret
+from ntrader.ui.security import CSRFError, LoopbackHostMiddleware, TokenMiddleware, checked_form, new_secret
 
 HERE = Path(__file__).parent
 EXPORT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv"}
@@ -351,5 +351,7 @@ def create_app(config: UIConfig, jobs: JobManager | None = None) -> Starlette:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(views.FILTERS)
     app.state.templates = templates
+    if config.token is None:
+        app.add_middleware(LoopbackHostMiddleware)
     app.add_middleware(TokenMiddleware, token=config.token)
     return app

@@ -85,6 +85,33 @@ class TokenMiddleware:
         await self.app(scope, receive, send)
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+class LoopbackHostMiddleware:
+    """Without a token, answer only requests addressed to this machine by name or address.
+
+    A web page elsewhere can point a DNS name it controls at 127.0.0.1 ("DNS rebinding") and then
+    read this server's pages as same-origin; its requests still carry its own name in `Host`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Request(scope).headers.get("host", "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in LOOPBACK_NAMES:
+                response = PlainTextResponse(
+                    f"400: this ntrader UI answers only to 127.0.0.1 or localhost, not {host!r}",
+                    status_code=400,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class CSRFError(Exception):
     """A state-changing request without the page's CSRF token."""
 
