@@ -136,7 +136,25 @@ def render_run_html(report: RunReport) -> str:
         "</div>",
         f'<div class="card"><h2>Trades ({len(report.trades)})</h2>{_trades_html(report.trades)}</div>',
     ]
-    return page(report.title, "\n".join(body), charts=1)
+    cards, charts = tearsheet_cards(report)
+    # The tearsheet goes under the main chart, before the metric tables.
+    at = body.index('<div class="card"><h2>Metrics</h2><div class="cols" id="metrics">')
+    body[at:at] = cards
+    return page(report.title, "\n".join(body), charts=1 + charts)
+
+
+def tearsheet_cards(report: RunReport) -> tuple[list[str], int]:
+    """The tearsheet cards of a run; its validation block as stored, else computed for this page."""
+    from dataclasses import replace
+
+    from ntrader.reports.tearsheet import tearsheet
+    from ntrader.reports.tearsheet_html import tearsheet_sections
+    from ntrader.reports.validation import run_validation
+
+    sheet = tearsheet(report)
+    if sheet.validation is None:
+        sheet = replace(sheet, validation={**run_validation(report, 1000), "source": "computed"})
+    return tearsheet_sections(sheet, figure_html)
 
 
 def run_figure(report: RunReport) -> go.Figure:

@@ -212,6 +212,15 @@ RUN_EXPORT_SCHEMA: dict[str, Any] = {
             "properties": _METRIC_FIELDS,
         },
         "trades": {"type": "array", "items": _TRADE},
+        "tearsheet": _described(
+            {
+                "type": "object",
+                "required": ["monthly_returns", "yearly_returns", "rolling", "worst_drawdowns"],
+            },
+            "The HTML tearsheet's figures as data: monthly_returns {year: {month: r}}, "
+            "yearly_returns, rolling {window_days, sharpe, volatility}, daily_return_distribution, "
+            "worst_drawdowns [{start, trough, recovery, depth, length_days}], costs, validation.",
+        ),
         "equity": {
             "type": "array",
             "description": "Present with --equity: mark-to-market equity at each bar close.",
@@ -248,6 +257,9 @@ def run_document(report: RunReport, *, include_equity: bool = False) -> dict[str
         "metrics": metrics,
         "trades": trade_records(report.trades),
     }
+    from ntrader.reports.tearsheet import tearsheet
+
+    document["tearsheet"] = tearsheet(report).to_json_dict()
     if include_equity:
         document["equity"] = [
             {"timestamp": ts.isoformat(), "equity": float(value)}
