@@ -8,13 +8,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
+from ntrader.backtest import run_backtest
 from ntrader.metrics import daily_returns, drawdowns
 from ntrader.reports import load_report, write_run_html
 from ntrader.reports.tearsheet import tearsheet
-from ntrader.backtest import run_backtest
 from tests.reports import browse
 
 

@@ -59,7 +59,11 @@ class Tearsheet:
     def to_json_dict(self) -> dict[str, Any]:
         def series(s: pd.Series) -> list[dict[str, Any]]:
             clean = s.dropna()
-            return [{"date": pd.Timestamp(t).date().isoformat(), "value": float(v)} for t, v in clean.items()]
+            times = pd.DatetimeIndex(clean.index)
+            return [
+                {"date": t.date().isoformat(), "value": float(v)}
+                for t, v in zip(times, clean.to_numpy(), strict=True)
+            ]
 
         monthly = {
             str(year): {str(m): (None if pd.isna(v) else float(v)) for m, v in row.items()}
