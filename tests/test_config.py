@@ -53,3 +53,19 @@ def test_bad_trading_mode_is_rejected_naming_the_variable(monkeypatch: pytest.Mo
     get_settings.cache_clear()
     with pytest.raises(SettingsError, match="IBKR_TRADING_MODE='casino': IBKR_TRADING_MODE must be 'paper'"):
         _ = get_settings().ibkr
+
+
+def test_log_level_is_honoured_and_checked(monkeypatch: pytest.MonkeyPatch):
+    import logging
+
+    from ntrader.config import SettingsError
+
+    monkeypatch.setenv("NTRADER_LOG_LEVEL", "debug")
+    get_settings.cache_clear()
+    assert get_settings().log_level == "DEBUG"
+    assert logging.getLogger("ntrader.ibkr.client").getEffectiveLevel() == logging.DEBUG
+    monkeypatch.setenv("NTRADER_LOG_LEVEL", "chatty")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="NTRADER_LOG_LEVEL='chatty': use one of DEBUG"):
+        get_settings()
+    logging.getLogger("ntrader").setLevel(logging.NOTSET)

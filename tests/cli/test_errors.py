@@ -321,3 +321,11 @@ def test_a_symbol_too_long_is_refused_everywhere_before_any_work(database_url, t
     one_line(invoke("backtest", "run-config", str(config)), "line 2: field 'symbol'", message)
     for table in ("backtest_runs", "market_data"):
         assert count_rows(database_url, table) == 0
+
+
+def test_the_head_revision_read_from_the_files_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from ntrader.db.engine import _alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()

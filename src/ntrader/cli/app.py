@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from importlib import import_module
 from typing import Any
 
 import click
@@ -19,7 +20,39 @@ VERBOSE_FLAGS = frozenset({"--verbose", "-v"})
 
 
 class NtraderGroup(click.Group):
-    """A click group whose commands report every error as one clear line, never a traceback."""
+    """A click group whose commands report every error as one clear line, never a traceback.
+
+    Command groups can be registered lazily (`add_lazy`): their module, and whatever heavy packages it
+    imports, load only when that group runs, so `ntrader --help` starts in a blink.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def add_lazy(self, name: str, target: str, short_help: str) -> None:
+        """Register group `name` found at `target` ("module:attribute"), described by `short_help`."""
+        self.lazy[name] = (target, short_help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name][0].split(":")
+            self.add_command(getattr(import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing uses the registered short help: no group module is imported to print it.
+        rows = [
+            (name, self.lazy[name][1] if name in self.lazy else self.commands[name].get_short_help_str(80))
+            for name in self.list_commands(ctx)
+            if name in self.lazy or not self.commands[name].hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # Kept so the boundary knows whether a subcommand was given --verbose (its context is gone by then).

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ntrader.backtest.costs import DEFAULT_COMMISSION
 from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
+
+# The light flags live in cli/flags.py (commands that need nothing heavy import them from there);
+# re-exported here for the commands that import them with the market options.
+from ntrader.cli.flags import RECORD_ID as RECORD_ID
+from ntrader.cli.flags import Decorator
+from ntrader.cli.flags import apply_options as _apply
+from ntrader.cli.flags import format_options as format_options
+from ntrader.cli.flags import json_option as json_option
+from ntrader.cli.flags import verbose_option as verbose_option
 from ntrader.data import DATA_SOURCES
 from ntrader.strategies import parse_param_pairs
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-#: A run or sweep id as the database stores it (a 64-bit integer): larger is a usage error, not a crash.
-RECORD_ID = click.IntRange(min=1, max=2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,6 @@ MARKET_OPTIONS: list[Decorator] = [
 ]
 
 
-def _apply(options: list[Decorator], command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 def market_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the market options and hand the command one `market: MarketOptions` instead of 13 values."""
 
@@ -202,39 +199,3 @@ def grid_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(grid=grid, **kwargs)
 
     return _apply(options, wrapper)
-
-
-def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`--json`: print the command's data as one JSON document on stdout (shapes: README, "JSON output")."""
-    return click.option("--json", "as_json", is_flag=True, help="Print the data as JSON.")(command)
-
-
-def verbose_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--verbose", "-v", is_flag=True, help="Show the Nautilus engine's log.")(command)
-
-
-def format_options(
-    formats: Sequence[str], help: str, html_default: str = "$NTRADER_HOME/reports"
-) -> Decorator:
-    """`--format` (one of `formats`, default text) and `--output/-o` for commands that export a report."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        options: list[Decorator] = [
-            click.option(
-                "--format",
-                "fmt",
-                type=click.Choice(formats, case_sensitive=False),
-                default="text",
-                show_default=True,
-                help=help,
-            ),
-            click.option(
-                "--output",
-                "-o",
-                type=click.Path(dir_okay=True, path_type=Path),
-                help=f"File (or existing directory) to write. Default: stdout; html: {html_default}.",
-            ),
-        ]
-        return _apply(options, command)
-
-    return decorate

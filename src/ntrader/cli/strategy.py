@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ntrader.backtest.config_file import load_run_config
-from ntrader.cli.options import json_option
+from ntrader.cli.catalog import BUILTIN_STRATEGIES, summaries_table
+from ntrader.cli.flags import json_option
 from ntrader.cli.render import console, echo_json
-from ntrader.reports.tables import (
-    strategies_table,
-    strategy_detail,
-    strategy_parameters_table,
-    strategy_summary,
-)
-from ntrader.strategies import get_strategy, list_strategies
 
 
 @click.group()
@@ -30,11 +23,11 @@ def list_command(as_json: bool) -> None:
     Example:
       ntrader strategy list
     """
-    specs = list_strategies()
+    # From the catalog: listing the built-ins loads neither Nautilus nor pandas.
     if as_json:
-        echo_json([strategy_summary(s) for s in specs])
+        echo_json(BUILTIN_STRATEGIES)
     else:
-        console().print(strategies_table(specs))
+        console().print(summaries_table(BUILTIN_STRATEGIES))
 
 
 @strategy.command("show")
@@ -47,6 +40,9 @@ def show_command(name: str, as_json: bool) -> None:
     Example:
       ntrader strategy show sma
     """
+    from ntrader.reports.tables import strategy_detail, strategy_parameters_table
+    from ntrader.strategies import get_strategy
+
     spec = get_strategy(name)
     if as_json:
         echo_json(strategy_detail(spec))
@@ -68,6 +64,8 @@ def validate_command(config_file: str, as_json: bool) -> None:
     Example:
       ntrader strategy validate examples/configs/sma.yaml
     """
+    from ntrader.backtest.config_file import load_run_config
+
     config = load_run_config(config_file)
     if as_json:
         echo_json({"file": config_file, "ok": True, **config.model_dump(mode="json")})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def _load(model: type[BaseSettings], prefix: str) -> BaseSettings:
         variable = variable.upper()
         reason = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"environment variable {variable}={error.get('input')!r}: {reason}") from None
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _default_home() -> Path:
@@ -91,9 +95,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, alias="DATABASE_URL")
     catalog: Path | None = None
     default_capital: float = 100_000.0
-    base_currency: str = "USD"
+    #: Level of ntrader's own log (the `ntrader.*` loggers, e.g. the IB client's), applied when the
+    #: settings are read. The Nautilus engine's log is `--verbose`.
     log_level: str = "WARNING"
     risk_free_rate: float = 0.0
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return value
 
     @property
     def resolved_database_url(self) -> str:
@@ -119,7 +132,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once; `get_settings.cache_clear()` rereads them."""
-    return _load(Settings, "NTRADER_")  # type: ignore[return-value]
+    settings: Settings = _load(Settings, "NTRADER_")  # type: ignore[assignment]
+    logging.getLogger("ntrader").setLevel(settings.log_level)
+    return settings
 
 
 def mask_url(url: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.exc import NoSuchModuleError as NoSuchDriverError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -114,7 +116,7 @@ def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             engine = _create(url)
-            if migrate:
+            if migrate and not _at_head(engine):
                 upgrade(engine)
             _engines[url] = engine
     return engine
@@ -126,6 +128,44 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*["']?([\w.-]+|None)["']?""", re.M)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration we ship, read from the files without importing alembic (one linear chain;
+    a test checks it agrees with alembic's own answer)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for file in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((key, value) for key, value in _REVISION_LINE.findall(file.read_text()))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision", "None"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Already migrated? One query, so most commands never import alembic."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            current = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    except OperationalError as exc:
+        if engine.dialect.name == "sqlite" and "no such table" in str(exc.orig):
+            return False  # a new file
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({_describe(engine.url.render_as_string(False))}): "
+            f"{_first_line(exc.orig)}"
+        ) from exc
+    except DBAPIError:
+        return False  # PostgreSQL without the table yet: a new database
+    return current == [head]
 
 
 def upgrade(engine: Engine) -> str:

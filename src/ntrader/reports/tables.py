@@ -271,15 +271,9 @@ def strategy_detail(spec: StrategySpec) -> dict[str, Any]:
 
 
 def strategies_table(specs: Sequence[StrategySpec]) -> Table:
-    table = Table(title="Strategies", title_justify="left")
-    table.add_column("Name", style="bold cyan")
-    table.add_column("Aliases")
-    table.add_column("Description")
-    table.add_column("Parameters (defaults)")
-    for spec in specs:
-        params = ", ".join(f"{p.name}={p.default}" for p in spec.parameters)
-        table.add_row(spec.name, ", ".join(spec.aliases), spec.description, params)
-    return table
+    from ntrader.cli.catalog import summaries_table
+
+    return summaries_table([strategy_summary(spec) for spec in specs])
 
 
 def strategy_parameters_table(spec: StrategySpec) -> Table:

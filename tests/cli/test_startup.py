@@ -1,0 +1,71 @@
+"""Commands load heavy packages only when they need them (issue 14 §3); timings: bench_startup.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import import_module
+
+import pytest
+
+from ntrader.cli import GROUPS
+from ntrader.cli.catalog import BUILTIN_STRATEGIES
+
+HEAVY = (
+    "nautilus_trader",
+    "pandas",
+    "numpy",
+    "sqlalchemy",
+    "alembic",
+    "pyarrow",
+    "plotly",
+    "numba",
+    "pydantic",
+)
+
+# Runs the real CLI, then reports which heavy packages it had imported by the time it exited.
+DRIVER = """
+import atexit, json, sys
+heavy = json.loads(sys.argv[1])
+atexit.register(lambda: print("LOADED=" + json.dumps(sorted(h for h in heavy if h in sys.modules))))
+from ntrader.cli import main
+sys.argv = ["ntrader", *sys.argv[2:]]
+main()
+"""
+
+
+def loaded_by(*args: str) -> tuple[list[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(HEAVY), *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("LOADED="), done.stdout
+    return json.loads(last.removeprefix("LOADED=")), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [(("--help",), "strategy  List and inspect strategies."), (("strategy", "list"), "mean_reversion"),
+     (("strategy", "list", "--json"), '"rsi_period": 14')],
+)  # fmt: skip
+def test_help_and_strategy_list_load_no_heavy_package(args, shown):
+    loaded, output = loaded_by(*args)
+    assert loaded == []
+    assert shown in output
+
+
+def test_the_registered_group_help_is_each_groups_own_first_line():
+    for name, (target, short_help) in GROUPS.items():
+        module, attribute = target.split(":")
+        group = getattr(import_module(module), attribute)
+        assert group.name == name
+        assert short_help == (group.help or "").splitlines()[0], name
+
+
+def test_the_strategy_catalog_is_what_the_registry_says():
+    from ntrader.reports.tables import strategy_summary
+    from ntrader.strategies import list_strategies
+
+    assert [strategy_summary(spec) for spec in list_strategies()] == BUILTIN_STRATEGIES
