@@ -17,13 +17,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ntrader.reports.model import NUMERIC_HEADINGS, TRADE_HEADINGS, RunReport, trade_rows
+from ntrader.reports.trades_html import TABLE_SCRIPT, filter_box, trade_traces, zoom_script
 
 # Lines with more points than this are thinned for drawing (markers and tables keep every row):
 # SVG charts of a million points freeze a browser and show nothing more than 20 000 would.
 MAX_LINE_POINTS = 20_000
 # Candles stay readable up to about this many bars; beyond it the price is drawn as a line.
 MAX_CANDLES = 600
-MAX_TRADE_ROWS = 1_000
+# Every trade of a long run fits (about 300 bytes a row); the table sorts and filters.
+MAX_TRADE_ROWS = 10_000
 
 COLORS = {
     "equity": "#2563eb",
@@ -123,6 +125,7 @@ def render_run_html(report: RunReport) -> str:
         *(f'<div class="note">{_e(note)}</div>' for note in notes),
         '<div class="card" id="charts">',
         figure_html(run_figure(report), "report-chart"),
+        zoom_script("report-chart", report.trades) if report.closes is not None else "",
         "</div>",
         '<div class="card"><h2>Metrics</h2><div class="cols" id="metrics">',
         *(
@@ -266,43 +269,9 @@ def _add_price(fig: go.Figure, report: RunReport, row: int) -> None:
         )
     else:
         fig.add_trace(_line(_thin(closes), report.record.symbol, COLORS["price"]), row=row, col=1)
-    trades = report.trades
-    if not trades.empty:
-        long = trades["side"] == "LONG"
-        for mask, name, symbol, color in (
-            (long, "Entry (long)", "triangle-up", COLORS["entry"]),
-            (~long, "Entry (short)", "triangle-down", COLORS["short"]),
-        ):
-            chosen = trades[mask]
-            if chosen.empty:
-                continue
-            fig.add_trace(
-                _markers(chosen["entry_time"], chosen["entry_price"], name, symbol, color, chosen["pnl"]),
-                row=row,
-                col=1,
-            )
-        closed = trades[trades["exit_time"].notna()]
-        if not closed.empty:
-            fig.add_trace(
-                _markers(
-                    closed["exit_time"], closed["exit_price"], "Exit", "x", COLORS["exit"], closed["pnl"]
-                ),
-                row=row,
-                col=1,
-            )
+    for trace in trade_traces(report.trades, COLORS):
+        fig.add_trace(trace, row=row, col=1)
     fig.update_yaxes(title_text="Price", row=row, col=1)
-
-
-def _markers(x: pd.Series, y: pd.Series, name: str, symbol: str, color: str, pnl: pd.Series) -> go.Scatter:
-    return go.Scatter(
-        x=x,
-        y=y.to_numpy(dtype="float64"),
-        name=name,
-        mode="markers",
-        marker={"symbol": symbol, "size": 13, "color": color, "line": {"width": 1.5, "color": "white"}},
-        customdata=pnl.to_numpy(dtype="float64"),
-        hovertemplate="%{x}<br>%{y:,.2f} · trade P&L %{customdata:,.2f}<extra>" + name + "</extra>",
-    )
 
 
 def _line(series: pd.Series, name: str, color: str, width: float = 1.5, dash: str = "solid") -> go.Scatter:
@@ -363,7 +332,8 @@ def _trades_html(trades: pd.DataFrame) -> str:
             "<code>ntrader report export ID --format csv</code> writes them all.</p>"
         )
     table = f'<table class="wide" id="trades"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-    return f'<div class="scroll">{table}</table></div>{more}'
+    box = filter_box(min(len(trades), MAX_TRADE_ROWS))
+    return f'{box}<div class="scroll">{table}</table></div>{more}{TABLE_SCRIPT}'
 
 
 def _e(text: str) -> str:

@@ -4,6 +4,7 @@ grids, a heatmap of the metric; text for the terminal, a self-contained HTML pag
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,20 +208,40 @@ def heatmap_figure(record: SweepRecord) -> go.Figure | None:
             z[yi, xi] = value
             runs[yi][xi] = f"#{row['rank']}"
     label = METRIC_LABELS[record.metric]
+    percent = record.metric in _PERCENT
+    values = [["" if np.isnan(v) else fmt_metric(record.metric, float(v)) for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(
             x=[_value(v) for v in xs],
             y=[_value(v) for v in ys],
             z=z,
-            text=runs,
-            colorscale="RdYlGn",
-            colorbar={"title": {"text": label}, "tickformat": ".0%" if record.metric in _PERCENT else ".2f"},
+            customdata=runs,
+            text=values,
+            texttemplate="%{text}",
+            # Centred on 0: a negative figure is red whatever the grid's range, a positive green.
+            zmid=0.0,
+            colorscale=[[0.0, "#b91c1c"], [0.5, "#f8fafc"], [1.0, "#15803d"]],
+            colorbar={"title": {"text": label}, "tickformat": ".0%" if percent else ".2f"},
             hovertemplate=(
-                f"{x_name}=%{{x}}<br>{y_name}=%{{y}}<br>{label}=%{{z:.4f}}<br>rank %{{text}}<extra></extra>"
+                f"{x_name}=%{{x}}<br>{y_name}=%{{y}}<br>{label}=%{{z:.4f}}<br>rank %{{customdata}}"
+                "<extra></extra>"
             ),
             hoverongaps=False,
         )
     )
+    best = next((r for r in record.results if r["screened"].get(record.metric) is not None), None)
+    if best is not None and best["params"].get(x_name) in xs and best["params"].get(y_name) in ys:
+        fig.add_trace(
+            go.Scatter(
+                x=[_value(best["params"][x_name])],
+                y=[_value(best["params"][y_name])],
+                mode="markers",
+                name="best",
+                marker={"symbol": "star-open", "size": 26, "color": "#111827", "line": {"width": 2}},
+                hovertemplate="best (rank 1)<extra></extra>",
+                showlegend=False,
+            )
+        )
     fig.update_layout(
         template="plotly_white",
         title=f"{label} by {x_name} and {y_name} (blank: excluded or undefined)",
@@ -232,13 +253,28 @@ def heatmap_figure(record: SweepRecord) -> go.Figure | None:
     return fig
 
 
+_MARKUP = re.compile(r"\[/?[a-z]+\]")  # rich markup around a status ("[red]halted[/red]")
+
+
+def _run_cell(text: str) -> str:
+    """A run id links to its report, saved side by side as run-<id>.html (`report export`)."""
+    match = re.match(r"^(\d+)(.*)$", text)
+    if not match:
+        return _e(text)
+    run_id, rest = match.groups()
+    status = _e(_MARKUP.sub("", rest))
+    return f'<a href="run-{run_id}.html">{run_id}</a>{status}'
+
+
 def _html_table(record: SweepRecord) -> str:
     table = sweep_table(record)
     heads = "".join(f'<th class="num">{_e(str(c.header))}</th>' for c in table.columns)
     body = []
     columns = [list(c.cells) for c in table.columns]
+    last = len(columns) - 1
     for r in range(len(columns[0]) if columns else 0):
-        body.append("<tr>" + "".join(f'<td class="num">{_e(str(col[r]))}</td>' for col in columns) + "</tr>")
+        cells = [_run_cell(str(col[r])) if k == last else _e(str(col[r])) for k, col in enumerate(columns)]
+        body.append("<tr>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
     return (
         f'<div class="scroll"><table class="wide" id="sweep-table"><thead><tr>{heads}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
@@ -256,6 +292,8 @@ def render_sweep_html(record: SweepRecord) -> str:
         "Nautilus and saved as runs</p>",
         *notes,
         f'<div class="card"><h2>Sweep</h2>{kv_table(describe(record))}</div>',
+        '<div class="card" id="validation"><h2>Validation</h2><pre class="verdict">'
+        f"{_e(chr(10).join(verdict_lines(record.settings.get('validation'), full=True)))}</pre></div>",
     ]
     if figure is not None:
         parts.append(f'<div class="card" id="heatmap">{figure_html(figure, "sweep-heatmap")}</div>')
