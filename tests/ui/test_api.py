@@ -424,3 +424,64 @@ def test_pages_render(client: TestClient, seeded: Seeded):
     plotly = client.get("/static/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
     assert "cdn" not in client.get(f"/runs/{seeded.runs[0]}").text.lower()
+
+
+def test_sweep_from_the_form_runs_in_the_background_and_saves(client: TestClient, seeded: Seeded):
+    from ntrader.db.sweeps import get_sweep
+
+    assert 'name="grid"' in client.get("/sweeps/new", params={"strategy": "sma"}).text
+    data = {
+        "strategy": "sma",
+        "symbol": "AAPL",
+        "start": "2022-01-01",
+        "end": "2023-12-31",
+        "grid": "fast_period=5,10\nslow_period=30,40",
+        "constraints": "fast_period < slow_period",
+        "metric": "cagr",
+        "top": "1",
+    }
+    started = client.post("/api/sweeps", data=data, headers={"X-CSRF-Token": csrf(client)})
+    assert started.status_code == 202 and started.json()["kind"] == "sweep"
+    with client.stream("GET", f"/api/jobs/{started.json()['id']}/events") as stream:
+        for _ in stream.iter_lines():
+            pass
+    state = client.get(f"/api/jobs/{started.json()['id']}").json()
+    assert state["status"] == "done", state
+    assert state["url"] == f"/sweeps/{state['sweep_id']}"
+    record = get_sweep(state["sweep_id"], url=seeded.url)
+    assert record.metric == "cagr" and record.grid == {"fast_period": [5, 10], "slow_period": [30, 40]}
+    assert len(record.results) == 4 and len(record.run_ids) == 1
+    assert client.get(state["url"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "cli_args"),
+    [
+        ({"grid": "fast_period=5:x"}, ["--grid", "fast_period=5:x"]),
+        ({"grid": "nope=1,2"}, ["--grid", "nope=1,2"]),
+        (
+            {"grid": "fast_period=5,10", "constraints": "fast_period <> 3"},
+            ["--grid", "fast_period=5,10", "--constraint", "fast_period <> 3"],
+        ),
+    ],
+)
+def test_bad_sweep_values_show_the_cli_message(client: TestClient, seeded: Seeded, fields, cli_args):
+    from ntrader.db.sweeps import list_sweeps
+
+    result = CliRunner().invoke(
+        cli, ["backtest", "sweep", "--strategy", "sma", "--symbol", "AAPL", *cli_args]
+    )
+    assert result.exit_code == 1, result.output
+    cli_message = result.output.strip().splitlines()[-1].removeprefix("Error: ")
+    before = len(list_sweeps(url=seeded.url))
+    response = client.post(
+        "/api/sweeps",
+        data={"strategy": "sma", "symbol": "AAPL", **fields},
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert response.status_code == 400 and response.json()["error"] == cli_message
+    page = client.post("/sweeps", data={"strategy": "sma", "symbol": "AAPL", "csrf": csrf(client), **fields})
+    import html
+
+    assert page.status_code == 400 and html.unescape(_error(page.text)) == cli_message
+    assert len(list_sweeps(url=seeded.url)) == before

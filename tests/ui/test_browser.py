@@ -6,6 +6,7 @@ Set NTRADER_UI_SCREENSHOTS=docs/ui to (re)write the README's screenshots while t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -168,12 +169,21 @@ def test_browser_flow(server: tuple[str, Seeded, subprocess.Popen[str]]):
         page.fill("#field-symbol", "NFLX")
         page.fill("#param_fast_period", "8")
         page.click("#run-button")
-        page.wait_for_url("**/runs/*", timeout=60_000)
+        page.wait_for_url(re.compile(r"/runs/\d+$"), timeout=60_000)
         _rendered(page)
         new_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
         assert get_run(new_id, seeded.url).symbol == "NFLX"
         page.goto(base + "/runs")
         assert page.locator(f'#runs-table tr[data-run-id="{new_id}"]').count() == 1
+
+        # Launch a sweep from its form: it opens the saved sweep when done.
+        page.goto(base + "/sweeps/new?strategy=sma")
+        page.fill("#field-grid", "fast_period=5,10\nslow_period=30,40")
+        page.fill("#field-top", "1")
+        page.click("#run-button")
+        page.wait_for_url(re.compile(r"/sweeps/\d+$"), timeout=120_000)
+        _rendered(page)
+        assert page.locator("#sweep-table tbody tr").count() == 4
 
         # Sweeps and data pages draw too.
         page.goto(base + f"/sweeps/{seeded.sweep_id}")

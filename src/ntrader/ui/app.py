@@ -31,7 +31,15 @@ from starlette.templating import Jinja2Templates
 
 from ntrader.errors import InputError, NotFoundError, NtraderError
 from ntrader.ui import views
-from ntrader.ui.forms import CHOICES, MARKET_FIELDS, build_request, param_fields, spec_document
+from ntrader.ui.forms import (
+    CHOICES,
+    MARKET_FIELDS,
+    SWEEP_FIELDS,
+    build_request,
+    build_sweep,
+    param_fields,
+    spec_document,
+)
 from ntrader.ui.jobs import JobManager
 from ntrader.ui.queries import PAGE_SIZES, RunFilter, runs_page
 from ntrader.ui.security import CSRFError, LoopbackHostMiddleware, TokenMiddleware, checked_form, new_secret
@@ -158,7 +166,8 @@ def compare(request: Request) -> Response:
 # New backtest and jobs ----------------------------------------------------------------------------------
 
 
-def _form_context(strategy: str, values: dict[str, str]) -> dict[str, Any]:
+def _form_context(strategy: str, values: dict[str, str], sweep: bool = False) -> dict[str, Any]:
+    from ntrader.backtest.sweep import SCREEN_METRICS
     from ntrader.strategies import get_strategy, list_strategies
 
     spec = get_strategy(strategy)
@@ -166,14 +175,40 @@ def _form_context(strategy: str, values: dict[str, str]) -> dict[str, Any]:
         "strategies": list_strategies(),
         "spec": spec,
         "fields": param_fields(spec),
-        "values": {**MARKET_FIELDS, **values},
-        "choices": CHOICES,
+        "values": {**MARKET_FIELDS, **(SWEEP_FIELDS if sweep else {}), **values},
+        "choices": {**CHOICES, "metric": tuple(SCREEN_METRICS), "engine": ("vector", "nautilus")},
+        "sweep": sweep,
     }
 
 
 def backtest_form(request: Request) -> Response:
     strategy = request.query_params.get("strategy", "sma")
     return _render(request, "new.html", **_form_context(strategy, dict(request.query_params)))
+
+
+def sweep_form(request: Request) -> Response:
+    strategy = request.query_params.get("strategy", "sma")
+    return _render(request, "new.html", **_form_context(strategy, dict(request.query_params), sweep=True))
+
+
+async def sweep_submit(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    form = await checked_form(request)
+    values = {k: str(v) for k, v in form.items() if k != "csrf"}
+    config: UIConfig = request.app.state.config
+    try:
+        backtest, plan = await run_in_threadpool(build_sweep, values, config.home, config.database_url)
+    except NtraderError as exc:
+        if _wants_json(request):
+            return JSONResponse({"error": str(exc), "field": exc.field}, status_code=400)
+        strategy = values.get("strategy", "sma") or "sma"
+        context = await run_in_threadpool(_form_context, strategy, values, True)
+        return _render(request, "new.html", 400, error=str(exc), error_field=exc.field, **context)
+    job = request.app.state.jobs.submit_sweep(backtest, plan)
+    if _wants_json(request):
+        return JSONResponse(job.state(), status_code=202)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 async def backtest_submit(request: Request) -> Response:
@@ -309,6 +344,7 @@ def _routes() -> list[Route | Mount]:
         ("/jobs", jobs_list, ["GET"]),
         ("/jobs/{job_id:int}", job_page, ["GET"]),
         ("/sweeps", sweeps_list, ["GET"]),
+        ("/sweeps", sweep_submit, ["POST"]),
         ("/sweeps/{sweep_id:int}", sweep_detail, ["GET"]),
         ("/data", data_page, ["GET"]),
         ("/data/check", data_check, ["GET"]),
@@ -319,6 +355,7 @@ def _routes() -> list[Route | Mount]:
         Route("/favicon.ico", favicon),
         Route("/runs/{run_id:int}/export/{fmt}", run_export),
         Route("/backtests/new", backtest_form),
+        Route("/sweeps/new", sweep_form),
         Route("/api/jobs/{job_id:int}/events", job_events),
         Route("/api/strategies", strategies),
         Route("/api/strategies/{name}", strategies),

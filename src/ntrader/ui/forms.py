@@ -118,3 +118,52 @@ def build_request(form: dict[str, str], home: Path, database_url: str | None) ->
         form.get("end", "").strip() or None,
         **options,
     )
+
+
+#: Sweep fields besides the backtest's, with their defaults (the CLI's `backtest sweep` options).
+SWEEP_FIELDS: dict[str, str] = {
+    "grid": "",
+    "constraints": "",
+    "metric": "sharpe",
+    "top": "3",
+    "engine": "vector",
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r", "").split("\n") if line.strip()]
+
+
+def build_sweep(form: dict[str, str], home: Path, database_url: str | None) -> tuple[BacktestRequest, Any]:
+    """A validated request and sweep plan (grid lines as `--grid`, constraints as `--constraint`).
+
+    The grid is expanded here, so a bad grid or constraint fails before anything runs.
+    """
+    from ntrader.backtest.sweep import SweepGrid, SweepPlan
+    from ntrader.backtest.vector import has_vector
+
+    request = build_request(form, home, database_url)
+    grid = _lines(form.get("grid", ""))
+    if not grid:
+        error = InputError("a sweep needs at least one grid line, e.g. fast_period=5:25:5")
+        error.field = "grid"
+        raise error
+    top = form.get("top", "3").strip() or "3"
+    try:
+        top_n = int(top)
+    except ValueError:
+        raise InputError(f"top must be a whole number, got {top!r}") from None
+    plan = SweepPlan(
+        grid=grid,
+        constraints=_lines(form.get("constraints", "")),
+        metric=form.get("metric", "sharpe") or "sharpe",
+        top=top_n,
+        engine=form.get("engine", "vector") or "vector",
+        workers=1,
+    ).checked()
+    if plan.engine == "vector" and not has_vector(request.strategy):
+        raise InputError(
+            f"strategy {request.strategy} has no vector implementation; sweep it with --engine nautilus"
+        )
+    SweepGrid.of(request, plan)
+    return request, plan

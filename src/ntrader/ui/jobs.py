@@ -35,10 +35,21 @@ class Job:
     stage: str = "queued"
     status: str = "queued"  # queued | running | done | failed | stopped
     run_id: int | None = None
+    #: "run" (a backtest: `run_id` is the saved run) or "sweep" (`sweep_id`).
+    kind: str = "run"
+    sweep_id: int | None = None
+    #: Sweeps report combinations done per phase: (done, total) of the current phase.
+    count: tuple[int, int] | None = None
     error: str | None = None
     created: float = field(default_factory=time.monotonic)
     finished: float | None = None
     events: int = 0
+
+    @property
+    def result_url(self) -> str | None:
+        if self.kind == "sweep":
+            return f"/sweeps/{self.sweep_id}" if self.sweep_id is not None else None
+        return f"/runs/{self.run_id}" if self.run_id is not None else None
 
     def state(self) -> dict[str, Any]:
         end = self.finished if self.finished is not None else time.monotonic()
@@ -50,6 +61,10 @@ class Job:
             "steps": len(STAGES) - 1,
             "status": self.status,
             "run_id": self.run_id,
+            "sweep_id": self.sweep_id,
+            "kind": self.kind,
+            "count": list(self.count) if self.count else None,
+            "url": self.result_url,
             "error": self.error,
             "elapsed": round(end - self.created, 2),
         }
@@ -90,6 +105,37 @@ class JobManager:
         self._pool.submit(self._work, job, request)
         return job
 
+    def submit_sweep(self, request: BacktestRequest, plan: Any) -> Job:
+        """A sweep (`ntrader.backtest.sweep.run_sweep`): screened, confirmed and saved by the library.
+
+        The stop flag is checked at each combination's progress report, all of which come before
+        the sweep saves its confirmed runs and itself: a stopped sweep saves nothing.
+        """
+        if self._stopping.is_set():
+            raise NtraderError("the server is stopping; no new jobs")
+        with self._lock:
+            job = Job(next(self._ids), f"sweep of {request.strategy} on {request.symbol}", kind="sweep")
+            self._jobs[job.id] = job
+        self._pool.submit(self._work_sweep, job, request, plan)
+        return job
+
+    def _work_sweep(self, job: Job, request: BacktestRequest, plan: Any) -> None:
+        from ntrader.backtest.sweep import run_sweep
+
+        done: dict[str, int] = {}
+
+        def progress(phase: str, advance: int, total: int) -> None:
+            done[phase] = done.get(phase, 0) + advance
+            self._stage(job, "running")
+            job.count = (done[phase], total)
+            job.label = f"sweep of {request.strategy} on {request.symbol}: {phase}"
+
+        def work(stage: Callable[[str], None]) -> None:
+            stage("loading bars")
+            job.sweep_id = run_sweep(request, plan=plan, progress=progress).sweep_id
+
+        self._work(job, request, work)
+
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
 
@@ -102,13 +148,19 @@ class JobManager:
         job.stage = name
         job.events += 1
 
-    def _work(self, job: Job, request: BacktestRequest) -> None:
+    def _work(
+        self,
+        job: Job,
+        request: BacktestRequest,
+        runner: Callable[[Callable[[str], None]], int | None] | None = None,
+    ) -> None:
         if self._stopping.is_set():
             self._finish(job, "stopped", "the server stopped before the job started")
             return
         job.status = "running"
         try:
-            job.run_id = self._runner(request, lambda name: self._stage(job, name))
+            stage: Callable[[str], None] = lambda name: self._stage(job, name)  # noqa: E731
+            job.run_id = runner(stage) if runner else self._runner(request, stage)
         except JobStopped:
             self._finish(job, "stopped", "the server stopped; the run was not saved")
         except NtraderError as exc:

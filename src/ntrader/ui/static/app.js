@@ -82,18 +82,22 @@
     source.addEventListener("progress", function (e) {
       var s = JSON.parse(e.data);
       box.setAttribute("data-status", s.status);
-      document.getElementById("job-progress").value = s.step;
+      var bar = document.getElementById("job-progress");
+      if (s.count && s.status === "running") { bar.max = s.count[1]; bar.value = s.count[0]; }
+      else { bar.max = s.steps; bar.value = s.step; }
       document.getElementById("job-stage").textContent = s.status === "failed" ? "failed" : s.stage;
       document.getElementById("job-elapsed").textContent = s.elapsed;
       if (s.error) { var err = document.getElementById("job-error"); err.hidden = false; err.textContent = s.error; }
-      if (s.run_id) {
+      document.getElementById("job-label").textContent = s.label;
+      document.getElementById("job-count").textContent = s.count ? s.count.join("/") : "";
+      if (s.url) {
         var link = document.getElementById("job-run-link");
-        link.href = "/runs/" + s.run_id; link.textContent = "run " + s.run_id;
+        link.href = s.url; link.textContent = s.url;
         document.getElementById("job-result").hidden = false;
       }
       if (["done", "failed", "stopped"].indexOf(s.status) >= 0) {
         source.close();
-        if (s.status === "done" && s.run_id) { window.location.href = "/runs/" + s.run_id; }
+        if (s.status === "done" && s.url) { window.location.href = s.url; }
       }
     });
     source.onerror = function () { source.close(); };
