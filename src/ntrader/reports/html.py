@@ -61,6 +61,8 @@ table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums;
 th, td { padding:4px 8px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 td.num, th.num { text-align:right; white-space:nowrap; }
 table.kv th { font-weight:500; color:var(--muted); width:52%; }
+table.kv td.num { white-space:normal; overflow-wrap:anywhere; }
+pre.verdict { white-space:pre-wrap; margin:0; font-size:13px; }
 table.wide thead th { position:sticky; top:0; background:var(--card); }
 .scroll { max-height:520px; overflow:auto; }
 .note { background:#fffbeb; border:1px solid #fde68a; color:#92400e; border-radius:8px;

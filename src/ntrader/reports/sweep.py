@@ -237,7 +237,8 @@ def heatmap_figure(record: SweepRecord) -> go.Figure | None:
                 y=[_value(best["params"][y_name])],
                 mode="markers",
                 name="best",
-                marker={"symbol": "star-open", "size": 26, "color": "#111827", "line": {"width": 2}},
+                # An outline around the best cell, its value still readable inside.
+                marker={"symbol": "square-open", "size": 36, "color": "#111827", "line": {"width": 3}},
                 hovertemplate="best (rank 1)<extra></extra>",
                 showlegend=False,
             )
