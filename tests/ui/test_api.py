@@ -485,3 +485,26 @@ def test_bad_sweep_values_show_the_cli_message(client: TestClient, seeded: Seede
 
     assert page.status_code == 400 and html.unescape(_error(page.text)) == cli_message
     assert len(list_sweeps(url=seeded.url)) == before
+
+
+def test_stopping_the_server_mid_sweep_saves_nothing(seeded: Seeded):
+    import time
+
+    from ntrader.backtest.request import BacktestRequest
+    from ntrader.backtest.sweep import SweepPlan
+    from ntrader.db.sweeps import list_sweeps
+    from ntrader.ui.jobs import JobManager
+
+    manager = JobManager()
+    request = BacktestRequest.build("sma", "AAPL", "2021-01-01", "2023-12-31", database_url=seeded.url)
+    plan = SweepPlan(grid=["fast_period=3:12:1"], engine="nautilus", top=3, workers=1).checked()
+    runs, sweeps = list_run_ids(seeded.url), len(list_sweeps(url=seeded.url))
+    job = manager.submit_sweep(request, plan)
+    deadline = time.monotonic() + 60
+    while job.count is None or job.count[0] < 1:  # the first combinations are through the engine
+        assert time.monotonic() < deadline and job.status in ("queued", "running"), job.state()
+        time.sleep(0.02)
+    manager.shutdown(wait=True)
+    assert job.status == "stopped" and job.sweep_id is None, job.state()
+    assert job.count is not None and job.count[0] < job.count[1]
+    assert list_run_ids(seeded.url) == runs and len(list_sweeps(url=seeded.url)) == sweeps
