@@ -7,9 +7,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from ntrader.backtest.engine import Fill, round_trips
-from ntrader.db.runs import get_run, list_runs, load_equity, load_trades, save_run
+from ntrader.data.mock import generate_bars
+from ntrader.db import get_engine
+from ntrader.db.bulk import decode_curve, encode_curve
+from ntrader.db.runs import delete_runs, get_run, list_runs, load_equity, load_trades, save_run
+from tests.conftest import count_rows
 
 
 def test_equity_and_trades_round_trip(database_url):
@@ -52,3 +57,70 @@ def test_equity_and_trades_round_trip(database_url):
     record = get_run(run_id)
     assert record.params == {"fast_period": 5} and record.bars == len(index)
     assert [r.id for r in list_runs(symbol="aapl")] == [run_id]
+
+
+def test_a_million_point_curve_is_stored_compactly_and_exactly(database_url):
+    """One compressed row per run (≤ 8 bytes a point) plus one equity_curve row per day; the curve comes
+    back to the 8 decimals the Numeric(20, 8) rows kept, and deleting the run removes both."""
+    bars = generate_bars("EQ", "2015-01-01", "2024-12-31", "1-MINUTE").iloc[:1_000_000]
+    shares = np.where(np.arange(len(bars)) // 5_000 % 2 == 0, 0.0, 317.0)  # in and out of the market
+    cash = 100_000.0 - shares * bars["open"].to_numpy()
+    equity = pd.Series(cash + shares * bars["close"].to_numpy(), index=bars.index, name="equity")
+    curve = encode_curve(equity)
+    assert curve.size / len(equity) <= 8.0, curve.size / len(equity)
+    pd.testing.assert_series_equal(
+        decode_curve(curve.points, curve.codec, curve.stamps, curve.values), equity.round(8), check_freq=False
+    )
+    run_id = save_run(
+        strategy="sma",
+        params={},
+        symbol="EQ",
+        bar_type="EQ.NASDAQ-1-MINUTE-LAST-EXTERNAL",
+        data_source="mock",
+        start=bars.index[0].to_pydatetime(),
+        end=bars.index[-1].to_pydatetime(),
+        bars=len(bars),
+        capital=100_000.0,
+        final_equity=float(equity.iloc[-1]),
+        settings={},
+        metrics={},
+        engine_version="test",
+        trades=round_trips([], last_price=1.0),
+        equity=equity,
+    )
+    back = load_equity(run_id)
+    np.testing.assert_array_equal(back.to_numpy(), equity.round(8).to_numpy())
+    pd.testing.assert_index_equal(back.index, equity.index, check_names=False)
+    days = equity.index.normalize().unique()
+    assert count_rows(database_url, "equity_curve") == len(days)
+    with get_engine(database_url).connect() as conn:
+        last = conn.execute(
+            text("SELECT equity FROM equity_curve ORDER BY timestamp DESC LIMIT 1")
+        ).scalar_one()
+    assert float(last) == pytest.approx(round(equity.iloc[-1], 8), abs=1e-8)
+    delete_runs([run_id])
+    assert count_rows(database_url, "equity_series") == count_rows(database_url, "equity_curve") == 0
+
+
+def test_an_equity_curve_of_a_run_saved_before_equity_series_still_loads(database_url):
+    index = pd.date_range("2024-03-04", periods=3, freq="D", tz="UTC")
+    run_id = save_run(
+        strategy="sma",
+        params={},
+        symbol="OLD",
+        bar_type="OLD.NASDAQ-1-DAY-LAST-EXTERNAL",
+        data_source="mock",
+        start=index[0].to_pydatetime(),
+        end=index[-1].to_pydatetime(),
+        bars=3,
+        capital=100.0,
+        final_equity=102.0,
+        settings={},
+        metrics={},
+        engine_version="test",
+        trades=round_trips([], last_price=1.0),
+        equity=pd.Series([100.0, 101.0, 102.0], index=index),
+    )
+    with get_engine(database_url).begin() as conn:  # as an older ntrader stored it: rows only
+        conn.execute(text("DELETE FROM equity_series"))
+    assert load_equity(run_id).tolist() == [100.0, 101.0, 102.0]

@@ -1,7 +1,7 @@
 """Storage: tables, migrations, and the functions that read and write runs and bars."""
 
 from ntrader.db.engine import dispose_engines, get_engine, session_scope, status, upgrade
-from ntrader.db.models import BacktestRun, Bar, BarSeries, Base, EquityPoint, Trade
+from ntrader.db.models import BacktestRun, Bar, BarSeries, Base, EquityPoint, EquitySeries, Trade
 from ntrader.db.sweeps import Sweep
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "BarSeries",
     "Base",
     "EquityPoint",
+    "EquitySeries",
     "Sweep",
     "Trade",
     "dispose_engines",

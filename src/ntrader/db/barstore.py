@@ -202,14 +202,14 @@ def read_series(
             raw.rollback()
             ns = rows["ts"].astype(np.int64)
             return ns, np.column_stack([rows[name].astype(np.float64) for name in BAR_COLUMNS])
-        cursor: Any = raw.cursor()
-        series_id = _sqlite_series(cursor, key, create=False)
+        lite: Any = raw.cursor()
+        series_id = _sqlite_series(lite, key, create=False)
         if series_id is None:
             return np.empty(0, dtype=np.int64), np.empty((0, len(BAR_COLUMNS)))
-        cursor.execute(
+        lite.execute(
             f"SELECT ts, {_VALUES} FROM bars WHERE {where.format(p='?')} ORDER BY ts", (series_id, *bounds)
         )
-        table = np.fromiter(cursor, dtype=[("ts", np.int64), *((name, np.float64) for name in BAR_COLUMNS)])
+        table = np.fromiter(lite, dtype=[("ts", np.int64), *((name, np.float64) for name in BAR_COLUMNS)])
         return table["ts"].copy(), np.column_stack([table[name] for name in BAR_COLUMNS])
     finally:
         raw.close()

@@ -1,12 +1,14 @@
-"""Bulk writes that bypass per-row ORM work: timestamp text for SQLite, COPY for PostgreSQL."""
+"""Bulk writes that bypass per-row ORM work: timestamp text for SQLite, COPY for PostgreSQL, and the
+compact equity-curve encoding (one row per day plus the whole per-bar curve in one compressed row)."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, the zero of PostgreSQL's binary timestamps
 PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -54,16 +56,88 @@ def utc_nanos(index: pd.Index) -> np.ndarray:
     return stamps.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
+EQUITY_CODEC = "delta-lz4-1"
+EQUITY_SCALE = 10**8  # equity is kept to 8 decimals, as the Numeric(20, 8) rows always did
+_NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class EncodedCurve:
+    """A per-bar equity curve as two compressed byte strings (timestamps and equity, 8 decimals)."""
+
+    points: int
+    codec: str
+    stamps: bytes
+    values: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.stamps) + len(self.values)
+
+
+def _pack(deltas: np.ndarray) -> bytes:
+    """int64 deltas, LZ4-compressed by pyarrow. Measured on a 1 M-point curve: LZ4 17 ms for 1.5 bytes a
+    point, zstd 32 ms for 0.7, zlib level 1 on byte-shuffled deltas 170 ms for 1.7; speed is the bound."""
+    import pyarrow as pa
+
+    return bytes(pa.compress(np.ascontiguousarray(deltas, dtype="<i8"), codec="lz4", asbytes=True))
+
+
+def _unpack(blob: bytes, points: int) -> np.ndarray:
+    import pyarrow as pa
+
+    raw = pa.decompress(blob, decompressed_size=8 * points, codec="lz4", asbytes=True)
+    return np.cumsum(np.frombuffer(raw, dtype="<i8"))
+
+
+def encode_curve(equity: pd.Series) -> EncodedCurve:
+    """Timestamps (UTC ns) and equity (rounded to 8 decimals) as delta-encoded, LZ4-compressed int64."""
+    ns = utc_nanos(equity.index)
+    units = np.rint(equity.to_numpy(dtype="float64") * EQUITY_SCALE).astype(np.int64)
+    deltas = [np.diff(array, prepend=np.int64(0)) for array in (ns, units)]
+    return EncodedCurve(len(ns), EQUITY_CODEC, _pack(deltas[0]), _pack(deltas[1]))
+
+
+def decode_curve(points: int, codec: str, stamps: bytes, values: bytes) -> pd.Series:
+    if codec != EQUITY_CODEC:
+        raise ValueError(f"unknown equity-curve codec {codec!r}")
+    ns, units = _unpack(stamps, points), _unpack(values, points)
+    index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name="timestamp").tz_localize("UTC")
+    return pd.Series(units / EQUITY_SCALE, index=index, name="equity", dtype="float64")
+
+
+def daily_closes(equity: pd.Series) -> pd.Series:
+    """The last point of each UTC day: the rows kept in equity_curve for SQL and daily metrics."""
+    days = utc_nanos(equity.index) // _NS_PER_DAY
+    last = np.flatnonzero(np.diff(days, append=np.int64(np.iinfo(np.int64).max)) != 0)
+    return equity.iloc[last]
+
+
 def write_equity(connection: Connection, run_id: int, equity: pd.Series) -> None:
-    """Insert a run's equity curve inside the caller's transaction, in bulk."""
+    """Store a run's equity curve inside the caller's transaction: the whole per-bar curve compressed in
+    one equity_series row, and its daily closes as equity_curve rows."""
     if not len(equity):
         return
+    curve = encode_curve(equity)
+    connection.execute(
+        text(
+            "INSERT INTO equity_series (run_id, points, codec, stamps, equity) "
+            "VALUES (:run_id, :points, :codec, :stamps, :equity)"
+        ),
+        {"run_id": run_id, "points": curve.points, "codec": curve.codec, "stamps": curve.stamps,
+         "equity": curve.values},
+    )  # fmt: skip
+    write_points(connection, run_id, daily_closes(equity))
+
+
+def write_points(connection: Connection, run_id: int, equity: pd.Series) -> None:
+    """Insert equity_curve rows (run, timestamp, equity) in bulk."""
     times = sqlite_times(utc_nanos(equity.index))
     values = np.round(equity.to_numpy(dtype="float64"), 8)
     dbapi = connection.connection.driver_connection
     assert dbapi is not None
     if connection.dialect.name == "postgresql":
-        text = "".join(
+        lines = "".join(
             f"{run_id},{stamp}+00,{value}\n"
             for stamp, value in zip(times, np.char.mod("%.8f", values), strict=True)
         )
@@ -73,7 +147,7 @@ def write_equity(connection: Connection, run_id: int, equity: pd.Series) -> None
                 "COPY equity_curve (run_id, timestamp, equity) FROM STDIN (FORMAT csv)"
             ) as copy,
         ):
-            copy.write(text)
+            copy.write(lines)
         return
     cursor = dbapi.cursor()
     try:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -101,8 +102,23 @@ class Trade(Base):
     commission: Mapped[Decimal] = mapped_column(MONEY)
 
 
+class EquitySeries(Base):
+    """A run's whole per-bar equity curve in one row: delta-encoded, LZ4-compressed int64 (db.bulk)."""
+
+    __tablename__ = "equity_series"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(32))
+    stamps: Mapped[bytes] = mapped_column(LargeBinary)
+    equity: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class EquityPoint(Base):
-    """Mark-to-market account equity after one bar."""
+    """Mark-to-market account equity at the close of one day (the whole curve is in EquitySeries).
+
+    Runs saved before equity_series existed hold one row per bar here instead.
+    """
 
     __tablename__ = "equity_curve"
 

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import delete, insert, select
 
-from ntrader.db.bulk import write_equity
+from ntrader.db.bulk import decode_curve, write_equity
 from ntrader.db.engine import get_engine, session_scope
-from ntrader.db.models import BacktestRun, EquityPoint, Trade
+from ntrader.db.models import BacktestRun, EquityPoint, EquitySeries, Trade
 from ntrader.errors import NotFoundError
 from ntrader.metrics.trades import TRADE_COLUMNS
 
@@ -210,6 +210,12 @@ def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
 
 
 def load_equity(run_id: int, url: str | None = None) -> pd.Series:
+    """The run's per-bar equity curve (from equity_series; older runs: their equity_curve rows)."""
+    columns = (EquitySeries.points, EquitySeries.codec, EquitySeries.stamps, EquitySeries.equity)
+    with get_engine(url).connect() as connection:
+        packed = connection.execute(select(*columns).where(EquitySeries.run_id == run_id)).first()
+    if packed is not None:
+        return decode_curve(*packed)
     query = (
         select(EquityPoint.timestamp, EquityPoint.equity)
         .where(EquityPoint.run_id == run_id)
@@ -242,5 +248,6 @@ def delete_runs(run_ids: Sequence[int], url: str | None = None) -> list[int]:
         # Explicit, not only ON DELETE CASCADE: a SQLite connection without foreign_keys=ON ignores it.
         session.execute(delete(Trade).where(Trade.run_id.in_(wanted)))
         session.execute(delete(EquityPoint).where(EquityPoint.run_id.in_(wanted)))
+        session.execute(delete(EquitySeries).where(EquitySeries.run_id.in_(wanted)))
         session.execute(delete(BacktestRun).where(BacktestRun.id.in_(wanted)))
     return wanted
