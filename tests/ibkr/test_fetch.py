@@ -52,6 +52,10 @@ def fetch(gateway: FakeGateway, *symbols: str, **kwargs: Any) -> Any:
         "request_timeout": 5,
         "allow_gaps": True,
     }
+    if str(kwargs.get("bar_size", "")).upper() in ("1MIN", "1-MINUTE"):
+        # These tests exercise retries, drops and pacing over many windows: IB's documented
+        # one-day windows for one-minute bars (the planner's longer default has tests of its own).
+        options["max_window"] = "1 D"
     options.update(kwargs)
     return fetch_bars(list(symbols), **options)
 
@@ -142,7 +146,9 @@ def test_pacing_violations_that_never_stop_raise_and_keep_what_arrived(
 ) -> None:
     gateway = make_gateway(faults=FaultPlan(pacing_violation_on=set(range(2, 50))))
     with pytest.raises(PacingError, match="pacing violations after 2 retries"):
-        service = FetchService(port=gateway.port, rules=FAST, max_attempts=2, connect_timeout=5)
+        service = FetchService(
+            port=gateway.port, rules=FAST, max_attempts=2, connect_timeout=5, max_window="1 D"
+        )
         asyncio.run(
             service.fetch(
                 [InstrumentQuery("AAPL")], parse_period("2024-01-02", "2024-01-03"), parse_bar_size("1MIN")

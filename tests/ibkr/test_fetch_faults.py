@@ -189,3 +189,54 @@ def test_an_extension_too_long_to_widen_asks_the_stored_day_first(
     same = make_gateway()
     ok = fetch(same, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN").results[0]
     assert ok.error is None and ok.gaps == [] and ok.bars_stored == 4 * 390
+
+
+def test_one_minute_bars_come_in_ten_day_windows_and_fall_back_when_refused(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    # A gateway that accepts what IB accepts in practice: January in three requests, not 21.
+    gateway = make_gateway(faults=FaultPlan(enforce_accepted_duration=True))
+    result = fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-31", bar_size="1MIN").results[0]
+    assert [r.duration for r in gateway.historical_requests] == ["10 D", "10 D", "10 D"]
+    assert result.requests == result.minimum_requests == 3
+    assert result.gaps == [] and result.bars_stored == 21 * 390
+    # A gateway that holds to IB's documented table refuses the first: one-day windows from then on.
+    strict = make_gateway(faults=FaultPlan(enforce_max_duration=True))
+    fell = fetch(strict, "MSFT", start="2024-01-02", end="2024-01-31", bar_size="1MIN").results[0]
+    outcomes = [r.outcome for r in strict.historical_requests]
+    assert outcomes[0] == "too-long" and set(outcomes[1:]) == {"bars"}
+    assert {r.duration for r in strict.historical_requests[1:]} == {"1 D"}
+    assert fell.gaps == [] and fell.bars_stored == 21 * 390 and fell.failed_windows == []
+    assert fell.requests == len(outcomes) and fell.minimum_requests == 3
+
+
+def test_the_fetch_summary_prints_requests_against_the_minimum(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    from click.testing import CliRunner
+
+    from ntrader.cli import cli
+
+    gateway = make_gateway(faults=FaultPlan(enforce_accepted_duration=True))
+    args = ["data", "fetch", "--instruments", "SPY", "--start", "2024-11-01", "--end", "2024-11-29"]
+    result = CliRunner().invoke(cli, [*args, "--timeframe", "1MIN", "--port", str(gateway.port)])
+    assert result.exit_code == 0, result.output  # 29 November ends at 13:00: not a gap
+    assert "Requests (minimum)" in result.output and "3 (3)" in result.output
+
+
+def test_newest_first_asks_the_newest_window_first(
+    make_gateway: Callable[..., FakeGateway], database_url: str
+) -> None:
+    # (Moved from a test of plan_windows' old newest_first flag: the fetch now orders its windows.)
+    gateway = make_gateway()
+    fetch(
+        gateway,
+        "AAPL",
+        start="2024-01-02",
+        end="2024-01-10",
+        bar_size="1MIN",
+        max_window="1 D",
+        newest_first=True,
+    )
+    ends = [r.end for r in gateway.historical_requests]
+    assert len(ends) == 7 and ends == sorted(ends, reverse=True)

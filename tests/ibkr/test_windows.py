@@ -14,6 +14,8 @@ from ntrader.ibkr.windows import (
     BAR_SIZE_SETTING,
     MAX_DURATION,
     MAX_DURATION_STR,
+    WINDOW,
+    WINDOW_STR,
     RequestWindow,
     duration_to_str,
     expected_sessions,
@@ -46,7 +48,10 @@ def test_tables_follow_ib_limits() -> None:
 
 @pytest.mark.parametrize("bar_size", list(MAX_DURATION))
 def test_windows_cover_the_range_without_overlap_or_excess(bar_size: str) -> None:
+    # The planner's windows are the longest IB accepts (WINDOW), no longer its documented table.
     start, end = ts("2024-01-01"), ts("2024-01-03 07:00")
+    if bar_size in ("1-MINUTE", "5-MINUTE"):
+        end = ts("2024-02-15 07:00")
     if bar_size in ("1-HOUR", "1-DAY"):
         end = ts("2025-03-01")
     windows = plan_windows(start, end, bar_size, skip_closed=False)
@@ -54,31 +59,46 @@ def test_windows_cover_the_range_without_overlap_or_excess(bar_size: str) -> Non
     assert windows[-1].end == end
     for a, b in itertools.pairwise(windows):
         assert a.end == b.start
-    assert all(w.span <= MAX_DURATION[bar_size] for w in windows)
+    assert len(windows) > 1
+    assert all(w.span <= WINDOW[bar_size] for w in windows)
     # Every window but the oldest is full: as few requests as IB's limit allows.
-    assert all(w.span == MAX_DURATION[bar_size] for w in windows[1:])
+    assert all(w.span == WINDOW[bar_size] for w in windows[1:])
 
 
-def test_newest_first_reverses_the_order() -> None:
-    oldest = plan_windows(ts("2024-01-01"), ts("2024-01-10"), "1-MINUTE")
-    newest = plan_windows(ts("2024-01-01"), ts("2024-01-10"), "1-MINUTE", newest_first=True)
-    assert newest == oldest[::-1]
+def test_a_year_of_one_minute_bars_needs_at_most_37_requests() -> None:
+    # IB's own samples ask for "10 D" of one-minute bars: a year is 37 such windows, not 252 days.
+    assert WINDOW_STR["1-MINUTE"] == "10 D" and MAX_DURATION_STR["1-MINUTE"] == "1 D"
+    windows = plan_windows(ts("2023-01-01"), ts("2024-01-01"), "1-MINUTE")
+    assert len(windows) <= 37 and all(w.duration_str == "10 D" for w in windows[1:])
+    documented = plan_windows(
+        ts("2023-01-01"), ts("2024-01-01"), "1-MINUTE", max_span=MAX_DURATION["1-MINUTE"]
+    )
+    assert len(documented) == 260  # every weekday (holidays not passed): what the old planner sent
 
 
 def test_weekend_windows_are_skipped_unless_asked_for() -> None:
     # 2024-01-06 and 07 are a Saturday and a Sunday.
-    windows = plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE")
+    day = MAX_DURATION["1-MINUTE"]  # one-day windows, so that each day's window can be skipped
+    windows = plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE", max_span=day)
     assert [w.start.day for w in windows] == [5, 8]
-    assert len(plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE", skip_closed=False)) == 4
+    assert (
+        len(plan_windows(ts("2024-01-05"), ts("2024-01-09"), "1-MINUTE", skip_closed=False, max_span=day))
+        == 4
+    )
     holiday = plan_windows(
-        ts("2024-01-01"), ts("2024-01-03"), "1-MINUTE", closures=Closures(holidays={dt.date(2024, 1, 1)})
+        ts("2024-01-01"),
+        ts("2024-01-03"),
+        "1-MINUTE",
+        closures=Closures(holidays={dt.date(2024, 1, 1)}),
+        max_span=day,
     )
     assert [w.start.day for w in holiday] == [2]
 
 
 def test_cached_ranges_skip_and_trim_windows() -> None:
     cached = [(ts("2024-01-02"), ts("2024-01-03 12:00"))]
-    windows = plan_windows(ts("2024-01-01"), ts("2024-01-05"), "1-MINUTE", cached=cached)
+    day = MAX_DURATION["1-MINUTE"]
+    windows = plan_windows(ts("2024-01-01"), ts("2024-01-05"), "1-MINUTE", cached=cached, max_span=day)
     assert [(w.start, w.end) for w in windows] == [
         (ts("2024-01-01"), ts("2024-01-02")),
         (ts("2024-01-03 12:00"), ts("2024-01-04")),

@@ -26,10 +26,18 @@ _DAY = pd.Timedelta(days=1)
 
 @dataclass(frozen=True)
 class Overlap:
-    """The window that takes in a stored day, and whether it is asked only to compare (a probe)."""
+    """The window that takes in the stored ``day``, and whether it is asked only to compare (a probe)."""
 
     window: RequestWindow
     probe_only: bool
+    day: pd.Timestamp
+
+    def within(self, pieces: list[RequestWindow]) -> Overlap | None:
+        """The overlap after its window was cut into ``pieces``: the piece holding the stored day."""
+        for piece in pieces:
+            if piece.start <= self.day < piece.end:
+                return Overlap(piece, self.probe_only, self.day)
+        return None
 
 
 def plan_overlap(
@@ -53,9 +61,9 @@ def plan_overlap(
         widened = RequestWindow(nearest.start, max(day + _DAY, nearest.end))
     rest = [w for w in windows if w is not nearest]
     if widened.span <= max_span:
-        return [widened, *rest], Overlap(widened, probe_only=False)
+        return [widened, *rest], Overlap(widened, probe_only=False, day=day)
     probe = RequestWindow(day, day + _DAY)
-    return [probe, *windows], Overlap(probe, probe_only=True)
+    return [probe, *windows], Overlap(probe, probe_only=True, day=day)
 
 
 def basis_error(stored: pd.DataFrame, fetched: pd.DataFrame) -> AdjustmentChanged | None:

@@ -15,6 +15,7 @@ __all__ = [
     "PacingViolation",
     "QueryCancelled",
     "RequestTimeout",
+    "WindowTooLong",
     "classify",
     "describe",
     "troubleshooting",
@@ -84,6 +85,10 @@ class AdjustmentChanged(NtraderError):
     fetched): joining new bars to them would mix two price bases in one series."""
 
 
+class WindowTooLong(IBError):
+    """162 "Time length exceed max": the request spans more than this gateway accepts for its bar size."""
+
+
 class QueryCancelled(IBError):
     """162 "query cancelled" without a pacing reason: IB gave up on the request; asking again may work."""
 
@@ -115,6 +120,8 @@ def classify(code: int, text: str, req_id: int = -1) -> IBError:
     if code == 162:
         if "pacing violation" in lowered:
             return PacingViolation(code, text, req_id)
+        if "time length exceed" in lowered:
+            return WindowTooLong(code, text, req_id)
         if "permission" in lowered:
             return NoPermission(code, text, req_id)
         if "no data" in lowered:

@@ -15,18 +15,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from ibapi.contract import Contract
 
 from ntrader.config import get_settings
 from ntrader.data.bars import BarSize, empty_bars, parse_bar_size
 from ntrader.data.period import Period, parse_period
 from ntrader.errors import GatewayUnavailable, InputError, NtraderError, PacingError
-from ntrader.ibkr.basis import basis_error, plan_overlap
+from ntrader.ibkr.basis import Overlap, basis_error, plan_overlap
 from ntrader.ibkr.catalog import (
     Manifest,
     SeriesKey,
@@ -41,7 +41,7 @@ from ntrader.ibkr.catalog import (
     write_catalog_bars,
 )
 from ntrader.ibkr.client import IBClient
-from ntrader.ibkr.errors import IBError
+from ntrader.ibkr.errors import IBError, WindowTooLong
 from ntrader.ibkr.instruments import (
     CONTRACT_FIELDS,
     InstrumentQuery,
@@ -55,7 +55,16 @@ from ntrader.ibkr.pacing import PacingLimiter, PacingRules, ledger_for
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
 from ntrader.ibkr.requests import IBRequests, WindowFailed
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
-from ntrader.ibkr.windows import MAX_DURATION, RequestWindow, expected_sessions, find_gaps, plan_windows
+from ntrader.ibkr.windows import (
+    MAX_DURATION,
+    WINDOW,
+    RequestWindow,
+    expected_sessions,
+    find_gaps,
+    parse_duration,
+    plan_windows,
+    recut_windows,
+)
 
 __all__ = [
     "WHAT_TO_SHOW",
@@ -136,6 +145,7 @@ class FetchService(IBRequests):
         self.limiter = PacingLimiter(self.rules, sleep=sleep, ledger=ledger)
         self._sleep = sleep
         self._connects = 0
+        self._max_span: dict[str, pd.Timedelta] = {}  # bar size -> a shorter limit a gateway insisted on
 
     async def close(self) -> None:
         await self.client.disconnect()
@@ -151,6 +161,9 @@ class FetchService(IBRequests):
         opts = self.options
         start, end = period.start_ts, _complete_end(period.end_ts, bar_size)
         manifest = Manifest.load(opts.catalog_path)
+        if opts.max_window is not None:
+            cap = parse_duration(opts.max_window)
+            self._max_span[bar_size.name] = min(cap, self._max_span.get(bar_size.name, WINDOW[bar_size.name]))
         results = []
         try:
             for query in queries:
@@ -204,29 +217,46 @@ class FetchService(IBRequests):
         assert series is not None
         if result.end <= result.plan_start:
             return []
-        extended = not result.use_rth
-        closures = job.closures
-        everything = plan_windows(
-            result.plan_start, result.end, job.size.name, extended_hours=extended, closures=closures
+        name, span = job.size.name, self._max_span.get(job.size.name)
+        plan = functools.partial(
+            plan_windows,
+            result.plan_start,
+            result.end,
+            name,
+            extended_hours=not result.use_rth,
+            closures=job.closures,
         )
+        everything = plan(max_span=span)
         cached = self._cached(job)
         windows = [w for w in everything if not _covered(w, cached)]
-        newest_first = self.options.newest_first
         if cached and windows:
             # Re-plan over the uncovered parts only, so a half-covered window asks for its rest alone.
-            windows = plan_windows(
-                result.plan_start,
-                result.end,
-                job.size.name,
-                cached=cached,
-                newest_first=newest_first,
-                extended_hours=extended,
-                closures=closures,
-            )
-        elif newest_first:
-            windows.sort(key=lambda w: w.start, reverse=True)
+            windows = plan(cached=cached, max_span=span)
+        windows.sort(key=lambda w: w.start, reverse=self.options.newest_first)
+        # The fewest requests that can cover what is missing: IB's longest accepted windows.
+        result.minimum_requests = len(windows) if span is None else len(plan(cached=cached))
         result.cached_windows = len(everything) - sum(1 for w in everything if not _covered(w, cached))
         return windows
+
+    def _shorter(
+        self, job: _Job, refused: RequestWindow, queue: list[RequestWindow], overlap: Overlap | None
+    ) -> tuple[list[RequestWindow], Overlap | None]:
+        """The refused window and every later one cut to IB's documented limit; the overlap follows."""
+        name = job.size.name
+        self._max_span[name] = limit = MAX_DURATION[name]
+        cut = functools.partial(
+            recut_windows,
+            bar_size=name,
+            limit=limit,
+            closures=job.closures,
+            extended_hours=not job.result.use_rth,
+        )
+        pieces = cut([refused])
+        if overlap is not None and overlap.window is refused:
+            overlap = overlap.within(pieces)
+            if overlap is not None:  # the piece holding the stored day is still asked first
+                pieces = [overlap.window, *(p for p in pieces if p is not overlap.window)]
+        return [*pieces, *cut(queue)], overlap
 
     def _cached(self, job: _Job) -> list[Range]:
         """What IB has answered for the series, less the "no data" answers to ask again.
@@ -264,20 +294,34 @@ class FetchService(IBRequests):
         if windows:
             with catalog_lock(self.options.catalog_path):
                 stored = read_catalog_bars(job.catalog, job.bar_type)
-        windows, overlap = plan_overlap(pd.DatetimeIndex(stored.index), windows, MAX_DURATION[job.size.name])
+        longest = self._max_span.get(job.size.name, WINDOW[job.size.name])
+        windows, overlap = plan_overlap(pd.DatetimeIndex(stored.index), windows, longest)
         result.windows_planned = job.windows_total = len(windows)
         job.tell()
         frames: list[pd.DataFrame] = []
         answered: list[Range] = []
         empty: list[Range] = []
+        queue, done = list(windows), 0
         try:
-            for done, window in enumerate(windows, start=1):
+            while queue:
+                window = queue.pop(0)
                 try:
-                    frame = await self._window(contract, window, job, done - 1)
+                    frame = await self._window(contract, window, job, done)
+                except WindowTooLong as exc:
+                    if window.span <= MAX_DURATION[job.size.name]:  # not even IB's documented limit
+                        result.failed_windows.append(((window.start, window.end), str(exc)))
+                        done += 1
+                        continue
+                    # This gateway takes less than IB usually does: IB's documented limit from now on.
+                    queue, overlap = self._shorter(job, window, queue, overlap)
+                    result.windows_planned = job.windows_total = done + len(queue)
+                    continue
                 except WindowFailed as exc:
                     result.failed_windows.append(((window.start, window.end), str(exc)))
+                    done += 1
                     job.tell(f"window failed: {exc}", done)
                     continue
+                done += 1
                 if overlap is not None and window is overlap.window and frame is not None:
                     mismatch = basis_error(stored, frame)
                     if mismatch is not None:
@@ -358,32 +402,6 @@ class FetchService(IBRequests):
                 early_closes=job.closures.early_closes,
             )
             result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), job.size.name)
-
-    async def _first_available(self, job: _Job, contract: Contract) -> pd.Timestamp | None:
-        """IB's first bar for the series, asked once and kept in the manifest (None: unknown)."""
-        result = job.result
-        tag = f"{result.what_to_show}|{'RTH' if result.use_rth else 'ALL'}"
-        entry = job.manifest.instruments.get(job.query.key) or {}
-        known = (entry.get("first_available") or {}).get(tag)
-        if known:
-            return _utc(known)
-        head = await self._head_timestamp(contract, result)
-        if head is None:
-            return None
-        if job.size.is_daily:
-            head = head.normalize()  # daily bars are stamped at midnight UTC of their date
-        with catalog_lock(self.options.catalog_path):
-            job.manifest.refresh()
-            stored = job.manifest.instruments.get(job.query.key)
-            if stored is not None:
-                stored.setdefault("first_available", {})[tag] = head.isoformat()
-                job.manifest.save()
-        return head
-
-
-def _utc(text: str) -> pd.Timestamp:
-    stamp = pd.Timestamp(text)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _covered(window: RequestWindow, cached: Sequence[Range]) -> bool:

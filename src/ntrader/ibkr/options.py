@@ -24,6 +24,8 @@ class FetchOptions:
     whole fetch. ``allow_gaps``: return the report instead of raising DataGapError.
     ``refresh`` asks again for windows IB answered "no data"; without it such an answer is
     trusted for ``empty_max_age`` seconds (a day), after which the window is asked again.
+    ``max_window`` (an IB duration such as "1 D") caps every request below the longest window IB
+    accepts for the bar size; a gateway that refuses a window gets IB's documented limit anyway.
     """
 
     what_to_show: str = "TRADES"
@@ -42,12 +44,22 @@ class FetchOptions:
     max_reconnects: int = 5
     refresh: bool = False
     empty_max_age: float = 86_400.0
+    max_window: str | None = None
 
     def __post_init__(self) -> None:
         what = self.what_to_show.strip().upper()
         if what not in WHAT_TO_SHOW:
             raise InputError(f"unknown --what {self.what_to_show!r}; use one of {', '.join(WHAT_TO_SHOW)}")
         object.__setattr__(self, "what_to_show", what)
+        if self.max_window is not None:
+            from ntrader.ibkr.windows import parse_duration
+
+            try:
+                parse_duration(self.max_window)
+            except ValueError:
+                raise InputError(
+                    f"bad --max-window {self.max_window!r}; e.g. '1 D', '3600 S', '1 W'"
+                ) from None
 
     def with_knobs(self, **knobs: Any) -> FetchOptions:
         """A copy with some fields replaced; an unknown name is a TypeError, as for any keyword."""

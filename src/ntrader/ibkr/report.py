@@ -42,6 +42,7 @@ class SymbolFetch:
     windows_planned: int = 0
     cached_windows: int = 0
     requests: int = 0
+    minimum_requests: int = 0  # what IB's longest accepted windows need for what was missing
     bars_received: int = 0
     bars_stored: int = 0
     inserted: int = 0
@@ -82,6 +83,7 @@ class SymbolFetch:
             "first": self.first.isoformat() if self.first is not None else None,
             "last": self.last.isoformat() if self.last is not None else None,
             "requests": self.requests,
+            "minimum_requests": self.minimum_requests,
             "windows_planned": self.windows_planned,
             "cached_windows": self.cached_windows,
             "pacing_waits": self.pacing_waits,
@@ -114,6 +116,10 @@ class FetchReport:
     def requests(self) -> int:
         return sum(r.requests for r in self.results)
 
+    @property
+    def minimum_requests(self) -> int:
+        return sum(r.minimum_requests for r in self.results)
+
     def gap_error(self) -> DataGapError:
         """The error for gaps the user did not accept, naming the first few missing windows."""
         shown = [f"{sym} {a:%Y-%m-%d %H:%M} → {b:%Y-%m-%d %H:%M}" for sym, (a, b) in self.gaps[:5]]
@@ -124,4 +130,8 @@ class FetchReport:
         )
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_json_dict() for r in self.results], "requests": self.requests}
+        return {
+            "results": [r.to_json_dict() for r in self.results],
+            "requests": self.requests,
+            "minimum_requests": self.minimum_requests,
+        }

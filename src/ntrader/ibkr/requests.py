@@ -8,13 +8,14 @@ retries pacing violations with back-off and timeouts once, and asks for a series
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from ibapi.contract import Contract
 
 from ntrader.data.bars import BarSize
 from ntrader.errors import GatewayUnavailable, NtraderError, PacingError
+from ntrader.ibkr.catalog import catalog_lock
 from ntrader.ibkr.client import IBClient, bars_to_frame
 from ntrader.ibkr.errors import (
     ConnectionLost,
@@ -24,6 +25,7 @@ from ntrader.ibkr.errors import (
     PacingViolation,
     QueryCancelled,
     RequestTimeout,
+    WindowTooLong,
 )
 from ntrader.ibkr.options import FetchOptions
 from ntrader.ibkr.pacing import PacingLimiter, historical_key
@@ -148,8 +150,8 @@ class IBRequests:
                 if attempts >= 2:
                     raise WindowFailed(str(exc)) from exc
                 continue
-            except NoPermission:
-                raise  # no subscription: every later window would be refused the same way
+            except (NoPermission, WindowTooLong):
+                raise  # no subscription: every later window would fail; too long: the caller splits
             except IBError as exc:
                 if exc.code == 200:
                     raise  # the contract is wrong: no window will work
@@ -157,3 +159,29 @@ class IBRequests:
             finally:
                 self.limiter.release()
             return bars_to_frame(bars)
+
+    async def _first_available(self, job: Any, contract: Contract) -> pd.Timestamp | None:
+        """IB's first bar for the series, asked once and kept in the manifest (None: unknown)."""
+        result = job.result
+        tag = f"{result.what_to_show}|{'RTH' if result.use_rth else 'ALL'}"
+        entry = job.manifest.instruments.get(job.query.key) or {}
+        known = (entry.get("first_available") or {}).get(tag)
+        if known:
+            return _utc(known)
+        head = await self._head_timestamp(contract, result)
+        if head is None:
+            return None
+        if job.size.is_daily:
+            head = head.normalize()  # daily bars are stamped at midnight UTC of their date
+        with catalog_lock(self.options.catalog_path):
+            job.manifest.refresh()
+            stored = job.manifest.instruments.get(job.query.key)
+            if stored is not None:
+                stored.setdefault("first_available", {})[tag] = head.isoformat()
+                job.manifest.save()
+        return head
+
+
+def _utc(text: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -97,9 +97,15 @@ def parse_duration(text: str) -> pd.Timedelta:
     return pd.Timedelta(days=count * days[unit])
 
 
+#: The longest request per bar size the planner uses: what IB accepts in practice, longer than its
+#: documented table where IB itself asks for more (its own samples request "10 D" of one-minute
+#: bars). A gateway that refuses one (162 "Time length exceed max") gets the documented limit.
+WINDOW_STR: dict[str, str] = {**MAX_DURATION_STR, "1-MINUTE": "10 D"}
+
 #: The same limits as time spans. A month is taken as 30 days and a year as 365 so that a
 #: window never exceeds what IB means by "1 M" / "1 Y"; windows are sent as "N D" / "N S".
 MAX_DURATION: dict[str, pd.Timedelta] = {n: parse_duration(text) for n, text in MAX_DURATION_STR.items()}
+WINDOW: dict[str, pd.Timedelta] = {n: parse_duration(text) for n, text in WINDOW_STR.items()}
 
 
 @dataclass(frozen=True)
@@ -153,18 +159,18 @@ def plan_windows(
     end: pd.Timestamp | dt.datetime | str,
     bar_size: str,
     *,
-    newest_first: bool = False,
     cached: Sequence[tuple[pd.Timestamp, pd.Timestamp]] = (),
     skip_closed: bool = True,
     closures: Closures | None = None,
     extended_hours: bool = False,
+    max_span: pd.Timedelta | None = None,
 ) -> list[RequestWindow]:
-    """Split [start, end) into request windows no longer than IB's maximum for ``bar_size``.
+    """Split [start, end) into request windows no longer than ``max_span`` (default: ``WINDOW``).
 
     Ranges in ``cached`` (each [a, b), UTC) are already stored: windows they cover fully are
     skipped, and windows they cover in part are trimmed to the uncovered part. Each uncovered
     stretch is cut from its end backwards, so that the short remainder (if any) is its oldest
-    window. Windows come oldest first unless ``newest_first``.
+    window. Windows come oldest first (the fetch reverses them for ``--newest-first``).
 
     With ``skip_closed`` (the default) windows that hold no session of a US equity are dropped
     (weekends, nights, and with ``closures`` its holidays and the afternoons of its early closes):
@@ -178,7 +184,7 @@ def plan_windows(
         raise InputError(f"empty range: start {lo} is not before end {hi}")
     holidays = closures.holidays if closures is not None else None
     early_closes = closures.early_closes if closures is not None else None
-    limit = MAX_DURATION[name]
+    limit = WINDOW[name] if max_span is None else max_span
     windows: list[RequestWindow] = []
     for s, e in _subtract(lo, hi, cached):
         cursor = e
@@ -189,8 +195,30 @@ def plan_windows(
             if skip_closed and not _could_trade(window, name, holidays, extended_hours, early_closes):
                 continue
             windows.append(window)
-    windows.sort(key=lambda w: w.start, reverse=newest_first)
+    windows.sort(key=lambda w: w.start)
     return windows
+
+
+def recut_windows(
+    windows: Sequence[RequestWindow],
+    bar_size: str,
+    limit: pd.Timedelta,
+    *,
+    closures: Closures | None = None,
+    extended_hours: bool = False,
+) -> list[RequestWindow]:
+    """``windows`` with each one longer than ``limit`` cut into pieces no longer than it (in order)."""
+    out: list[RequestWindow] = []
+    for w in windows:
+        if w.span <= limit:
+            out.append(w)
+            continue
+        out.extend(
+            plan_windows(
+                w.start, w.end, bar_size, closures=closures, extended_hours=extended_hours, max_span=limit
+            )
+        )
+    return out
 
 
 def _could_trade(

@@ -165,7 +165,8 @@ def walk_forward_line(outcome: WalkForwardOutcome) -> str:
 def fetch_table(report: FetchReport) -> Table:
     """`data fetch`: bars stored, range, requests and gaps per symbol."""
     table = _table(
-        "IBKR fetch (UTC)", ("Symbol", "Bar size", "Bars", "Range", "Requests", "Cached windows", "Gaps")
+        "IBKR fetch (UTC)",
+        ("Symbol", "Bar size", "Bars", "Range", "Requests (minimum)", "Cached windows", "Gaps"),
     )
     for r in report.results:
         daily = r.bar_size == "1-DAY"
@@ -175,7 +176,7 @@ def fetch_table(report: FetchReport) -> Table:
             r.bar_size,
             f"{r.bars_stored:,}",
             span if not r.error else f"error: {r.error}",
-            str(r.requests),
+            f"{r.requests} ({r.minimum_requests})",
             str(r.cached_windows),
             str(len(r.gaps)),
         )

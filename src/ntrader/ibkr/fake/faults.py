@@ -38,6 +38,8 @@ class FaultPlan:
       the gateway's clock when the request arrives, like a real Gateway.
     - ``enforce_max_duration``: answer 162 "Time length exceed max" when a request spans more
       than IB's documented maximum for its bar size (``limits.MAX_DURATION_BY_BAR_SECONDS``).
+    - ``enforce_accepted_duration``: the same, at what IB accepts in practice
+      (``limits.ACCEPTED_DURATION_BY_BAR_SECONDS``).
     """
 
     pacing_violation_on: frozenset[int] = frozenset()
@@ -50,6 +52,7 @@ class FaultPlan:
     silent: bool = False
     enforce_pacing: PacingLimits | bool | None = None
     enforce_max_duration: bool = False
+    enforce_accepted_duration: bool = False
 
     def __post_init__(self) -> None:
         # Accept any iterables (lists, sets) from callers; store hashable, normalised forms.

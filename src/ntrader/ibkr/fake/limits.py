@@ -23,6 +23,10 @@ MAX_DURATION_BY_BAR_SECONDS: dict[int, str] = {
     86_400: "1 Y",
 }
 
+#: What IB accepts in practice, where it is more than its table: IB's own samples request
+#: "10 D" of one-minute bars in one call.
+ACCEPTED_DURATION_BY_BAR_SECONDS: dict[int, str] = {**MAX_DURATION_BY_BAR_SECONDS, 60: "10 D"}
+
 #: Seconds per IB duration unit; a month and a year taken at their shortest sensible reading.
 DURATION_UNIT_SECONDS: dict[str, int] = {
     "S": 1,
@@ -41,10 +45,10 @@ def duration_seconds(text: str) -> int:
     return int(count) * DURATION_UNIT_SECONDS[unit.upper()]
 
 
-def max_duration_seconds(bar_seconds: int) -> int:
+def max_duration_seconds(bar_seconds: int, table: dict[int, str] = MAX_DURATION_BY_BAR_SECONDS) -> int:
     """IB's longest request for bars of ``bar_seconds``: the limit of the nearest size below."""
-    fitting = [size for size in MAX_DURATION_BY_BAR_SECONDS if size <= bar_seconds] or [1]
-    return duration_seconds(MAX_DURATION_BY_BAR_SECONDS[max(fitting)])
+    fitting = [size for size in table if size <= bar_seconds] or [1]
+    return duration_seconds(table[max(fitting)])
 
 
 @dataclass(frozen=True)

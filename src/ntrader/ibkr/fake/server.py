@@ -25,7 +25,12 @@ from ntrader.ibkr.fake.bars import (
     wire_bars,
 )
 from ntrader.ibkr.fake.faults import ContractRecord, FaultPlan, HistoricalRecord, Market
-from ntrader.ibkr.fake.limits import PacingJudge, duration_seconds, max_duration_seconds
+from ntrader.ibkr.fake.limits import (
+    ACCEPTED_DURATION_BY_BAR_SECONDS,
+    PacingJudge,
+    duration_seconds,
+    max_duration_seconds,
+)
 
 DEFAULT_SYMBOLS: tuple[str, ...] = ("AAPL", "MSFT", "SPY")
 DEFAULT_ACCOUNT = "DU1234567"
@@ -218,8 +223,13 @@ class _Session:
             text = "Error validating request.-'bP' : cause - Historical data duration is invalid."
             self.fail(record, "invalid", wire.ERR_INVALID_REQUEST, text)
             return
-        if faults.enforce_max_duration and seconds > max_duration_seconds(int(step.total_seconds())):
-            self.fail(record, "invalid", wire.ERR_HISTORICAL, wire.TOO_LONG_TEXT)
+        bar_seconds = int(step.total_seconds())
+        too_long = (faults.enforce_max_duration and seconds > max_duration_seconds(bar_seconds)) or (
+            faults.enforce_accepted_duration
+            and seconds > max_duration_seconds(bar_seconds, ACCEPTED_DURATION_BY_BAR_SECONDS)
+        )
+        if too_long:
+            self.fail(record, "too-long", wire.ERR_HISTORICAL, wire.TOO_LONG_TEXT)
             return
         start = end - pd.Timedelta(seconds=seconds)
         frame = synthetic_bars(
