@@ -125,6 +125,38 @@ def comparison_figure(comparison: Comparison) -> go.Figure:
     return fig
 
 
+def days_since_start_figure(comparison: Comparison) -> go.Figure:
+    """The normalized curves against calendar days since each run's first point, so runs of
+    different periods overlap."""
+    fig = go.Figure()
+    for i, (run_id, curve) in enumerate(comparison.normalized().items()):
+        report = next(r for r in comparison.reports if r.run_id == run_id)
+        index = pd.DatetimeIndex(curve.index)
+        days = (index - index[0]).total_seconds().to_numpy() / 86_400.0
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=curve.to_numpy(),
+                name=comparison.label(report),
+                mode="lines",
+                line={"color": PALETTE[i % len(PALETTE)], "width": 1.8},
+                hovertemplate="day %{x:.0f}: %{y:.3f}<extra>#" + str(run_id) + "</extra>",
+            )
+        )
+    fig.add_hline(y=1.0, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
+    fig.update_layout(
+        template="plotly_white",
+        title="Equity, normalized, by days since start (runs of different periods overlap)",
+        xaxis={"title": {"text": "Days since start"}},
+        yaxis={"title": {"text": "Growth of 1"}},
+        height=460,
+        margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0},
+        hovermode="x unified",
+    )
+    return fig
+
+
 def render_compare_html(comparison: Comparison) -> str:
     """The comparison as one self-contained HTML page."""
     ids = ", ".join(f"#{r.run_id}" for r in comparison.reports)
@@ -155,8 +187,12 @@ def render_compare_html(comparison: Comparison) -> str:
             span = len(comparison.reports) + 1
             body_rows.append(f'<tr><th colspan="{span}"><h2 class="group">{html.escape(name)}</h2></th></tr>')
         body_rows.append(_row(label, values))
+    # Fixed layout: the label column and one equal column per run share the card's width, and
+    # long values (parameters) wrap instead of pushing the last run's column out of the card.
+    widths = "".join('<col class="run">' for _ in comparison.reports)
     table = (
-        f'<table class="wide metrics-table" id="compare-metrics"><thead><tr><th></th>{head}</tr></thead>'
+        '<table class="wide metrics-table compare" id="compare-metrics">'
+        f'<colgroup><col class="label">{widths}</colgroup><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(body_rows)}</tbody></table>"
     )
     body = "\n".join(
@@ -164,10 +200,12 @@ def render_compare_html(comparison: Comparison) -> str:
             f"<h1>{html.escape(title)}</h1>",
             '<p class="sub">Each equity curve is divided by its run\'s starting equity: all start at 1.</p>',
             f'<div class="card" id="charts">{figure_html(comparison_figure(comparison), "cmp-chart")}</div>',
+            '<div class="card" id="days-chart">'
+            f"{figure_html(days_since_start_figure(comparison), 'cmp-days', include_plotlyjs=False)}</div>",
             f'<div class="card"><h2>Metrics</h2>{table}</div>',
         ]
     )
-    return page(title, body, charts=1)
+    return page(title, body, charts=2)
 
 
 def export_comparison(

@@ -63,6 +63,9 @@ td.num, th.num { text-align:right; white-space:nowrap; }
 table.kv th { font-weight:500; color:var(--muted); width:52%; }
 table.kv td.num { white-space:normal; overflow-wrap:anywhere; }
 pre.verdict { white-space:pre-wrap; margin:0; font-size:13px; }
+table.compare { table-layout:fixed; }
+table.compare col.label { width:190px; }
+table.compare td.num, table.compare th.num { white-space:normal; overflow-wrap:anywhere; }
 table.wide thead th { position:sticky; top:0; background:var(--card); }
 .scroll { max-height:520px; overflow:auto; }
 .note { background:#fffbeb; border:1px solid #fde68a; color:#92400e; border-radius:8px;
