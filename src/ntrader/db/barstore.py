@@ -4,6 +4,11 @@ Writes take a per-series lock (PostgreSQL: a transaction advisory lock; SQLite: 
 lock, taken at once), read the stamps already stored in the new bars' range, and insert only the
 others: binary ``COPY`` on PostgreSQL, one ``executemany`` on SQLite. A re-import of bars already
 stored therefore writes nothing, and two overlapping imports of one series both succeed.
+
+Not ADBC on SQLite: its bulk ingest measured 1.8-4x faster than executemany here, but the driver
+links its own copy of SQLite, and two SQLite libraries on one file in one process defeat each
+other's POSIX locks: writing with ADBC and reading with sqlite3 in one process gave stale reads and
+then "database disk image is malformed". On PostgreSQL ADBC ingest measured no faster than binary COPY.
 """
 
 from __future__ import annotations
