@@ -138,7 +138,7 @@ def test_a_strategy_raising_in_on_bar_names_its_file_and_line_and_is_not_saved_c
     result = invoke("backtest", "run", "--strategy", "boom.py:OnBar", "--symbol", "AAPL", *PERIOD, "--json")
     assert result.exit_code == 5
     assert "Traceback" not in result.output
-    assert "ZeroDivisionError at boom.py:10 in on_signal_bar: bad math in on_bar" in result.output
+    assert "ZeroDivisionError: bad math in on_bar (at boom.py:10 in on_signal_bar)" in result.output
     with create_engine(database_url).connect() as conn:
         assert conn.execute(text("SELECT status FROM backtest_runs")).scalars().all() == ["halted"]
 
@@ -146,7 +146,7 @@ def test_a_strategy_raising_in_on_bar_names_its_file_and_line_and_is_not_saved_c
 def test_a_strategy_raising_in_init_names_its_file_and_line_and_saves_nothing(database_url, tmp_path: Path):
     (tmp_path / "boom.py").write_text(BOOM)
     result = invoke("backtest", "run", "--strategy", "boom.py:Init", "--symbol", "AAPL", *PERIOD)
-    one_line(result, "RuntimeError at boom.py:16 in __init__: broken __init__", code=5)
+    one_line(result, "RuntimeError: broken __init__ (at boom.py:16 in __init__)", code=5)
     assert count_rows(database_url, "backtest_runs") == 0
 
 

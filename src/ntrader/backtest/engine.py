@@ -115,6 +115,8 @@ class EngineSetup:
     liquidity: str = LIQUIDITY_BAR_VOLUME
     extra_data: Callable[[Instrument], list[Any]] | None = None
     venue_options: dict[str, Any] | None = None
+    #: (phase, bars done, bars total) while the engine runs; see ntrader.backtest.progress.
+    progress: Callable[[str, int, int], None] | None = None
 
 
 @dataclass
@@ -217,6 +219,10 @@ def _run(
             costs=_cost_function(setup.fee_model),
         )
     engine.add_strategy(strategy)
+    if setup.progress is not None:
+        from ntrader.backtest.progress import BarCounter
+
+        engine.add_actor(BarCounter(bar_type, len(nautilus_bars), setup.progress))
     halt_reason = None
     try:
         engine.run()

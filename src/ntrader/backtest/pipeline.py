@@ -8,7 +8,7 @@ confirmations and walk-forward. Reports never come through here: reads never fet
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,10 @@ def run_strategy(
     *,
     params: Mapping[str, Any] | None = None,
     verbose: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RunResult:
-    """The request's strategy (with `params`, default: the request's) on `bars` in Nautilus."""
+    """The request's strategy (with `params`, default: the request's) on `bars` in Nautilus;
+    `progress(phase, bars_done, bars_total)` hears how far the engine is."""
     spec = request.spec
     typed = dict(request.params if params is None else params)
     commission = request.commission
@@ -89,6 +91,7 @@ def run_strategy(
         fee_model=None if commission.spec == "none" else commission.fee_model(),
         fill_at=request.fill_at,
         liquidity=request.liquidity,
+        progress=progress,
     )
 
 

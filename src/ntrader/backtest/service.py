@@ -15,6 +15,7 @@ from ntrader.db.runs import get_run
 from ntrader.metrics import Metrics
 
 if TYPE_CHECKING:
+    from ntrader.backtest.progress import Progress
     from ntrader.strategies import StrategySpec
 
 
@@ -59,6 +60,10 @@ class BacktestOutcome:
         return f"<p><b>{self!r}</b></p>{body}"
 
 
+def _silent(phase: str, done: int, total: int) -> None:
+    return None
+
+
 def check_request(
     strategy: str,
     symbol: str,
@@ -75,6 +80,7 @@ def run_backtest(
     *legacy: Any,
     save: bool = True,
     verbose: bool = False,
+    progress: Progress | None = None,
     **options: Any,
 ) -> BacktestOutcome:
     """Backtest a request and (by default) save the run; the library's front door.
@@ -82,12 +88,18 @@ def run_backtest(
     `request` is a `BacktestRequest`, or the keyword form `run_backtest("sma", "AAPL", start, end,
     bar_size=..., commission=..., ...)` (see `BacktestRequest.build`). Every field is checked
     before anything runs or is written. A run the engine stopped early is saved with status
-    "halted": `outcome.result.status` says which.
+    "halted": `outcome.result.status` says which. `progress(phase, done, total)` hears the phases
+    (loading, engine, metrics, saving) and, in "engine", bars processed of the total.
     """
     req = as_request(request, legacy, options)
+    report = progress or _silent
+    report("loading", 0, 0)
     prepared = prepare(req)
-    result = run_strategy(prepared.bars, req, verbose=verbose)
+    result = run_strategy(prepared.bars, req, verbose=verbose, progress=progress)
+    report("metrics", 0, 0)
     metrics = measure(prepared.bars, req, result)
+    if save:
+        report("saving", 0, 0)
     run_id = pipeline.save(prepared, result, metrics) if save else None
     return BacktestOutcome(
         run_id=run_id,

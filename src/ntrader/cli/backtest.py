@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -21,8 +20,8 @@ from ntrader.cli.options import (
     market_options,
     verbose_option,
 )
-from ntrader.cli.progress import PhaseBars, phase_progress
-from ntrader.cli.render import console, echo_export, echo_json, err_console
+from ntrader.cli.progress import PhaseBars, RunProgress, phase_progress
+from ntrader.cli.render import console, echo_export, echo_json
 from ntrader.db.runs import delete_runs, get_run, list_runs
 from ntrader.db.sweeps import get_sweep
 from ntrader.errors import RunHalted
@@ -64,12 +63,16 @@ def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_form
       ntrader backtest run --strategy sma --symbol AAPL --start 2023-01-01 --end 2023-12-31 \\
           --param fast_period=5 --param slow_period=30
     """
-    status = err_console().status(
-        f"Backtesting {market.strategy} on {market.symbol.upper()}…", spinner="dots"
-    )
-    with status if not (as_json or verbose) else nullcontext():
+    title = f"{market.strategy} on {market.symbol.upper()}"
+    with RunProgress(title, enabled=not (as_json or verbose)) as progress:
         outcome = run_backtest(
-            market.strategy, market.symbol, market.start, market.end, verbose=verbose, **market.keywords()
+            market.strategy,
+            market.symbol,
+            market.start,
+            market.end,
+            verbose=verbose,
+            progress=progress,
+            **market.keywords(),
         )
     _present(outcome.run_id, as_json, report_format)
 
@@ -114,9 +117,9 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
       ntrader backtest run-config examples/configs/sma.yaml
     """
     config = load_run_config(config_file)
-    status = err_console().status(f"Backtesting {config.strategy} on {config.symbol}…", spinner="dots")
-    with status if not (as_json or verbose) else nullcontext():
-        outcome = run_backtest(config.to_request(), verbose=verbose)
+    title = f"{config.strategy} on {config.symbol}"
+    with RunProgress(title, enabled=not (as_json or verbose)) as progress:
+        outcome = run_backtest(config.to_request(), verbose=verbose, progress=progress)
     _present(outcome.run_id, as_json, report_format)
 
 

@@ -126,3 +126,56 @@ class WriteBar:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+class RunProgress:
+    """`backtest run` on stderr: the phase (loading, engine, metrics, saving) at once, then in the
+    engine bars processed of the total, the rate and the time left. Nothing off a terminal."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "loading": "Loading bars",
+        "engine": "Engine",
+        "metrics": "Computing metrics",
+        "saving": "Saving the run",
+    }
+
+    def __init__(self, title: str, enabled: bool = True) -> None:
+        console = err_console()
+        self.title = title
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[count]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not (enabled and console.is_terminal),
+        )
+        self.task: TaskID | None = None
+        self._engine_started: float | None = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        label = f"{self.title} · {self.LABELS.get(phase, phase)}"
+        rate = ""
+        count = f"{done:,}/{total:,} bars" if total else ""
+        if phase == "engine":
+            now = self.progress.get_time()
+            self._engine_started = self._engine_started if self._engine_started is not None else now
+            elapsed = now - self._engine_started
+            rate = f"{done / elapsed:,.0f} bars/s" if done and elapsed > 0 else ""
+        if self.task is None:
+            self.task = self.progress.add_task(label, total=total or None, rate=rate, count=count)
+        self.progress.update(
+            self.task, description=label, completed=done, total=total or None, rate=rate, count=count
+        )
+
+    def __enter__(self) -> RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.stop()

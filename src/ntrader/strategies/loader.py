@@ -118,13 +118,13 @@ def _describe_import_error(exc: BaseException, path: Path | None) -> str:
 
 
 def describe_raised(exc: BaseException, strategy_class: type) -> str:
-    """`ZeroDivisionError at my_strategy.py:12 in on_bar: …`: where in the strategy's own file the
-    exception was raised (the deepest such frame), so a user goes straight to the line."""
+    """`ZeroDivisionError: … (at my_strategy.py:12 in on_bar)`: the exception and where in the
+    strategy's own file it was raised (the deepest such frame), so a user goes straight to the line."""
     try:
         source = Path(inspect.getsourcefile(strategy_class) or "").resolve()
     except (TypeError, OSError):
         source = None
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if source is not None and Path(f.filename).resolve() == source]
-    where = f" at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}" if own else ""
-    return f"{type(exc).__name__}{where}: {exc}"
+    where = f" (at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name})" if own else ""
+    return f"{type(exc).__name__}: {exc}{where}"
