@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -508,3 +510,51 @@ def test_stopping_the_server_mid_sweep_saves_nothing(seeded: Seeded):
     assert job.status == "stopped" and job.sweep_id is None, job.state()
     assert job.count is not None and job.count[0] < job.count[1]
     assert list_run_ids(seeded.url) == runs and len(list_sweeps(url=seeded.url)) == sweeps
+
+
+def _run_job(client: TestClient, started: Any) -> dict[str, Any]:
+    assert started.status_code == 202, started.text
+    with client.stream("GET", f"/api/jobs/{started.json()['id']}/events") as stream:
+        for _ in stream.iter_lines():
+            pass
+    return dict(client.get(f"/api/jobs/{started.json()['id']}").json())
+
+
+def test_fetch_from_the_data_page_with_window_progress(
+    client: TestClient, seeded: Seeded, make_gateway, monkeypatch: pytest.MonkeyPatch
+):
+    from ntrader.config import get_settings
+    from ntrader.data.store import list_stored
+
+    gateway = make_gateway()
+    monkeypatch.setenv("IBKR_HOST", "127.0.0.1")
+    monkeypatch.setenv("IBKR_PORT", str(gateway.port))
+    get_settings.cache_clear()
+    assert client.get("/api/data").json()["ibkr"]["listening"] is True
+    data = {"symbol": "msft", "start": "2023-01-01", "end": "2024-06-30"}
+    state = _run_job(
+        client, client.post("/api/data/fetch", data=data, headers={"X-CSRF-Token": csrf(client)})
+    )
+    assert state["status"] == "done" and state["kind"] == "fetch" and state["url"] == "/data", state
+    assert state["count"] == [2, 2]  # 18 months of daily bars: two one-year windows
+    stored = {(s.symbol, s.source): s.rows for s in list_stored(url=seeded.url)}
+    assert stored[("MSFT", "ibkr")] > 300
+    assert state["message"] == f"MSFT: {stored[('MSFT', 'ibkr')]:,} new bars stored, no gaps"
+    assert client.post("/data/fetch", data=data).status_code == 403
+
+
+def test_fetch_failures_are_one_line(client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch):
+    from ntrader.config import get_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    monkeypatch.setenv("IBKR_HOST", "127.0.0.1")
+    monkeypatch.setenv("IBKR_PORT", str(port))
+    monkeypatch.setenv("IBKR_CONNECT_TIMEOUT", "1")
+    get_settings.cache_clear()
+    headers = {"X-CSRF-Token": csrf(client)}
+    bad = client.post("/api/data/fetch", data={"symbol": "MS FT"}, headers=headers)
+    assert bad.status_code == 400 and "symbol" in bad.json()["error"]
+    state = _run_job(client, client.post("/api/data/fetch", data={"symbol": "AAPL"}, headers=headers))
+    assert state["status"] == "failed" and str(port) in state["error"] and "\n" not in state["error"]

@@ -305,6 +305,25 @@ def data_page(request: Request) -> Response:
     return _render(request, "data.html", **context)
 
 
+async def data_fetch(request: Request) -> Response:
+    """Start an IBKR fetch job; the values are checked as `data fetch` checks them, before it starts."""
+    from ntrader.data.bars import parse_bar_size
+    from ntrader.data.period import parse_period
+    from ntrader.data.symbol import parse_symbol
+
+    form = await checked_form(request)
+    start = str(form.get("start", "")).strip() or None
+    end = str(form.get("end", "")).strip() or None
+    symbol = parse_symbol(str(form.get("symbol", "")))
+    size = parse_bar_size(str(form.get("bar_size", "1-DAY")) or "1-DAY")
+    if start and end:
+        parse_period(start, end)
+    job = request.app.state.jobs.submit_fetch(symbol, start, end, size, _url(request))
+    if _wants_json(request):
+        return JSONResponse(job.state(), status_code=202)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
 def data_check(request: Request) -> Response:
     from ntrader.data.check import check_stored
 
@@ -348,6 +367,7 @@ def _routes() -> list[Route | Mount]:
         ("/sweeps/{sweep_id:int}", sweep_detail, ["GET"]),
         ("/data", data_page, ["GET"]),
         ("/data/check", data_check, ["GET"]),
+        ("/data/fetch", data_fetch, ["POST"]),
     ]
     routes: list[Route | Mount] = [
         Route("/", lambda request: RedirectResponse("/runs", status_code=307)),

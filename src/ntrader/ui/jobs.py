@@ -40,6 +40,8 @@ class Job:
     sweep_id: int | None = None
     #: Sweeps report combinations done per phase: (done, total) of the current phase.
     count: tuple[int, int] | None = None
+    #: A fetch's closing line (bars stored, gaps), like the CLI's.
+    message: str | None = None
     error: str | None = None
     created: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -47,6 +49,8 @@ class Job:
 
     @property
     def result_url(self) -> str | None:
+        if self.kind == "fetch":
+            return "/data" if self.status == "done" else None
         if self.kind == "sweep":
             return f"/sweeps/{self.sweep_id}" if self.sweep_id is not None else None
         return f"/runs/{self.run_id}" if self.run_id is not None else None
@@ -65,6 +69,7 @@ class Job:
             "kind": self.kind,
             "count": list(self.count) if self.count else None,
             "url": self.result_url,
+            "message": self.message,
             "error": self.error,
             "elapsed": round(end - self.created, 2),
         }
@@ -136,6 +141,45 @@ class JobManager:
 
         self._work(job, request, work)
 
+    def submit_fetch(self, symbol: str, start: Any, end: Any, bar_size: Any, database_url: str | None) -> Job:
+        """An IBKR fetch (`ntrader.ibkr.fetch.fetch_bars`, gaps reported, not raised), windows as progress.
+
+        A stop ends it at the next window; windows already stored stay (each is complete on its own).
+        """
+        if self._stopping.is_set():
+            raise NtraderError("the server is stopping; no new jobs")
+        with self._lock:
+            job = Job(next(self._ids), f"fetch {symbol} from IBKR", kind="fetch")
+            self._jobs[job.id] = job
+
+        def progress(event: Any) -> None:
+            self._stage(job, "running")
+            job.count = (int(event.windows_done), int(event.windows_total or 1))
+            note = f" · {event.note}" if event.note else ""
+            job.label = f"fetch {symbol}: {event.bars:,} bars · {event.pacing_waits} pacing waits{note}"
+
+        def work(stage: Callable[[str], None]) -> None:
+            from ntrader.ibkr.fetch import fetch_bars
+
+            stage("loading bars")
+            report = fetch_bars(
+                symbol,
+                start,
+                end,
+                bar_size=bar_size,
+                allow_gaps=True,
+                database_url=database_url,
+                progress=progress,
+            )
+            bars = sum(int(getattr(r, "bars_stored", 0) or 0) for r in report.results)
+            gaps = len(report.gaps)
+            job.message = f"{symbol}: {bars:,} new bars stored" + (
+                f", {gaps} gap(s) left" if gaps else ", no gaps"
+            )
+
+        self._pool.submit(self._work, job, None, work)
+        return job
+
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
 
@@ -151,7 +195,7 @@ class JobManager:
     def _work(
         self,
         job: Job,
-        request: BacktestRequest,
+        request: BacktestRequest | None,
         runner: Callable[[Callable[[str], None]], int | None] | None = None,
     ) -> None:
         if self._stopping.is_set():
@@ -160,7 +204,11 @@ class JobManager:
         job.status = "running"
         try:
             stage: Callable[[str], None] = lambda name: self._stage(job, name)  # noqa: E731
-            job.run_id = runner(stage) if runner else self._runner(request, stage)
+            if runner is not None:
+                job.run_id = runner(stage)
+            else:
+                assert request is not None
+                job.run_id = self._runner(request, stage)
         except JobStopped:
             self._finish(job, "stopped", "the server stopped; the run was not saved")
         except NtraderError as exc:

@@ -87,6 +87,7 @@
       else { bar.max = s.steps; bar.value = s.step; }
       document.getElementById("job-stage").textContent = s.status === "failed" ? "failed" : s.stage;
       document.getElementById("job-elapsed").textContent = s.elapsed;
+      if (s.message) { var msg = document.getElementById("job-message"); msg.hidden = false; msg.textContent = s.message; }
       if (s.error) { var err = document.getElementById("job-error"); err.hidden = false; err.textContent = s.error; }
       document.getElementById("job-label").textContent = s.label;
       document.getElementById("job-count").textContent = s.count ? s.count.join("/") : "";
@@ -97,7 +98,7 @@
       }
       if (["done", "failed", "stopped"].indexOf(s.status) >= 0) {
         source.close();
-        if (s.status === "done" && s.url) { window.location.href = s.url; }
+        if (s.status === "done" && s.url && s.kind !== "fetch") { window.location.href = s.url; }
       }
     });
     source.onerror = function () { source.close(); };
