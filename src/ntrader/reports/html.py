@@ -167,17 +167,22 @@ def tearsheet_cards(report: RunReport) -> tuple[list[str], int]:
 
 def run_figure(report: RunReport) -> go.Figure:
     """Equity against buy & hold, drawdown under it, and the price with entries and exits."""
+    from ntrader.reports.indicators_html import add_indicators, indicators_of, panels
+
     with_price = report.closes is not None
-    rows = 3 if with_price else 2
+    indicators, _ = indicators_of(report)
+    below = panels(indicators)
     titles = ["Equity vs buy & hold", "Drawdown"]
+    heights = [0.45, 0.2]
     if with_price:
-        titles.append(f"{report.record.symbol} price with entries and exits")
+        titles += [f"{report.record.symbol} price with entries and exits", "Volume", *below]
+        heights = [0.34, 0.14, 0.3, 0.08, *(0.12 for _ in below)]
     fig = make_subplots(
-        rows=rows,
+        rows=len(titles),
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.06,
-        row_heights=[0.45, 0.2, 0.35][:rows],
+        vertical_spacing=0.045 if with_price else 0.06,
+        row_heights=heights,
         subplot_titles=titles,
     )
     equity = _thin(report.equity)
@@ -202,12 +207,13 @@ def run_figure(report: RunReport) -> go.Figure:
     )
     if with_price:
         _add_price(fig, report, row=3)
+        add_indicators(fig, report, indicators, price_row=3)
     fig.update_yaxes(title_text="Equity", tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title_text="Drawdown", tickformat=".0%", row=2, col=1)
     fig.update_xaxes(rangeslider_visible=False)
     fig.update_layout(
         template="plotly_white",
-        height=940 if with_price else 640,
+        height=(1080 + 160 * len(below)) if with_price else 640,
         margin={"l": 70, "r": 20, "t": 40, "b": 30},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.025, "xanchor": "left", "x": 0},
         hovermode="x unified",

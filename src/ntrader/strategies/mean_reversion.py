@@ -9,6 +9,7 @@ import numpy as np
 from msgspec import Meta
 from nautilus_trader.model.data import Bar
 
+from ntrader.strategies import plots
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
 from ntrader.strategies.signals import SignalCache, no_signal
 
@@ -65,6 +66,8 @@ class MeanReversion(SignalStrategy):
 
     config: MeanReversionConfig
     vector_signals = staticmethod(mean_reversion_signals)
+    #: What the report draws on the price chart (`ntrader.strategies.plots`).
+    indicator_plots = staticmethod(plots.bollinger_plots)
 
     def setup(self) -> None:
         self.closes: deque[float] = deque(maxlen=self.config.lookback)

@@ -8,6 +8,7 @@ import numpy as np
 from msgspec import Meta
 from nautilus_trader.model.data import Bar
 
+from ntrader.strategies import plots
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
 from ntrader.strategies.signals import SignalCache
 
@@ -72,6 +73,8 @@ class Momentum(SignalStrategy):
 
     config: MomentumConfig
     vector_signals = staticmethod(momentum_signals)
+    #: What the report draws on the price chart (`ntrader.strategies.plots`).
+    indicator_plots = staticmethod(plots.rsi_plots)
 
     def setup(self) -> None:
         self.rsi = WilderRSI(self.config.rsi_period)

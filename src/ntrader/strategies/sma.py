@@ -10,6 +10,7 @@ from msgspec import Meta
 from nautilus_trader.model.data import Bar
 
 from ntrader.errors import InputError
+from ntrader.strategies import plots
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
 from ntrader.strategies.signals import SignalCache, no_signal
 
@@ -46,6 +47,8 @@ class SMACrossover(SignalStrategy):
 
     config: SMACrossoverConfig
     vector_signals = staticmethod(sma_signals)
+    #: What the report draws on the price chart (`ntrader.strategies.plots`).
+    indicator_plots = staticmethod(plots.sma_plots)
 
     def setup(self) -> None:
         self._closes: deque[int] = deque(maxlen=self.config.slow_period)
