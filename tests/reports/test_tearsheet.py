@@ -81,7 +81,7 @@ def test_tearsheet_charts_render_in_chromium(sqlite_url: str, tmp_path: Path) ->
         assert found, f"chart {chart} not drawn"
     assert "Monthly returns" in dom and "Yearly returns" in dom
     assert "Rolling Sharpe (63-day window" in dom and "Rolling volatility" in dom
-    assert "Distribution of daily returns" in dom and "Normal (mean" in dom
+    assert "Daily returns vs normal" in dom and "Normal (mean" in dom
     table = re.search(r'<table class="wide" id="worst-drawdowns">.*?</table>', dom, re.S)
     assert table and table.group(0).count("<tr>") == 1 + min(
         5, len(drawdowns(load_report(run_id, url=sqlite_url).equity))

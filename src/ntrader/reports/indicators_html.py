@@ -63,7 +63,7 @@ def add_indicators(fig: go.Figure, report: RunReport, indicators: list[Indicator
             x=x,
             y=report.bars["volume"].to_numpy(dtype="float64"),
             name="Volume",
-            marker_color="#cbd5e1",
+            marker={"color": "#64748b", "line": {"width": 0}},
             hovertemplate="%{y:,.0f}<extra>Volume</extra>",
             showlegend=False,
         ),

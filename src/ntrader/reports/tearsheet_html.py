@@ -16,7 +16,13 @@ from ntrader.reports.tearsheet import Tearsheet
 MONTHS = [calendar.month_abbr[m] for m in range(1, 13)]
 # Red below zero, white at zero, green above: the scale is centred on 0 (`zmid`).
 DIVERGING = [[0.0, "#b91c1c"], [0.5, "#f8fafc"], [1.0, "#15803d"]]
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 40, "b": 40}}
+# Titles on the left and a top margin that keeps them clear of plotly's toolbar.
+_LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 70, "b": 40},
+    "title_x": 0.01,
+    "title_y": 0.98,
+}
 
 
 def monthly_figure(sheet: Tearsheet) -> go.Figure:
@@ -119,7 +125,7 @@ def distribution_figure(sheet: Tearsheet) -> go.Figure:
             )
         )
     fig.update_layout(
-        title="Distribution of daily returns (normal overlay)",
+        title="Daily returns vs normal",
         height=320,
         bargap=0,
         xaxis={"tickformat": ".1%"},
