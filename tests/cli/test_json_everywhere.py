@@ -23,6 +23,7 @@ SMA_CONFIG = REPO / "examples" / "configs" / "sma.yaml"
 # Commands that print no data, or whose data already is a document in a chosen format.
 NO_JSON = {
     "ibkr fake-gateway": "runs a server until Ctrl-C",
+    "ui": "runs the web server until Ctrl-C",
     "report export": "the format is chosen with --format json",
     "report schema": "prints a JSON Schema, always JSON",
 }
@@ -32,7 +33,11 @@ GRID = ["--grid", "fast_period=5,10", "--grid", "slow_period=20,30"]
 
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    # Through list_commands/get_command: the top-level groups load on first use (lazily).
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix} {name}".strip()
         if isinstance(command, click.Group):
             yield from leaf_commands(command, path)
