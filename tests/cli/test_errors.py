@@ -89,7 +89,7 @@ def test_an_unexpected_exception_is_one_line_with_its_own_exit_code(monkeypatch:
     def broken(**_: object) -> None:
         raise RuntimeError("something nobody foresaw")
 
-    monkeypatch.setattr(importlib.import_module("ntrader.cli.backtest"), "list_runs", broken)
+    monkeypatch.setattr(importlib.import_module("ntrader.db.runs"), "list_runs", broken)
     line = one_line(invoke("backtest", "list-results"), "internal error", code=INTERNAL_ERROR_EXIT)
     assert "RuntimeError: something nobody foresaw" in line and "--verbose" in line
 

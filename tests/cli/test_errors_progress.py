@@ -91,3 +91,22 @@ def test_progress_reports_every_phase_and_the_bar_count_without_changing_the_run
     assert [done for done, _ in engine] == list(range(251))
     assert watched.result.trades.equals(plain.result.trades)
     assert watched.result.equity.equals(plain.result.equity)
+
+
+BIG = ("--symbol", "BIG", "--bar-size", "1-MINUTE")
+
+
+def test_a_large_csv_import_says_so_at_once_on_a_terminal(database_url, tmp_path):
+    from ntrader.data.mock import generate_bars
+
+    bars = generate_bars("BIG", "2024-01-02", "2024-03-28", "1-MINUTE")
+    path = tmp_path / "big.csv"
+    bars.to_csv(path, index_label="timestamp", date_format="%Y-%m-%dT%H:%M:%SZ")
+    assert path.stat().st_size > 1_000_000
+    code, out, terminal = run_on_a_terminal("data", "import-csv", str(path), *BIG)
+    assert code == 0, terminal
+    frames = ANSI.sub("", terminal)
+    assert f"Reading and checking {path}" in frames
+    assert f"Inserted {len(bars):,} bars" in out and "Reading" not in out
+    code, out, terminal = run_on_a_terminal("data", "import-csv", str(path), *BIG, "--json")
+    assert code == 0 and json.loads(out)["inserted"] == 0

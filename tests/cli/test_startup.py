@@ -69,3 +69,27 @@ def test_the_strategy_catalog_is_what_the_registry_says():
     from ntrader.strategies import list_strategies
 
     assert [strategy_summary(spec) for spec in list_strategies()] == BUILTIN_STRATEGIES
+
+
+def test_the_light_option_choices_are_the_librarys():
+    from ntrader.backtest import choices, costs, fills, parallel, sweep
+    from ntrader.cli.backtest import COMPARE_FORMATS
+    from ntrader.data import DATA_SOURCES
+    from ntrader.reports.compare import COMPARE_FORMATS as REPORT_FORMATS
+
+    assert choices.DATA_SOURCES == DATA_SOURCES
+    assert choices.ENGINES == sweep.ENGINES
+    assert choices.SCREEN_METRICS == sweep.SCREEN_METRICS
+    assert choices.RAY_ADDRESS_ENV == parallel.RAY_ADDRESS_ENV
+    assert (choices.FILL_MODES, choices.LIQUIDITY_MODES) == (fills.FILL_MODES, fills.LIQUIDITY_MODES)
+    assert choices.DEFAULT_COMMISSION == costs.DEFAULT_COMMISSION
+    assert COMPARE_FORMATS == REPORT_FORMATS
+
+
+def test_backtest_list_results_loads_no_nautilus(database_url):
+    from ntrader.db import get_engine
+
+    get_engine(database_url)  # migrated: a database at head is checked without alembic
+    loaded, output = loaded_by("backtest", "list-results")
+    assert "nautilus_trader" not in loaded and "alembic" not in loaded
+    assert "No saved runs yet" in output

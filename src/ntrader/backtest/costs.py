@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ntrader.backtest.choices import DEFAULT_COMMISSION  # defined once, light, for the CLI
 from ntrader.backtest.fee_table import (
     _OVERRIDE_KEYS,
     _ZERO,
@@ -59,7 +60,6 @@ COMMISSION_SPECS = (
     "per-share:X",
     "bps:X",
 )
-DEFAULT_COMMISSION = "ibkr-fixed"
 
 
 def _decimal(value: Any) -> Decimal:

@@ -31,16 +31,18 @@ from nautilus_trader.model.data import TradeTick
 from nautilus_trader.model.enums import AggressorSide
 from nautilus_trader.model.instruments import Instrument
 
+from ntrader.backtest.choices import (
+    DEFAULT_LIQUIDITY,
+    FILL_CLOSE,
+    FILL_MODES,
+    FILL_NEXT_OPEN,
+    LIQUIDITY_BAR_VOLUME,
+    LIQUIDITY_MODES,
+    LIQUIDITY_UNLIMITED,
+)
 from ntrader.data.bars import BarSize
 from ntrader.errors import InputError
 
-FILL_CLOSE = "close"
-FILL_NEXT_OPEN = "next-open"
-FILL_MODES = (FILL_CLOSE, FILL_NEXT_OPEN)
-LIQUIDITY_BAR_VOLUME = "bar-volume"
-LIQUIDITY_UNLIMITED = "unlimited"
-LIQUIDITY_MODES = (LIQUIDITY_BAR_VOLUME, LIQUIDITY_UNLIMITED)
-DEFAULT_LIQUIDITY = LIQUIDITY_BAR_VOLUME
 # The volume the engine's bars carry under unlimited liquidity: more shares than any order (a
 # quarter of it is 2.5 billion) and still a valid Nautilus quantity.
 UNLIMITED_VOLUME = 1e10

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import click
 
-from ntrader.backtest import run_backtest
-from ntrader.backtest.config_file import load_run_config
-from ntrader.backtest.parallel import RAY_ADDRESS_ENV
-from ntrader.backtest.sweep import ENGINES, run_sweep
+from ntrader.backtest.choices import ENGINES, RAY_ADDRESS_ENV
 from ntrader.cli.options import (
     RECORD_ID,
     GridOptions,
@@ -22,20 +19,11 @@ from ntrader.cli.options import (
 )
 from ntrader.cli.progress import PhaseBars, RunProgress, phase_progress
 from ntrader.cli.render import console, echo_export, echo_json
-from ntrader.db.runs import delete_runs, get_run, list_runs
-from ntrader.db.sweeps import get_sweep
 from ntrader.errors import RunHalted
-from ntrader.reports import (
-    COMPARE_FORMATS,
-    compare_runs,
-    comparison_document,
-    export_comparison,
-    summary_panel,
-    write_run_html,
-)
-from ntrader.reports.sweep import render_sweep_text, walk_forward_validation_line
-from ntrader.reports.tables import folds_table, runs_table, walk_forward_line
-from ntrader.strategies import get_strategy
+
+#: `backtest compare --format` choices (ntrader.reports.compare.COMPARE_FORMATS; a test checks):
+#: the reports load only when a comparison is made.
+COMPARE_FORMATS = ("text", "html")
 
 REPORT_OPTION = click.option(
     "--report",
@@ -63,6 +51,8 @@ def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_form
       ntrader backtest run --strategy sma --symbol AAPL --start 2023-01-01 --end 2023-12-31 \\
           --param fast_period=5 --param slow_period=30
     """
+    from ntrader.backtest import run_backtest
+
     title = f"{market.strategy} on {market.symbol.upper()}"
     with RunProgress(title, enabled=not (as_json or verbose)) as progress:
         outcome = run_backtest(
@@ -80,6 +70,9 @@ def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_form
 def _present(run_id: int | None, as_json: bool, report_format: str | None) -> None:
     """Show a saved run as `backtest run` does: the summary panel or JSON, plus the report path;
     a run that did not complete ends with one red line and exit code 5."""
+    from ntrader.db.runs import get_run
+    from ntrader.reports import summary_panel, write_run_html
+
     assert run_id is not None
     record = get_run(run_id)
     report_path = write_run_html(record.id) if report_format else None
@@ -116,6 +109,9 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
     Example:
       ntrader backtest run-config examples/configs/sma.yaml
     """
+    from ntrader.backtest import run_backtest
+    from ntrader.backtest.config_file import load_run_config
+
     config = load_run_config(config_file)
     title = f"{config.strategy} on {config.symbol}"
     with RunProgress(title, enabled=not (as_json or verbose)) as progress:
@@ -135,7 +131,14 @@ def list_results_command(strategy: str | None, symbol: str | None, limit: int, a
     Example:
       ntrader backtest list-results --strategy sma --limit 5
     """
-    name = get_strategy(strategy).name if strategy else None
+    from ntrader.db.runs import list_runs
+    from ntrader.reports.tables import runs_table
+
+    name = None
+    if strategy:  # resolving a name loads the strategies (and Nautilus): only when filtering
+        from ntrader.strategies import get_strategy
+
+        name = get_strategy(strategy).name
     runs = list_runs(strategy=name, symbol=symbol, limit=limit)
     if as_json:
         echo_json([r.to_json_dict() for r in runs])
@@ -158,6 +161,8 @@ def compare_command(run_ids: tuple[int, ...], fmt: str, output: Path | None, as_
       ntrader backtest compare 1 2 --format html
       ntrader backtest compare 1 2 --json
     """
+    from ntrader.reports import compare_runs, comparison_document, export_comparison
+
     if as_json:
         echo_json(comparison_document(compare_runs(run_ids)))
         return
@@ -220,6 +225,10 @@ def sweep_command(
           --grid fast_period=5:50:5 --grid slow_period=20:200:10 \\
           --constraint "fast_period < slow_period" --metric sharpe --top 5
     """
+    from ntrader.backtest.sweep import run_sweep
+    from ntrader.db.sweeps import get_sweep
+    from ntrader.reports.sweep import render_sweep_text
+
     with phase_progress(enabled=not as_json) as progress:
         outcome = run_sweep(
             market.strategy,
@@ -270,6 +279,8 @@ def walk_forward_command(
           --grid fast_period=5:30:5 --grid slow_period=40:200:20 --train 252 --test 63
     """
     from ntrader.backtest.walkforward import walk_forward  # loads numba: only when asked for
+    from ntrader.reports.sweep import walk_forward_validation_line
+    from ntrader.reports.tables import folds_table, walk_forward_line
 
     with phase_progress(enabled=not as_json) as progress:
         outcome = walk_forward(
@@ -318,6 +329,8 @@ def delete_command(run_ids: tuple[int, ...], yes: bool, as_json: bool) -> None:
     Example:
       ntrader backtest delete 3 4 --yes
     """
+    from ntrader.db.runs import delete_runs, get_run
+
     records = [get_run(run_id) for run_id in dict.fromkeys(run_ids)]  # unknown id: one line, exit 1
     if not yes:
         listed = ", ".join(f"#{r.id} ({r.strategy} {r.symbol})" for r in records)

@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from ntrader.cli.options import json_option
-from ntrader.cli.progress import FetchBars, WriteBar
+from ntrader.cli.progress import FetchBars, WriteBar, announce_read
 from ntrader.cli.render import console, echo_json
 from ntrader.config import get_settings
 from ntrader.data.bars import BAR_SIZE_CHOICES
@@ -64,6 +64,7 @@ def import_csv_command(
     Example:
       ntrader data import-csv examples/data/AAPL.csv --symbol AAPL
     """
+    announce_read(file)
     with WriteBar() as progress:
         result = import_csv(
             file,

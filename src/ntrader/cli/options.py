@@ -9,8 +9,15 @@ from typing import Any
 
 import click
 
-from ntrader.backtest.costs import DEFAULT_COMMISSION
-from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
+from ntrader.backtest.choices import (
+    DATA_SOURCES,
+    DEFAULT_COMMISSION,
+    DEFAULT_LIQUIDITY,
+    FILL_CLOSE,
+    FILL_MODES,
+    LIQUIDITY_MODES,
+    SCREEN_METRICS,
+)
 
 # The light flags live in cli/flags.py (commands that need nothing heavy import them from there);
 # re-exported here for the commands that import them with the market options.
@@ -20,8 +27,6 @@ from ntrader.cli.flags import apply_options as _apply
 from ntrader.cli.flags import format_options as format_options
 from ntrader.cli.flags import json_option as json_option
 from ntrader.cli.flags import verbose_option as verbose_option
-from ntrader.data import DATA_SOURCES
-from ntrader.strategies import parse_param_pairs
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,8 @@ def market_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name in _MARKET_FIELDS}
+        from ntrader.strategies import parse_param_pairs
+
         values["params"] = parse_param_pairs(values["params"])
         return command(market=MarketOptions(**values), **kwargs)
 
@@ -166,8 +173,6 @@ def market_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def grid_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --grid, --constraint and --metric and hand the command one `grid: GridOptions`."""
-    from ntrader.backtest.sweep import SCREEN_METRICS
-
     options: list[Decorator] = [
         click.option(
             "--grid",

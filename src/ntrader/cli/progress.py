@@ -179,3 +179,20 @@ class RunProgress:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.progress.stop()
+
+
+#: A file this large takes long enough to read and check that a person should hear about it first.
+ANNOUNCE_BYTES = 1_000_000
+
+
+def announce_read(path: str) -> None:
+    """Say at once, on a terminal, that a large file is being read (a million rows take seconds)."""
+    import os
+
+    console = err_console()
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return  # the import itself reports a missing file
+    if console.is_terminal and size >= ANNOUNCE_BYTES:
+        console.print(f"Reading and checking {path} ({size / 1e6:,.1f} MB)…", highlight=False, markup=False)
