@@ -7,6 +7,7 @@ import pickle
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -140,7 +141,11 @@ def test_reads_never_fetch_or_write(
 
 def test_prepare_fetches_only_for_ibkr_and_only_when_allowed(monkeypatch, database_url):
     calls = []
-    monkeypatch.setattr("ntrader.ibkr.fetch.fetch_missing_bars", lambda *a, **k: calls.append((a, k)))
+    # The stand-in answers like a fetch that found nothing to add (prepare reads its .error).
+    nothing = SimpleNamespace(error=None)
+    monkeypatch.setattr(
+        "ntrader.ibkr.fetch.fetch_missing_bars", lambda *a, **k: calls.append((a, k)) or nothing
+    )
     pipeline.prepare(BacktestRequest.build("sma", "AAPL", "2023-01-01", "2023-03-31"))
     assert calls == []
     with pytest.raises(Exception, match="no 1-DAY bars stored"):

@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from ntrader.backtest.costs import cost_breakdown
-from ntrader.backtest.engine import RunResult, run_engine
+from ntrader.backtest.coverage import Coverage, coverage_of
+from ntrader.backtest.engine import DEFAULT_VENUE, RunResult, run_engine
 from ntrader.backtest.fills import FILL_NEXT_OPEN, describe_liquidity
 from ntrader.backtest.request import BacktestRequest
 from ntrader.config import get_settings
@@ -32,6 +33,7 @@ class PreparedBars:
     request: BacktestRequest
     period: Period
     bars: pd.DataFrame
+    coverage: Coverage | None = None  # the requested period and the gaps, when the bars fall short
 
     @property
     def data_source(self) -> str:
@@ -39,7 +41,11 @@ class PreparedBars:
 
 
 def prepare(request: BacktestRequest) -> PreparedBars:
-    """Resolve the period, fetch what IB has not sent yet (source ibkr, unless `no_fetch`), load."""
+    """Resolve the period, fetch what IB has not sent yet (source ibkr, unless `no_fetch`), load.
+
+    The period of the result is the bars' real range within the one asked for; known gaps are
+    listed in `coverage`. A fetch that fails (unknown contract, no permissions) raises IB's reason.
+    """
     period = resolve_period(
         request.symbol,
         request.start,
@@ -51,9 +57,14 @@ def prepare(request: BacktestRequest) -> PreparedBars:
     )
     if request.data_source == "ibkr" and not request.no_fetch:
         # Asks IB only for windows it has not answered before; none at all when all are stored.
+        from ntrader.errors import NtraderError
         from ntrader.ibkr.fetch import fetch_missing_bars
 
-        fetch_missing_bars(request.symbol, period, request.bar_size, request.database_url)
+        fetched = fetch_missing_bars(request.symbol, period, request.bar_size, request.database_url)
+        if fetched.error:
+            raise NtraderError(
+                f"{request.symbol}: fetching {request.bar_size.name} bars from IB failed: {fetched.error}"
+            )
     bars = load_bars(
         request.symbol,
         period,
@@ -62,7 +73,15 @@ def prepare(request: BacktestRequest) -> PreparedBars:
         csv_file=request.csv_file,
         database_url=request.database_url,
     )
-    return PreparedBars(request, period, bars)
+    if request.data_source == "ibkr":
+        # The venue follows the instrument IB resolved (SPY is SPY.ARCA, not the default NASDAQ).
+        from ntrader.ibkr.catalog import venue_of
+
+        venue = venue_of(request.symbol)
+        if venue:
+            bars.attrs["venue"] = venue
+    coverage = coverage_of(period, bars, request.data_source, request.bar_size.name)
+    return PreparedBars(request, coverage.actual, bars, coverage)
 
 
 def run_strategy(
@@ -92,6 +111,7 @@ def run_strategy(
         fill_at=request.fill_at,
         liquidity=request.liquidity,
         progress=progress,
+        venue=bars.attrs.get("venue", DEFAULT_VENUE),
     )
 
 
@@ -153,7 +173,11 @@ def save(
         status=result.status,
         capital=result.capital,
         final_equity=result.final_equity,
-        settings={**run_settings(request, result), **(extra_settings or {})},
+        settings={
+            **run_settings(request, result),
+            **(prepared.coverage.settings() if prepared.coverage is not None else {}),
+            **(extra_settings or {}),
+        },
         metrics=metrics.to_json_dict(),
         engine_version=result.engine_version,
         trades=result.trades,

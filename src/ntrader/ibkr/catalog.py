@@ -38,6 +38,7 @@ __all__ = [
     "recover",
     "store_instrument",
     "subtract_ranges",
+    "venue_of",
     "write_catalog_bars",
 ]
 
@@ -406,3 +407,20 @@ class Manifest:
             },
         }
         atomic_write(self.path, json.dumps(data, indent=1))
+
+
+def venue_of(symbol: str, root: str | Path | None = None) -> str | None:
+    """The venue of the instrument fetched for ``symbol`` (e.g. "ARCA" for SPY), from the manifest.
+
+    A symbol resolved on several venues takes the one of a plain ``SYMBOL`` STK SMART query;
+    None when nothing was fetched for it.
+    """
+    manifest_path = catalog_root(root) / MANIFEST_NAME
+    if not manifest_path.exists():
+        return None
+    name = symbol.upper()
+    entries = {key: e for key, e in Manifest.load(root).instruments.items() if e.get("symbol") == name}
+    if not entries:
+        return None
+    entry = entries.get(f"{name}|STK|SMART|USD") or next(iter(entries.values()))
+    return str(entry["instrument_id"]).rsplit(".", 1)[-1]

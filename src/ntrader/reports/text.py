@@ -6,7 +6,8 @@ The CLI prints these to the terminal; ``render_text`` turns them into plain text
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from rich.console import Console, Group, RenderableType
@@ -34,6 +35,20 @@ TEXT_WIDTH = 110
 _SUMMARY_SKIP = {"Start", "End", "Starting equity", "Ending equity"}
 
 
+def coverage_text(settings: Mapping[str, Any]) -> str | None:
+    """One line on a run's data when it was partial or gappy (for the result panel), else None."""
+    parts = []
+    requested = settings.get("requested_period")
+    if requested:
+        parts.append(f"bars cover only part of the requested {requested[0]} → {requested[1]}")
+    gaps = settings.get("data_gaps") or {}
+    if gaps.get("count"):
+        listed = gaps.get("listed") or []
+        more = f" (first {listed[0][0][:16]} → {listed[0][1][:16]} UTC)" if listed else ""
+        parts.append(f"{gaps['count']} known gap(s) in the bars{more}; see the run's settings")
+    return "; ".join(parts) if parts else None
+
+
 def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
     """The result panel shown after a run and by ``report summary``: key facts, then every metric."""
     if metrics is None:
@@ -56,9 +71,12 @@ def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
         ]
     )
     parts: list[RenderableType] = [header, Text("")]
+    data_note = coverage_text(record.settings)
+    if data_note is not None:
+        parts = [header, Text(f"Data: {data_note}", style="yellow"), Text("")]
     halted = halt_text(record)
     if halted is not None:
-        parts = [Text(halted, style="bold red"), header, Text("")]
+        parts = [Text(halted, style="bold red"), *parts]
     if metrics is None:
         # Metrics saved by an older version: show what the record still holds and say how to fix it.
         m = record.metrics
