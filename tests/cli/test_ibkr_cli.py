@@ -165,3 +165,17 @@ def test_fetch_errors_name_the_symbol_once_and_refresh_and_timeout_options(
     assert hung.exit_code == 3 and "within 0.3 s" in hung.output
     bad = invoke(*base, "--instruments", "AAPL", "--pacing-margin", "2")
     assert bad.exit_code == 2 and "--pacing-margin" in bad.output
+
+
+def test_connect_to_a_host_that_does_not_resolve_says_so() -> None:
+    result = invoke(
+        "data", "connect", "--host", "no-such-gateway.invalid", "--port", "4002", "--timeout", "5"
+    )
+    assert result.exit_code == 3
+    assert "cannot resolve host 'no-such-gateway.invalid'" in result.output
+    assert "ib-gateway with port 4004" in result.output and "127.0.0.1" in result.output
+    assert "nothing accepted the connection" not in result.output and "Trusted IPs" not in result.output
+    helped = invoke("data", "connect", "--help")
+    assert (
+        "--host ib-gateway --port 4004" in helped.output and "--host 127.0.0.1 --port 4002" in helped.output
+    )

@@ -219,8 +219,10 @@ def connect_command(
     """Check that IB Gateway/TWS answers: connect, show what it says, disconnect.
 
     \b
-    Example:
-      ntrader data connect --host ib-gateway --port 4002
+    Examples:
+      ntrader data connect --host 127.0.0.1 --port 4002    # from this machine (docker compose, paper)
+      ntrader data connect --host ib-gateway --port 4004   # from a container in the compose network
+      ntrader data connect --port 7497                     # TWS desktop, paper
     """
     ib = get_settings().ibkr
     client = IBClient(
@@ -239,9 +241,10 @@ def connect_command(
         facts = asyncio.run(check())
     except GatewayUnavailable as exc:
         click.secho(f"Error: {exc}", fg="red", err=True)
-        click.echo("Troubleshooting:", err=True)
-        for line in troubleshooting(client.host, client.port):
-            click.echo(f"  - {line}", err=True)
+        if not str(exc).startswith("cannot resolve host"):  # the message says what to do then
+            click.echo("Troubleshooting:", err=True)
+            for line in troubleshooting(client.host, client.port):
+                click.echo(f"  - {line}", err=True)
         raise SystemExit(exc.exit_code) from None
     if as_json:
         echo_json(facts)

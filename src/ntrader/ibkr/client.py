@@ -166,6 +166,7 @@ class IBClient:
         # ibapi logs its own view of failures we report ourselves ("Disconnected; resetting ...").
         logging.getLogger("ibapi").setLevel(logging.CRITICAL)
         self._loop = loop
+        await self._resolve(loop)
         self._ready = loop.create_future()
         self._accounts = loop.create_future()
         bridge = _Bridge(self)
@@ -200,6 +201,21 @@ class IBClient:
             accounts=tuple(a for a in accounts.split(",") if a),
         )
         return self.info
+
+    async def _resolve(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fail with "cannot resolve host" before connecting, rather than "nothing accepted"."""
+        try:
+            await asyncio.wait_for(loop.getaddrinfo(self.host, self.port), self.connect_timeout)
+        except TimeoutError:
+            raise GatewayUnavailable(
+                f"cannot resolve host {self.host!r} within {self.connect_timeout:g} s"
+            ) from None
+        except OSError as exc:  # socket.gaierror
+            raise GatewayUnavailable(
+                f"cannot resolve host {self.host!r} ({exc.strerror or exc}): from this machine use "
+                "127.0.0.1 (docker compose maps the gateway's API to 127.0.0.1:4002 paper / 4001 "
+                "live); inside the compose network use ib-gateway with port 4004 (paper) / 4003 (live)"
+            ) from None
 
     def _serve(self, bridge: _Bridge) -> None:
         """Connection thread: the blocking handshake, then ibapi's message loop until closed."""
