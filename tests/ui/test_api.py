@@ -93,6 +93,10 @@ def test_run_detail_html_json_and_missing(client: TestClient, seeded: Seeded):
     page = client.get(f"/runs/{run_id}")
     assert page.status_code == 200
     assert 'id="run-chart"' in page.text and 'id="run-chart-data"' in page.text and 'id="trades"' in page.text
+    # The report's tearsheet: monthly heatmap and the other figures, worst drawdowns, costs, validation.
+    for figure in ("monthly-returns", "yearly-returns", "rolling", "return-distribution"):
+        assert f'data-figure="{figure}-data"' in page.text and f'id="{figure}-data"' in page.text, figure
+    assert 'id="worst-drawdowns"' in page.text and 'id="validation"' in page.text
     served = client.get(f"/api/runs/{run_id}").json()
     expected = run_document(load_report(run_id, with_bars=False))
     served.pop("generated_at"), expected.pop("generated_at")

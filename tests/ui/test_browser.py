@@ -75,10 +75,14 @@ def server(database_url: str, isolated_home: Path) -> Iterator[tuple[str, Seeded
         process.wait(30)
 
 
-def _shot(page: Any, name: str) -> None:
+def _shot(page: Any, name: str, element: str | None = None) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=False)
+        path = str(Path(SHOTS) / f"{name}.png")
+        if element:
+            page.locator(element).screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=False)
 
 
 def _rendered(page: Any) -> None:
@@ -119,6 +123,11 @@ def test_browser_flow(server: tuple[str, Seeded, subprocess.Popen[str]]):
         _rendered(page)
         _shot(page, "run")
         assert page.locator("#run-chart .main-svg").count() >= 1
+        assert page.locator("#monthly-returns .main-svg").count() >= 1  # the monthly heatmap drew
+        _shot(page, "run-tearsheet", "#tearsheet")
+        assert page.get_attribute("body", "data-charts-rendered") == page.get_attribute(
+            "body", "data-charts-expected"
+        )
         assert (
             page.locator("#run-chart .scatterlayer .trace").count() >= 3
         )  # equity, buy & hold, drawdown, ...

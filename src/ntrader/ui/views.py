@@ -91,6 +91,7 @@ def run_context(run_id: int, url: str | None) -> dict[str, Any]:
     from ntrader.reports.model import NUMERIC_HEADINGS, TRADE_HEADINGS, trade_rows
 
     report = load_report(run_id, url=url)
+    figures = {"run-chart": figure_json(run_figure(report))}
     m = report.metrics
     groups = m.groups()
     text = {label: value for rows in groups.values() for label, value in rows}
@@ -113,8 +114,29 @@ def run_context(run_id: int, url: str | None) -> dict[str, Any]:
         "trade_headings": TRADE_HEADINGS,
         "numeric_headings": NUMERIC_HEADINGS,
         "trades": trade_rows(report.trades),
-        "figures": {"run-chart": figure_json(run_figure(report))},
+        "figures": figures,
+        "tearsheet": tearsheet_cards(report, figures),
     }
+
+
+def tearsheet_cards(report: Any, figures: dict[str, str]) -> list[str]:
+    """The report's tearsheet cards (monthly heatmap, yearly, rolling, distribution, worst drawdowns,
+    costs, stored validation), laid out by the library; their charts join `figures`, drawn by app.js.
+
+    The validation shown is the stored one (`report validate`): a page view runs no Monte Carlo.
+    """
+    try:
+        from ntrader.reports.tearsheet import tearsheet
+        from ntrader.reports.tearsheet_html import tearsheet_sections
+    except ImportError:  # an ntrader without tearsheets
+        return []
+
+    def placeholder(fig: Any, div_id: str, include_plotlyjs: bool = False) -> str:
+        figures[div_id] = figure_json(fig)
+        return f'<div class="chart" id="{div_id}" data-figure="{div_id}-data"></div>'
+
+    cards, _ = tearsheet_sections(tearsheet(report), placeholder)
+    return list(cards)
 
 
 def compare_context(comparison: Any) -> dict[str, Any]:
