@@ -179,3 +179,39 @@ def test_connect_to_a_host_that_does_not_resolve_says_so() -> None:
     assert (
         "--host ib-gateway --port 4004" in helped.output and "--host 127.0.0.1 --port 4002" in helped.output
     )
+
+
+def test_fetch_progress_has_elapsed_eta_and_a_pacing_countdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+
+    from ntrader.cli import progress as progress_module
+    from ntrader.ibkr.report import FetchProgress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        progress_module, "err_console", lambda: Console(file=screen, force_terminal=True, width=200)
+    )
+    now = [1000.0]
+    with progress_module.FetchBars(enabled=True, clock=lambda: now[0]) as bars:
+        bars(FetchProgress("AAPL", 10, 3, 1170, 1, 30.0, "pacing: waiting 30.0 s", waiting=30.0))
+        assert bars.bar is not None
+        columns = bars.bar.columns
+        assert any(isinstance(c, TimeElapsedColumn) for c in columns)
+        assert any(isinstance(c, TimeRemainingColumn) for c in columns)
+        countdown = columns[-1]
+        task = bars.bar.tasks[0]
+        assert countdown.render(task).plain == "pacing: waiting 30 s more"
+        now[0] += 10.0  # the display re-renders by itself: the wait counts down without new events
+        assert countdown.render(task).plain == "pacing: waiting 20 s more"
+        now[0] += 25.0
+        assert countdown.render(task).plain == ""  # over: the stale "waiting 30.0 s" note is not shown
+        bars(FetchProgress("AAPL", 10, 4, 1560, 1, 30.0, "window failed: no answer"))
+        assert countdown.render(bars.bar.tasks[0]).plain == "window failed: no answer"
+    # Not on a terminal (a pipe, a log, --json): no progress display at all.
+    monkeypatch.setattr(progress_module, "err_console", lambda: Console(file=io.StringIO()))
+    quiet = progress_module.FetchBars(enabled=True)
+    quiet(FetchProgress("AAPL", 10, 3, 1170, 1, 30.0, "", waiting=30.0))
+    assert quiet.bar is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -9,11 +11,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from ntrader.cli.render import err_console
 
@@ -53,11 +58,28 @@ def phase_progress(enabled: bool = True) -> Progress:
     )
 
 
-class FetchBars:
-    """One rich progress bar per symbol on stderr: windows done, bars, pacing waits."""
+class _PacingColumn(ProgressColumn):
+    """The note of a fetch, or while it waits for pacing, the seconds left, counted down live."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def render(self, task: Task) -> Text:
+        left = float(task.fields.get("wait_until", 0.0)) - self.clock()
+        if left > 0:
+            return Text(f"pacing: waiting {left:,.0f} s more", style="yellow")
+        note = str(task.fields.get("note", ""))
+        return Text("" if note.startswith("pacing") else note)
+
+
+class FetchBars:
+    """One rich progress bar per symbol on stderr (on a terminal only): windows done, bars, elapsed
+    time, ETA, and a pacing wait counted down as it runs (the display refreshes on its own)."""
+
+    def __init__(self, enabled: bool, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.enabled = enabled and err_console().is_terminal
+        self.clock = clock
         self.bar: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
 
@@ -70,11 +92,16 @@ class FetchBars:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("windows · {task.fields[bars]:>7,} bars · {task.fields[waits]} pacing waits"),
-                TextColumn("{task.fields[note]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                _PacingColumn(self.clock),
                 console=err_console(),
             )
             self.bar.start()
         fields: dict[str, Any] = {"bars": event.bars, "waits": event.pacing_waits, "note": event.note}
+        waiting = float(getattr(event, "waiting", 0.0))
+        fields["wait_until"] = self.clock() + waiting if waiting > 0 else 0.0
         task = self.tasks.get(event.symbol)
         if task is None:
             task = self.bar.add_task(

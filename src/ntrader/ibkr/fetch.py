@@ -101,7 +101,7 @@ class _Job:
     closures: Closures = dataclasses.field(default_factory=Closures)
     windows_total: int = 0
 
-    def tell(self, note: str = "", done: int = 0) -> None:
+    def tell(self, note: str = "", done: int = 0, waiting: float = 0.0) -> None:
         if self.progress is not None:
             r = self.result
             self.progress(
@@ -113,6 +113,7 @@ class _Job:
                     r.pacing_waits,
                     r.waited_seconds,
                     note,
+                    waiting,
                 )
             )
 

@@ -25,6 +25,7 @@ class FetchProgress:
     pacing_waits: int
     waited_seconds: float
     note: str = ""
+    waiting: float = 0.0  # a pacing wait of this many seconds starts now (a display counts it down)
 
 
 @dataclass

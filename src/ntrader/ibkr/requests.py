@@ -45,7 +45,7 @@ class JobLike(Protocol):
     result: SymbolFetch
     size: BarSize
 
-    def tell(self, note: str = "", done: int = 0) -> None: ...
+    def tell(self, note: str = "", done: int = 0, waiting: float = 0.0) -> None: ...
 
 
 class IBRequests:
@@ -110,7 +110,7 @@ class IBRequests:
         def on_wait(seconds: float) -> None:
             result.pacing_waits += 1
             result.waited_seconds += seconds
-            tell(f"pacing: waiting {seconds:.1f} s", done)
+            tell(f"pacing: waiting {seconds:.1f} s", done, seconds)
 
         attempts = 0
         while True:
