@@ -214,12 +214,15 @@ def quality_table(report: QualityReport, shown: int = 3) -> Table:
     from ntrader.data.check import CHECKS
 
     daily = report.bar_size == "1-DAY"
-    title = (
-        f"Data check: {report.symbol} {report.bar_size} from {report.source} "
-        f"({_when(report.first, daily)} → {_when(report.last, daily)} UTC, {report.rows:,} bars, "
-        f"{report.sessions:,} NYSE sessions, {report.hours} hours)"
+    title = f"Data check: {report.symbol} {report.bar_size} from {report.source}"
+    caption = (
+        f"{_when(report.first, daily)} → {_when(report.last, daily)}: {report.rows:,} bars, "
+        f"{report.sessions:,} sessions, {report.hours} hours"
     )
-    table = _table(title, ("Check", "Found", "Where (UTC)"), left=("Check", "Where (UTC)"))
+    table = _table(
+        title, ("Check", "Found", "Where (UTC)"), left=("Check", "Where (UTC)"), caption=caption,
+        caption_justify="left",
+    )  # fmt: skip
     for finding in report.findings:
         where = [
             f"{_when(a, daily)} → {_when(b, daily)}" + (f" ({detail})" if detail else "")
