@@ -1,0 +1,110 @@
+"""Split and dividend adjustment of bar frames, and inferring the events from an adjusted close.
+
+Modes (the `--adjust` choices):
+
+- ``raw``: prices as traded; splits and dividends are events the account sees (share count, cash).
+- ``splits``: back-adjusted for splits: every bar before a split's ex-date has its prices divided by
+  the split ratio (4.0 for a 4:1 split) and its volume multiplied by it, so the series is continuous
+  and the newest bars are as traded.
+- ``total-return``: also back-adjusted for cash dividends: bars before an ex-date are multiplied by
+  ``close / (close + dividend)`` (the ex-date's close), so a bar's return over an ex-date is
+  ``(close + dividend) / previous close - 1``: buy & hold on these prices is exactly a holder who
+  reinvests each dividend at the ex-date's close. (Vendors' ``1 - dividend / previous close`` differs
+  at second order; `infer_events` reads either within its tolerance.)
+
+Events are Series indexed by the ex-date's bar timestamp (UTC, a bar of the frame): split ratios,
+dividends in cash per share (of the basis as traded on that date). All work is vectorized.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ntrader.data.bars import BAR_COLUMNS
+from ntrader.errors import InputError
+
+__all__ = ["ADJUSTMENTS", "adjust_bars", "adjustment_factors", "infer_events"]
+
+ADJUSTMENTS = ("raw", "splits", "total-return")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+#: Split ratios told apart from dividends when inferring events (ratio = new shares per old share).
+_SPLIT_RATIOS = np.array([1 / 10, 1 / 5, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 2, 2, 3, 4, 5, 8, 10, 20])
+
+
+def _on_bars(events: pd.Series | None, index: pd.DatetimeIndex, what: str) -> np.ndarray:
+    """Event values on the frame's bars (0 where none); an event off the frame's bars is an error."""
+    out = np.zeros(len(index))
+    if events is None or not len(events):
+        return out
+    at = index.get_indexer(pd.DatetimeIndex(events.index))
+    if (at < 0).any():
+        missing = pd.DatetimeIndex(events.index)[at < 0][0]
+        raise InputError(f"{what} on {missing.date()} falls on no bar of the series")
+    np.add.at(out, at, events.to_numpy(dtype="float64"))
+    return out
+
+
+def adjustment_factors(
+    frame: pd.DataFrame, splits: pd.Series | None, dividends: pd.Series | None, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bar price and volume multipliers for `mode` (1.0 on and after the last event)."""
+    if mode not in ADJUSTMENTS:
+        raise InputError(f"adjustment must be one of {', '.join(ADJUSTMENTS)}, got {mode!r}")
+    index = pd.DatetimeIndex(frame.index)
+    n = len(index)
+    ratio = _on_bars(splits, index, "a split")
+    ratio = np.where(ratio == 0, 1.0, ratio)
+    if (ratio <= 0).any():
+        raise InputError("split ratios must be positive (4.0 for a 4:1 split)")
+    step = np.ones(n)  # the price factor applied to every bar *before* bar i
+    volume_step = np.ones(n)
+    if mode != "raw":
+        step, volume_step = 1.0 / ratio, ratio.copy()
+    if mode == "total-return":
+        cash = _on_bars(dividends, index, "a dividend")
+        if (cash < 0).any():
+            raise InputError("dividends must not be negative")
+        close = frame["close"].to_numpy(dtype="float64")
+        step = step * close / (close + cash)
+    # Bar i is scaled by the product of the steps of all later bars (reverse cumulative product).
+    later = np.concatenate((step[1:], [1.0]))
+    later_volume = np.concatenate((volume_step[1:], [1.0]))
+    return np.cumprod(later[::-1])[::-1], np.cumprod(later_volume[::-1])[::-1]
+
+
+def adjust_bars(
+    frame: pd.DataFrame,
+    splits: pd.Series | None = None,
+    dividends: pd.Series | None = None,
+    mode: str = "splits",
+) -> pd.DataFrame:
+    """A copy of the bar frame back-adjusted for `mode` (``raw`` returns the bars unchanged)."""
+    price, volume = adjustment_factors(frame, splits, dividends, mode)
+    out = frame.copy()
+    for name in PRICE_COLUMNS:
+        out[name] = frame[name].to_numpy(dtype="float64") * price
+    out["volume"] = frame["volume"].to_numpy(dtype="float64") * volume
+    return out[[*BAR_COLUMNS, *(c for c in frame.columns if c not in BAR_COLUMNS)]]
+
+
+def infer_events(
+    close: pd.Series, adj_close: pd.Series, *, tolerance: float = 0.02
+) -> tuple[pd.Series, pd.Series]:
+    """Splits and dividends from a raw close and a split-and-dividend-adjusted close (a vendor's
+    adj_close, IB's ADJUSTED_LAST): where the ratio adj/close changes between two bars, the change
+    near a split ratio is a split, otherwise a dividend of ``close × (ratio change − 1)``.
+
+    Returns (splits, dividends) indexed by the ex-date bars, in the basis as traded on those dates.
+    """
+    raw = close.to_numpy(dtype="float64")
+    factor = adj_close.to_numpy(dtype="float64") / raw
+    change = factor[1:] / factor[:-1]  # > 1 over a dividend's ex-date; ~ the split ratio over a split
+    moved = np.flatnonzero(np.abs(change - 1) > 1e-6) + 1
+    nearest = _SPLIT_RATIOS[np.abs(_SPLIT_RATIOS[None, :] / change[moved - 1, None] - 1).argmin(axis=1)]
+    is_split = np.abs(nearest / change[moved - 1] - 1) < tolerance
+    index = pd.DatetimeIndex(close.index)
+    splits = pd.Series(nearest[is_split], index=index[moved[is_split]], name="split")
+    at = moved[~is_split]
+    dividends = pd.Series(raw[at] * (change[at - 1] - 1), index=index[at], name="dividend")
+    return splits, dividends

@@ -1,0 +1,81 @@
+"""Split and dividend adjustment: a 4:1 split and quarterly dividends, checked against a holder's account."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntrader.data.adjust import adjust_bars, infer_events
+from ntrader.data.check import check_bars
+from ntrader.data.mock import generate_bars
+from ntrader.errors import InputError
+
+SPLIT_DAY = pd.Timestamp("2024-06-10", tz="UTC")
+DIVIDEND_DAYS = pd.DatetimeIndex(["2024-02-09", "2024-05-10", "2024-08-09", "2024-11-08"], tz="UTC")
+
+
+def raw_series() -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Mock daily bars as traded: a 4:1 split on 10 June (prices / 4, volume x 4 from then on) and a
+    0.80 dividend a quarter before the split, 0.20 after it (the same payout per original share)."""
+    bars = generate_bars("ADJ", "2024-01-01", "2024-12-31")
+    after = bars.index >= SPLIT_DAY
+    for name in ("open", "high", "low", "close"):
+        bars.loc[after, name] = (bars.loc[after, name] / 4).round(2)
+    bars.loc[after, "volume"] *= 4
+    splits = pd.Series([4.0], index=pd.DatetimeIndex([SPLIT_DAY]))
+    dividends = pd.Series(np.where(DIVIDEND_DAYS < SPLIT_DAY, 0.80, 0.20), index=DIVIDEND_DAYS)
+    return bars, splits, dividends
+
+
+def test_splits_mode_makes_the_series_continuous_and_keeps_the_newest_bars():
+    bars, splits, dividends = raw_series()
+    adjusted = adjust_bars(bars, splits, dividends, "splits")
+    before = bars.index < SPLIT_DAY
+    np.testing.assert_allclose(adjusted.loc[before, "close"], bars.loc[before, "close"] / 4)
+    np.testing.assert_allclose(adjusted.loc[before, "volume"], bars.loc[before, "volume"] * 4)
+    pd.testing.assert_frame_equal(adjusted.loc[~before], bars.loc[~before])
+    # data check sees the unadjusted split in the raw bars, and none once adjusted.
+    assert {f.check: f.count for f in check_bars(bars, "1-DAY").findings}["splits"] == 1
+    assert check_bars(adjusted, "1-DAY").clean
+    pd.testing.assert_frame_equal(adjust_bars(bars, splits, dividends, "raw"), bars)
+
+
+def test_total_return_equals_a_holder_who_reinvests_dividends_and_gets_split_shares():
+    bars, splits, dividends = raw_series()
+    adjusted = adjust_bars(bars, splits, dividends, "total-return")
+    # A holder, simulated event by event on the raw bars: 100 shares bought at the first close; the
+    # split multiplies the shares, each dividend is reinvested at the ex-date's close.
+    close = bars["close"]
+    shares = 100.0
+    for day in sorted({*splits.index, *dividends.index}):
+        shares *= splits.get(day, 1.0)
+        shares += shares * dividends.get(day, 0.0) / close[day]
+    holder = shares * close.iloc[-1] / (100.0 * close.iloc[0])
+    adjusted_growth = adjusted["close"].iloc[-1] / adjusted["close"].iloc[0]
+    assert adjusted_growth == pytest.approx(holder, rel=1e-12)
+    # Over each ex-date, the adjusted return is the total return (close + dividend) / previous close.
+    for day in dividends.index:
+        i = bars.index.get_loc(day)
+        expected = (close.iloc[i] + dividends[day]) / close.iloc[i - 1]
+        assert adjusted["close"].iloc[i] / adjusted["close"].iloc[i - 1] == pytest.approx(expected, rel=1e-12)
+    assert adjusted["close"].iloc[-1] == close.iloc[-1]
+
+
+def test_events_are_inferred_back_from_an_adjusted_close():
+    bars, splits, dividends = raw_series()
+    adj_close = adjust_bars(bars, splits, dividends, "total-return")["close"]
+    found_splits, found_dividends = infer_events(bars["close"], adj_close)
+    pd.testing.assert_series_equal(found_splits, splits, check_names=False, check_freq=False)
+    np.testing.assert_allclose(found_dividends.to_numpy(), dividends.to_numpy(), rtol=1e-9)
+    assert list(found_dividends.index) == list(dividends.index)
+
+
+def test_bad_adjustments_are_one_clear_error():
+    bars, splits, dividends = raw_series()
+    with pytest.raises(InputError, match="adjustment must be one of raw, splits, total-return"):
+        adjust_bars(bars, splits, dividends, "dividends")
+    with pytest.raises(InputError, match="a split on 2024-06-08 falls on no bar"):
+        adjust_bars(bars, pd.Series([2.0], index=pd.DatetimeIndex(["2024-06-08"], tz="UTC")))
+    with pytest.raises(InputError, match="dividends must not be negative"):
+        adjust_bars(bars, None, pd.Series([-1.0], index=DIVIDEND_DAYS[:1]), "total-return")
