@@ -126,6 +126,17 @@ def main() -> None:
         p95 = statistics.quantiles(ms, n=20)[18]
         flag = "ok" if p95 <= target else "SLOW"
         print(f"{label:34} {p50:8.1f} {p95:8.1f} {target:8d} {flag}")
+    from ntrader.ui.views import RUN_PAGES, run_context
+
+    cold = []
+    for _ in range(max(5, args.requests // 4)):
+        RUN_PAGES.clear()
+        start = time.perf_counter()
+        run_context(real[0], url)
+        cold.append((time.perf_counter() - start) * 1000)
+    print(
+        f"{'run page, first view (no cache)':34} {statistics.median(cold):8.1f} {max(cold):8.1f}      (max)"
+    )
     server.should_exit = True
     thread.join(10)
 

@@ -565,3 +565,17 @@ def test_fetch_failures_are_one_line(client: TestClient, seeded: Seeded, monkeyp
     assert bad.status_code == 400 and "symbol" in bad.json()["error"]
     state = _run_job(client, client.post("/api/data/fetch", data={"symbol": "AAPL"}, headers=headers))
     assert state["status"] == "failed" and str(port) in state["error"] and "\n" not in state["error"]
+
+
+def test_run_page_cache_follows_the_stored_metrics(client: TestClient, seeded: Seeded):
+    from ntrader.db.runs import update_metrics
+
+    run_id = seeded.runs[2]
+    first = client.get(f"/runs/{run_id}").text
+    assert client.get(f"/runs/{run_id}").text == first  # served again from the cache
+    metrics = dict(get_run(run_id, seeded.url).metrics)
+    assert "98.76" not in first
+    update_metrics(run_id, {**metrics, "sharpe": 98.76}, url=seeded.url)  # as `report recompute` would
+    assert "98.76" in client.get(f"/runs/{run_id}").text
+    client.post("/api/runs/delete", data={"ids": str(run_id)}, headers={"X-CSRF-Token": csrf(client)})
+    assert client.get(f"/runs/{run_id}").status_code == 404  # a deleted run is not served from the cache

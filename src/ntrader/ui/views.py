@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import socket
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -85,7 +88,55 @@ def figure_json(fig: Any) -> str:
     return str(fig.to_json()).replace("</", "<\\/")
 
 
+class RunPageCache:
+    """Rendered run pages by what they show: the run's id and creation time, its metrics, settings and
+    status (a `report recompute` or `report validate` changes the key). Equity, trades and stored bars
+    of a saved run never change, and building the report's plotly figures is most of a page's cost."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(url: str | None, record: Any) -> tuple[Any, ...]:
+        state = json.dumps([record.metrics, record.settings, record.status], sort_keys=True, default=str)
+        return (url, record.id, record.created_at.isoformat(), state)
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RUN_PAGES = RunPageCache()
+
+
 def run_context(run_id: int, url: str | None) -> dict[str, Any]:
+    """What the run page shows (cached by `RUN_PAGES`: the record is read each time, the rest once)."""
+    from ntrader.db.runs import get_run
+
+    key = RUN_PAGES.key(url, get_run(run_id, url))
+    cached = RUN_PAGES.get(key)
+    if cached is None:
+        cached = build_run_context(run_id, url)
+        RUN_PAGES.put(key, cached)
+    return cached
+
+
+def build_run_context(run_id: int, url: str | None) -> dict[str, Any]:
     from ntrader.reports import load_report
     from ntrader.reports.html import run_figure
     from ntrader.reports.model import NUMERIC_HEADINGS, TRADE_HEADINGS, trade_rows
