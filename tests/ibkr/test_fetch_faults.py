@@ -240,3 +240,20 @@ def test_newest_first_asks_the_newest_window_first(
     )
     ends = [r.end for r in gateway.historical_requests]
     assert len(ends) == 7 and ends == sorted(ends, reverse=True)
+
+
+def test_ibkr_rate_limit_and_market_data_type_are_honoured(
+    make_gateway: Callable[..., FakeGateway], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ntrader.config import get_settings
+
+    monkeypatch.setenv("IBKR_RATE_LIMIT", "2")  # API messages per second
+    monkeypatch.setenv("IBKR_MARKET_DATA_TYPE", "DELAYED")
+    get_settings.cache_clear()
+    gateway = make_gateway()
+    fetch(gateway, "AAPL", start="2024-01-02", end="2024-01-09", bar_size="1MIN", max_window="1 D")
+    assert gateway.market_data_types == [3]  # IB's code for delayed data, sent on connecting
+    arrivals = sorted(r.received_at for r in gateway.historical_requests)
+    assert len(arrivals) == 6
+    # Never more than two messages in a second: any three requests span at least a second.
+    assert all(b - a >= 0.95 for a, b in zip(arrivals, arrivals[2:], strict=False))

@@ -230,6 +230,8 @@ def connect_command(
         port or ib.port,
         ib.client_id if client_id is None else client_id,
         connect_timeout=ib.connect_timeout if timeout is None else timeout,
+        market_data_type=ib.market_data_type,
+        messages_per_second=ib.rate_limit,
     )
     mode = ("paper" if paper else "live") if paper is not None else ib.trading_mode
 

@@ -10,10 +10,12 @@ connection, and each wrapper callback hands its result to the asyncio loop with
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: ``--sec-type`` choices. IB has no ETF type: an ETF is a stock (STK) to it.
 SEC_TYPES: tuple[str, ...] = ("STK", "ETF", "FUT", "CASH", "IND")
+
+#: IBKR_MARKET_DATA_TYPE values and IB's codes for reqMarketDataType.
+MARKET_DATA_TYPES: dict[str, int] = {"REALTIME": 1, "FROZEN": 2, "DELAYED": 3, "DELAYED_FROZEN": 4}
 
 # Errors on the connection (request id -1) that end it, as opposed to farm-status notices.
 _FATAL_CONNECT_CODES = frozenset({326, 502, 504})
@@ -138,10 +143,17 @@ class IBClient:
         *,
         connect_timeout: float = 10.0,
         request_timeout: float = 60.0,
+        market_data_type: str | None = None,
+        messages_per_second: int | None = None,
     ) -> None:
         self.host, self.port, self.client_id = host, int(port), int(client_id)
         self.connect_timeout = float(connect_timeout)
         self.request_timeout = float(request_timeout)
+        # IBKR_MARKET_DATA_TYPE, sent once per connection (historical bars are not affected by it).
+        self.market_data_type = market_data_type.upper() if market_data_type else None
+        # IBKR_RATE_LIMIT: IB disconnects a client sending more than 50 API messages per second.
+        self.messages_per_second = messages_per_second
+        self._sent_at: collections.deque[float] = collections.deque()
         self.info: ConnectionInfo | None = None
         self.notices: list[str] = []
         self._bridge: _Bridge | None = None
@@ -191,6 +203,9 @@ class IBClient:
             self._bridge = None
             self._drop(bridge)
             raise
+        if self.market_data_type is not None:
+            await self._throttle()
+            bridge.reqMarketDataType(MARKET_DATA_TYPES[self.market_data_type])
         accounts = self._accounts.result() if self._accounts.done() and not self._accounts.exception() else ""
         self.info = ConnectionInfo(
             host=self.host,
@@ -343,6 +358,7 @@ class IBClient:
         bridge = self._bridge
         if bridge is None or not self.is_connected or self._loop is None:
             raise ConnectionLost(504, "not connected to IB Gateway/TWS")
+        await self._throttle()
         req_id = next(self._ids)
         pending = _Pending(self._loop.create_future())
         self._pending[req_id] = pending
@@ -356,6 +372,20 @@ class IBClient:
                 with contextlib.suppress(Exception):
                     cancel(bridge, req_id)
             raise RequestTimeout(self.request_timeout, req_id) from None
+
+    async def _throttle(self) -> None:
+        """Wait until one more message keeps within ``messages_per_second`` (none: no limit)."""
+        limit = self.messages_per_second
+        if not limit:
+            return
+        while True:
+            now = time.monotonic()
+            while self._sent_at and now - self._sent_at[0] >= 1.0:
+                self._sent_at.popleft()
+            if len(self._sent_at) < limit:
+                self._sent_at.append(now)
+                return
+            await asyncio.sleep(self._sent_at[0] + 1.0 - now)
 
     async def contract_details(self, contract: Contract) -> list[ContractDetails]:
         """Every contract IB matches to ``contract`` (IB error 200 when there is none)."""

@@ -139,6 +139,8 @@ class FetchService(IBRequests):
             ib.client_id if opts.client_id is None else opts.client_id,
             connect_timeout=ib.connect_timeout if opts.connect_timeout is None else opts.connect_timeout,
             request_timeout=ib.request_timeout if opts.request_timeout is None else opts.request_timeout,
+            market_data_type=ib.market_data_type,
+            messages_per_second=ib.rate_limit,
         )
         self.rules = opts.rules or PacingRules(max_per_window=ib.max_historical_requests_per_10min)
         # Pacing is IB's per account: every process fetching from this gateway shares one ledger.

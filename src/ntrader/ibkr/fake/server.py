@@ -97,6 +97,8 @@ class _Session:
             self.historical(wire.parse_historical_data_request(fields, self.version))
         elif msg_id == OUT.CANCEL_HISTORICAL_DATA:
             self.cancel(wire.parse_cancel(fields))
+        elif msg_id == OUT.REQ_MARKET_DATA_TYPE:
+            self.gw.market_data_types.append(int(fields[2]))
         elif msg_id == OUT.REQ_HEAD_TIMESTAMP:
             self.head_timestamp(wire.parse_head_timestamp_request(fields))
         # Anything else (market data type, account updates, ...) gets no answer, which is what
@@ -298,6 +300,7 @@ class FakeGateway:
         self.market = market or Market()
         self.listed, self.listings, self.splits = self.market.listed, self.market.listings, self.market.splits
         self.head_requests: list[str] = []
+        self.market_data_types: list[int] = []  # what reqMarketDataType asked for, per connection
         self.holidays = None if holidays is None else frozenset(holidays)
         self.early_closes = None if early_closes is None else dict(early_closes)
         self.requested_port = port
