@@ -103,3 +103,15 @@ def test_the_venue_follows_the_instrument(
     record = get_run(json.loads(result.output)["id"])
     assert record.settings["instrument_id"] == "SPY.ARCA"  # IB's primary listing, not NASDAQ
     assert record.bar_type.startswith("SPY.ARCA-1-DAY")
+
+
+def test_a_period_starting_on_a_holiday_and_ending_on_a_weekend_is_not_partial(
+    make_gateway: Callable[..., FakeGateway], database_url: str, gateway_env: Callable[[FakeGateway], None]
+) -> None:
+    gateway_env(make_gateway())
+    result = invoke(*RUN, "--start", "2024-01-01", "--end", "2024-06-30", "--json")
+    assert result.exit_code == 0, result.output
+    record = get_run(json.loads(result.output)["id"])
+    # Saved as the bars' range (2 January to 28 June), and not called partial: no session is missing.
+    assert (record.start.date().isoformat(), record.end.date().isoformat()) == ("2024-01-02", "2024-06-28")
+    assert "requested_period" not in record.settings and "data_gaps" not in record.settings

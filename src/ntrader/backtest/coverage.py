@@ -32,9 +32,8 @@ class Coverage:
     actual: Period
     gaps: tuple[Range, ...] = field(default_factory=tuple)
 
-    @property
-    def partial(self) -> bool:
-        return self.actual != self.requested
+    #: Whether trading days of the requested period lie outside the bars (not only weekends/holidays).
+    partial: bool = False
 
     def settings(self) -> dict[str, Any]:
         """What a run's settings record of its data: only what differs from a full, gapless period."""
@@ -61,6 +60,7 @@ def bars_period(requested: Period, bars: pd.DataFrame) -> Period:
 def coverage_of(requested: Period, bars: pd.DataFrame, data_source: str, bar_size: str) -> Coverage:
     """The coverage of loaded bars; gaps are checked for IBKR bars (US equity sessions)."""
     actual = bars_period(requested, bars)
+    partial = _misses_trading_days(requested, actual, nyse=data_source == "ibkr")
     gaps: list[Range] = []
     if data_source == "ibkr" and not bars.empty:
         from ntrader.ibkr.sessions import Closures
@@ -75,4 +75,24 @@ def coverage_of(requested: Period, bars: pd.DataFrame, data_source: str, bar_siz
             early_closes=closures.early_closes,
         )
         gaps = find_gaps(expected, pd.DatetimeIndex(bars.index), bar_size)
-    return Coverage(requested, actual, tuple(gaps))
+    return Coverage(requested, actual, tuple(gaps), partial)
+
+
+def _misses_trading_days(requested: Period, actual: Period, *, nyse: bool) -> bool:
+    """True when ``requested`` has trading days before or after ``actual`` (NYSE sessions for IBKR
+    bars, weekdays otherwise): a period that starts on a holiday is not partial."""
+    if actual == requested:
+        return False
+    from ntrader.data import calendar
+
+    def days(lo: Any, hi: Any) -> int:
+        if lo > hi:
+            return 0
+        if nyse:
+            return len(calendar.session_dates(lo, hi))
+        return len(pd.bdate_range(lo, hi))
+
+    one = pd.Timedelta(days=1)
+    before = days(requested.start, (pd.Timestamp(actual.start) - one).date())
+    after = days((pd.Timestamp(actual.end) + one).date(), requested.end)
+    return before + after > 0
