@@ -192,11 +192,14 @@ class RunProgress:
             self._engine_started = self._engine_started if self._engine_started is not None else now
             elapsed = now - self._engine_started
             rate = f"{done / elapsed:,.0f} bars/s" if done and elapsed > 0 else ""
+        changed = self.task is None or label != self.progress.tasks[0].description
         if self.task is None:
             self.task = self.progress.add_task(label, total=total or None, rate=rate, count=count)
         self.progress.update(
             self.task, description=label, completed=done, total=total or None, rate=rate, count=count
         )
+        if changed:  # draw each new phase at once, however short, rather than at the next tick
+            self.progress.refresh()
 
     def __enter__(self) -> RunProgress:
         self.progress.start()
