@@ -115,3 +115,24 @@ def test_a_period_starting_on_a_holiday_and_ending_on_a_weekend_is_not_partial(
     # Saved as the bars' range (2 January to 28 June), and not called partial: no session is missing.
     assert (record.start.date().isoformat(), record.end.date().isoformat()) == ("2024-01-02", "2024-06-28")
     assert "requested_period" not in record.settings and "data_gaps" not in record.settings
+
+
+def test_a_sweep_on_ib_bars_records_the_instruments_venue(
+    make_gateway: Callable[..., FakeGateway], database_url: str, gateway_env: Callable[[FakeGateway], None]
+) -> None:
+    import re
+
+    from ntrader.db.sweeps import get_sweep
+
+    gateway_env(make_gateway())
+    result = invoke(
+        "backtest", "sweep", "--strategy", "sma", "--symbol", "SPY", "--data-source", "ibkr",
+        "--start", "2023-01-03", "--end", "2024-06-28", "--grid", "fast_period=5:10:5",
+        "--grid", "slow_period=30:30:10", "--top", "1", "--workers", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    match = re.search(r"Saved sweep (\d+)", result.output)
+    assert match, result.output
+    record = get_sweep(int(match.group(1)))
+    assert record.bar_type.startswith("SPY.ARCA-1-DAY")
+    assert get_run(record.run_ids[0]).settings["instrument_id"] == "SPY.ARCA"

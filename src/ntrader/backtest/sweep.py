@@ -274,7 +274,9 @@ def _verdict(
         earlier = trials_screened(
             strategy=request.strategy,
             symbol=request.symbol,
-            bar_type=request.bar_size.bar_type(symbol=request.symbol, venue=DEFAULT_VENUE),
+            bar_type=request.bar_size.bar_type(
+                symbol=request.symbol, venue=prepared.bars.attrs.get("venue", DEFAULT_VENUE)
+            ),
             start=period.start_ts.to_pydatetime(),
             end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
             url=request.database_url,
@@ -319,7 +321,9 @@ def _save_sweep(
             kind="sweep",
             strategy=request.strategy,
             symbol=request.symbol,
-            bar_type=request.bar_size.bar_type(symbol=request.symbol, venue=DEFAULT_VENUE),
+            bar_type=request.bar_size.bar_type(
+                symbol=request.symbol, venue=prepared.bars.attrs.get("venue", DEFAULT_VENUE)
+            ),
             data_source=request.data_source,
             start=period.start_ts.to_pydatetime(),
             end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
