@@ -200,3 +200,23 @@ def test_screen_keeps_daily_returns_only_when_asked(tmp_path: Path) -> None:
         assert r is not None
         assert np.prod(1 + r) - 1 == pytest.approx(k.total_return, abs=1e-9)
         assert r.mean() / r.std(ddof=1) * np.sqrt(bars.periods_per_year) == pytest.approx(k.sharpe, abs=1e-9)
+
+
+def test_nautilus_engine_sweeps_get_the_gate_too(database_url: str) -> None:
+    """Without the vector screen the trials' daily returns come from their Nautilus equity curves."""
+    from ntrader.backtest.sweep import run_sweep
+
+    outcome = run_sweep(
+        "sma",
+        "AAPL",
+        "2022-01-01",
+        "2023-12-31",
+        grid={"fast_period": [5, 10], "slow_period": [30, 60]},
+        engine="nautilus",
+        workers=1,
+        database_url=database_url,
+    )
+    gate = outcome.validation
+    assert gate is not None and gate["trials"] == 4
+    assert gate["details"]["pbo"]["trials"] == 4 and gate["details"]["days"] > 400
+    assert get_sweep(outcome.sweep_id, url=database_url).settings["validation"] == gate
