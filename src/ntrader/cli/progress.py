@@ -198,7 +198,9 @@ class RunProgress:
         self.progress.update(
             self.task, description=label, completed=done, total=total or None, rate=rate, count=count
         )
-        if changed:  # draw each new phase at once, however short, rather than at the next tick
+        # Draw each new phase at once, however short, and each engine report (already throttled to
+        # REPORT_EVERY): the engine holds the GIL, so the display's own refresh thread may not run.
+        if changed or phase == "engine":
             self.progress.refresh()
 
     def __enter__(self) -> RunProgress:
