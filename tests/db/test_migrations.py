@@ -113,3 +113,19 @@ def test_bar_store_migration_moves_every_stored_bar(database_url):
     assert count_rows(database_url, "market_data") == total
     assert upgrade(engine) == HEAD
     pd.testing.assert_frame_equal(read_bars("MIG", "1-MINUTE", "ibkr"), odd, check_freq=False)
+
+
+def test_run_symbols_migration_gives_every_stored_run_and_trade_its_symbol(database_url):
+    """Runs saved before 0006 get their one symbol in run_symbols and on every trade; downgrading and
+    upgrading again loses nothing."""
+    run_id = run_backtest("sma", "AAPL", "2023-01-01", "2023-12-31", bar_size="1-DAY").run_id
+    engine = get_engine(database_url)
+    _downgrade(engine, database_url, "0005")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    assert upgrade(engine) == HEAD
+    with engine.connect() as connection:
+        symbols = connection.execute(text("SELECT run_id, symbol FROM run_symbols")).all()
+        trade_symbols = connection.execute(text("SELECT DISTINCT symbol FROM trades")).scalars().all()
+    assert symbols == [(run_id, "AAPL")]
+    assert trade_symbols == ["AAPL"]

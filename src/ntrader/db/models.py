@@ -62,6 +62,23 @@ class Bar(Base):
     volume: Mapped[float] = mapped_column(Float)
 
 
+class BarEvent(Base):
+    """A split or a dividend of one series, at its ex-date (UTC nanoseconds, like ``bars.ts``).
+
+    ``value`` is the split ratio (new shares per old share: 4.0 for a 4:1 split) or the cash dividend
+    per share; ``source`` is where it came from (csv, ibkr, inferred).
+    """
+
+    __tablename__ = "bar_events"
+    __table_args__ = (PrimaryKeyConstraint("series_id", "ts", "kind", name="pk_bar_events"),)
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("bar_series.id", ondelete="CASCADE"))
+    ts: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), server_default="csv")
+
+
 class BacktestRun(Base):
     """A finished backtest: what was asked, what came out, and enough to redraw every report."""
 
@@ -85,6 +102,17 @@ class BacktestRun(Base):
     engine_version: Mapped[str] = mapped_column(String(64))
 
 
+class RunSymbol(Base):
+    """One symbol a run traded: one row for a single-symbol run, one per symbol for a portfolio."""
+
+    __tablename__ = "run_symbols"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "symbol", name="pk_run_symbols"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 class Trade(Base):
     """One round trip (or an open position at the end of the run, with no exit)."""
 
@@ -92,6 +120,7 @@ class Trade(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("backtest_runs.id", ondelete="CASCADE"), index=True)
+    symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
     side: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[Decimal] = mapped_column(MONEY)
     entry_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 
 from ntrader.db.bulk import decode_curve, write_equity
 from ntrader.db.engine import get_engine, session_scope
-from ntrader.db.models import BacktestRun, EquityPoint, EquitySeries, Trade
+from ntrader.db.models import BacktestRun, EquityPoint, EquitySeries, RunSymbol, Trade
 from ntrader.errors import NotFoundError
 from ntrader.metrics.trades import TRADE_COLUMNS
 
@@ -107,8 +107,10 @@ def _py_floats(values: pd.Series) -> list[float | None]:
     return [None if pd.isna(v) else round(float(v), 8) for v in values]
 
 
-def _trade_rows(run_id: int, trades: pd.DataFrame) -> list[dict[str, Any]]:
+def _trade_rows(run_id: int, trades: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:
     columns: dict[str, list[Any]] = {
+        # A portfolio run's trades name their symbol; a single-symbol run's are all the run's.
+        "symbol": trades["symbol"].astype(str).tolist() if "symbol" in trades else [symbol] * len(trades),
         "side": trades["side"].astype(str).tolist(),
         "entry_time": _py_datetimes(trades["entry_time"]),
         "exit_time": _py_datetimes(trades["exit_time"]),
@@ -129,6 +131,8 @@ class NewRun(RunFields):
     equity: pd.Series
     #: "completed", or "halted"/"inconsistent" (the reason is in `settings["halt"]`).
     status: str = "completed"
+    #: Every symbol the run traded, in order (empty: just `symbol`).
+    symbols: tuple[str, ...] = ()
 
 
 def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any) -> int:
@@ -143,8 +147,12 @@ def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any
         row = BacktestRun(created_at=datetime.now(UTC), status=new.status, **values)
         session.add(row)
         session.flush()
+        symbols = new.symbols or (new.symbol,)
+        session.execute(
+            insert(RunSymbol), [{"run_id": row.id, "symbol": s, "position": i} for i, s in enumerate(symbols)]
+        )
         if len(new.trades):
-            session.execute(insert(Trade), _trade_rows(row.id, new.trades))
+            session.execute(insert(Trade), _trade_rows(row.id, new.trades, new.symbol))
         write_equity(session.connection(), row.id, new.equity)
         return row.id
 
@@ -169,7 +177,9 @@ def list_runs(
     if strategy:
         query = query.where(BacktestRun.strategy == strategy)
     if symbol:
-        query = query.where(BacktestRun.symbol == symbol.upper())
+        # Any run that traded the symbol, a portfolio run among them.
+        holders = select(RunSymbol.run_id).where(RunSymbol.symbol == symbol.upper())
+        query = query.where(BacktestRun.id.in_(holders))
     with session_scope(url) as session:
         return [_record(row) for row in session.scalars(query)]
 
@@ -249,5 +259,6 @@ def delete_runs(run_ids: Sequence[int], url: str | None = None) -> list[int]:
         session.execute(delete(Trade).where(Trade.run_id.in_(wanted)))
         session.execute(delete(EquityPoint).where(EquityPoint.run_id.in_(wanted)))
         session.execute(delete(EquitySeries).where(EquitySeries.run_id.in_(wanted)))
+        session.execute(delete(RunSymbol).where(RunSymbol.run_id.in_(wanted)))
         session.execute(delete(BacktestRun).where(BacktestRun.id.in_(wanted)))
     return wanted

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from ntrader.backtest.request import DATA_SOURCES
 from ntrader.backtest.result import STATUS_COMPLETED, STATUS_HALTED, STATUS_INCONSISTENT
 from ntrader.db.engine import get_engine
-from ntrader.db.models import BacktestRun
+from ntrader.db.models import BacktestRun, RunSymbol
 from ntrader.errors import InputError
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -86,7 +86,8 @@ class RunFilter:
         if self.strategy:
             query = query.where(BacktestRun.strategy == self.strategy)
         if self.symbol:
-            query = query.where(BacktestRun.symbol == self.symbol)
+            holders = select(RunSymbol.run_id).where(RunSymbol.symbol == self.symbol)
+            query = query.where(BacktestRun.id.in_(holders))
         if self.source:
             query = query.where(BacktestRun.data_source == self.source)
         if self.status:
