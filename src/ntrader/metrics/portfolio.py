@@ -30,6 +30,8 @@ from ntrader.metrics.trades import MONEY_DECIMALS, trade_stats, validate_trades
 #   with data.
 # * Equal-weight benchmark: the starting capital split equally among the symbols, each share
 #   bought at the symbol's first close (kept in cash until then), never rebalanced, no costs.
+# * An outside benchmark's total return runs from its first to its last daily close (last close
+#   of each UTC day) within the run's days; its daily returns are close-to-close.
 # * Alpha and beta: OLS of the portfolio's daily returns (first day from the starting capital)
 #   on the benchmark's over their common days, risk-free rate 0; alpha is the daily intercept
 #   times periods_per_year.
@@ -102,7 +104,8 @@ def conventions(periods_per_year: float) -> dict[str, str]:
         ),
         "benchmark": (
             "equal weight: starting capital split equally, each part bought at the symbol's first close "
-            "(cash until then), never rebalanced, no costs"
+            "(cash until then), never rebalanced, no costs; an outside benchmark: its first to last daily "
+            "close within the run's days"
         ),
         "alpha_beta": (
             f"OLS of the portfolio's daily returns on the benchmark's over common days; risk-free rate "
@@ -265,11 +268,13 @@ def _external(
     closes = benchmark.astype("float64").copy()
     closes.index = _utc(pd.DatetimeIndex(closes.index))
     closes = closes.sort_index().dropna()
-    daily = _daily_closes(closes).pct_change(fill_method=None)
-    start, end = pd.Timestamp(eq.index[0]), pd.Timestamp(eq.index[-1])
+    last = _daily_closes(closes)
+    daily = last.pct_change(fill_method=None)
+    # Days, not instants: a daily benchmark stamped after the run's last bar still closes that day.
+    days = pd.DatetimeIndex(eq.index).normalize()
     return {
         "name": None if benchmark.name is None else str(benchmark.name),
-        "total_return": _num(buy_and_hold_return(closes, start, end)),
+        "total_return": _num(buy_and_hold_return(last, days[0], days[-1])),
         **ols_alpha_beta(returns, daily, periods_per_year),
     }
 
