@@ -1,9 +1,10 @@
 """One typed, validated backtest request: built once (CLI, YAML, Python), then passed whole.
 
 After `BacktestRequest.build(...)` only typed objects cross a layer: the strategy's spec, typed
-parameters merged over its defaults, an upper-case symbol, dates, a `BarSize`, a `CommissionModel`,
-the fill and liquidity modes. Every error names the request field it is about (`NtraderError.field`),
-so a YAML config can point at the line, and nothing has been loaded or written yet.
+parameters merged over its defaults, upper-case symbols (one, or several for a portfolio), dates, a
+`BarSize`, a `CommissionModel`, the fill and liquidity modes. Every error names the request field
+it is about (`NtraderError.field`), so a YAML config can point at the line, and nothing has been
+loaded or written yet.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ntrader.strategies import StrategySpec
 
 DATA_SOURCES = ("mock", "csv", "ibkr")
+#: How a basket of single-symbol strategies shares the account (see `ntrader.strategies.universe`).
+ALLOCATIONS = ("equal", "inverse-vol")
 
 
 @contextmanager
@@ -62,6 +65,25 @@ def parse_capital(value: float | str | None) -> float:
     return capital
 
 
+def parse_symbols(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`"AAPL,MSFT"` or `["AAPL", "MSFT"]` as upper-case symbols, each checked, none twice."""
+    parts = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    symbols = tuple(parse_symbol(p) for p in parts)
+    if not symbols:
+        raise InputError("symbol must not be empty")
+    twice = sorted({s for s in symbols if symbols.count(s) > 1})
+    if twice:
+        raise InputError(f"symbol {', '.join(twice)} given more than once")
+    return symbols
+
+
+def parse_allocation(value: str | None) -> str:
+    key = str(value or "equal").strip().lower().replace("_", "-")
+    if key not in ALLOCATIONS:
+        raise InputError(f"unknown allocation {value!r}; use one of {', '.join(ALLOCATIONS)}")
+    return key
+
+
 def resolve_params(spec: StrategySpec, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Typed parameters (strings from the CLI are parsed) merged over the strategy's defaults."""
     from ntrader.strategies.spec import coerce_params, coerce_value
@@ -88,6 +110,7 @@ class BacktestRequest:
     """
 
     strategy: str
+    #: The first symbol (the only one of a single-symbol run); `symbols` holds all of them.
     symbol: str
     params: Mapping[str, Any] = field(default_factory=dict)
     start: date | None = None
@@ -101,6 +124,20 @@ class BacktestRequest:
     csv_file: Path | None = None
     no_fetch: bool = False
     database_url: str | None = None
+    symbols: tuple[str, ...] = ()
+    #: Basket mode: how single-symbol strategies share the account (`equal` or `inverse-vol`).
+    allocation: str = "equal"
+    #: A symbol whose closes a portfolio run is compared with (its alpha and beta).
+    benchmark: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            object.__setattr__(self, "symbols", (self.symbol,))
+
+    @property
+    def is_portfolio(self) -> bool:
+        """Several symbols, or a portfolio strategy: the run goes through the portfolio engine."""
+        return len(self.symbols) > 1 or self.spec.is_portfolio
 
     @classmethod
     def build(
@@ -111,7 +148,8 @@ class BacktestRequest:
         end: str | date | None = None,
         **options: Any,
     ) -> BacktestRequest:
-        """Validate every field; `options` are the other field names (`bar_size="1-MINUTE"`,
+        """Validate every field; `symbol` is one symbol or several (`"AAPL,MSFT"` or a list: a
+        portfolio run); `options` are the other field names (`bar_size="1-MINUTE"`,
         `commission="ibkr-tiered"`, `params={...}`, `csv_file=...`, ...), as text or typed."""
         unknown = sorted(set(options) - _OPTION_FIELDS)
         if unknown:
@@ -121,7 +159,12 @@ class BacktestRequest:
         with about("strategy"):
             spec = get_strategy(strategy)
         with about("symbol"):
-            ticker = parse_symbol(symbol)
+            tickers = parse_symbols(symbol)
+        with about("allocation"):
+            allocation = parse_allocation(options.get("allocation"))
+        with about("benchmark"):
+            raw_benchmark = options.get("benchmark")
+            benchmark = parse_symbol(raw_benchmark) if raw_benchmark else None
         with about("data_source"):
             source = str(options.get("data_source", "mock")).strip().lower()
             if source not in DATA_SOURCES:
@@ -150,7 +193,10 @@ class BacktestRequest:
             spec.build_config(typed)
         return cls(
             strategy=spec.name,
-            symbol=ticker,
+            symbol=tickers[0],
+            symbols=tickers,
+            allocation=allocation,
+            benchmark=benchmark,
             params=typed,
             start=start_date,
             end=end_date,
@@ -193,6 +239,8 @@ _OPTION_FIELDS = {
     "csv_file",
     "no_fetch",
     "database_url",
+    "allocation",
+    "benchmark",
 }
 
 #: The option names `BacktestRequest.build` accepts besides strategy, symbol, start and end.
@@ -212,13 +260,16 @@ def as_request(
 
 
 __all__ = [
+    "ALLOCATIONS",
     "DATA_SOURCES",
     "REQUEST_OPTIONS",
     "SYMBOL_PATTERN",
     "BacktestRequest",
     "about",
     "as_request",
+    "parse_allocation",
     "parse_capital",
     "parse_symbol",
+    "parse_symbols",
     "resolve_params",
 ]

@@ -51,6 +51,11 @@ class StrategySpec:
         return bounds_text(self.config_class)
 
     @property
+    def is_portfolio(self) -> bool:
+        """A strategy that sees every symbol at once (`ntrader.strategies.portfolio`)."""
+        return bool(getattr(self.strategy_class, "is_portfolio", False))
+
+    @property
     def has_vector(self) -> bool:
         return self.signals is not None
 
