@@ -25,7 +25,6 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, TraderId, Venue
 from nautilus_trader.model.instruments import Equity, Instrument
 from nautilus_trader.model.objects import Money, Price, Quantity
-from nautilus_trader.persistence.wranglers import BarDataWrangler
 from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.backtest.fills import (
@@ -50,6 +49,7 @@ from ntrader.backtest.result import (
 )
 from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError, StrategyFailed
+from ntrader.nautilus_compat import wrangle_bars
 from ntrader.strategies.base import ExecutionRules
 from ntrader.strategies.loader import describe_raised
 
@@ -93,10 +93,10 @@ def bars_to_nautilus(
 
     `lead_ns` stamps them that much earlier (next-open fills need 1 ns: see `ntrader.backtest.fills`).
     """
-    data = frame[["open", "high", "low", "close", "volume"]].copy()
-    data.index = bar_size.close_times(pd.DatetimeIndex(frame.index)) - pd.Timedelta(lead_ns, unit="ns")
-    data.index.name = "timestamp"
-    return BarDataWrangler(bar_type, instrument).process(data)
+    data = frame[["open", "high", "low", "close", "volume"]].set_axis(
+        bar_size.close_times(pd.DatetimeIndex(frame.index)) - pd.Timedelta(lead_ns, unit="ns")
+    )
+    return wrangle_bars(data, bar_type, instrument)
 
 
 @dataclass(frozen=True)

@@ -103,12 +103,15 @@ def open_ticks(bars: pd.DataFrame, bar_size: BarSize, instrument: Instrument) ->
     if bars.empty:
         return []
     opens_at = bar_size.open_times(pd.DatetimeIndex(bars.index))
-    ts = opens_at.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").view("uint64")
-    prices = bars["open"].to_numpy(dtype="float64")
+    # Own, writable copies: pandas 3 hands out read-only views, which Nautilus's memoryviews reject.
+    ts = np.array(opens_at.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")).view(
+        "uint64"
+    )
+    prices = np.array(bars["open"], dtype="float64")
     # A tick needs a positive size: a bar without volume still gets a one-lot tick, so the order
     # fills (one lot at the open, the rest one tick worse, as bar execution does for thin bars).
     lot = float(instrument.size_increment)
-    sizes = np.maximum(np.nan_to_num(bars["volume"].to_numpy(dtype="float64")), lot)
+    sizes = np.maximum(np.nan_to_num(np.array(bars["volume"], dtype="float64")), lot)
     count = len(bars)
     return TradeTick.from_raw_arrays_to_list(
         instrument.id,
