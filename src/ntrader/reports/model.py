@@ -13,6 +13,7 @@ from ntrader.errors import NtraderError
 from ntrader.metrics import Metrics, compute_metrics, drawdown_series
 from ntrader.metrics.summary import GIVEN, NONE_MARK
 from ntrader.metrics.trades import MONEY_DECIMALS
+from ntrader.reports.portfolio import PortfolioView, load_portfolio, with_trade_symbols
 
 STORED = "stored"
 RECOMPUTED = "recomputed"
@@ -42,14 +43,21 @@ class RunReport:
     equity: pd.Series
     bars: pd.DataFrame | None = None
     bars_note: str | None = None
+    #: A portfolio run's symbols, per-symbol metrics and bars (None for a single-symbol run).
+    portfolio: PortfolioView | None = None
 
     @property
     def run_id(self) -> int:
         return self.record.id
 
     @property
+    def symbols_text(self) -> str:
+        """The run's symbol, or a portfolio's symbols as one text: AAPL, MSFT, SPY."""
+        return self.record.symbol if self.portfolio is None else ", ".join(self.portfolio.symbols)
+
+    @property
     def title(self) -> str:
-        return f"Backtest #{self.record.id}: {self.record.strategy} on {self.record.symbol}"
+        return f"Backtest #{self.record.id}: {self.record.strategy} on {self.symbols_text}"
 
     @property
     def bar_size(self) -> BarSize | None:
@@ -86,7 +94,7 @@ class RunReport:
             ("Created", r.created_at.strftime("%Y-%m-%d %H:%M UTC")),
             ("Strategy", r.strategy),
             ("Parameters", params),
-            ("Symbol", r.symbol),
+            ("Symbols", self.symbols_text) if self.portfolio is not None else ("Symbol", r.symbol),
             ("Data source", r.data_source),
             ("Bar type", r.bar_type),
             ("Period", f"{r.start.date()} → {r.end.date()}"),
@@ -96,7 +104,7 @@ class RunReport:
             ("Engine", r.engine_version),
         ]
         # The validation block has its own section (`report validate`, the HTML tearsheet).
-        shown = {"bar_size", "fill_at", "commission", "costs", "halt", "validation", *_ORDER_KEYS}
+        shown = {"bar_size", "symbols", "fill_at", "commission", "costs", "halt", "validation", *_ORDER_KEYS}
         rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
         costs = costs_text(r.settings)
         if costs is not None:
@@ -141,6 +149,8 @@ class RunReport:
                 out.append(f"{count} {text}.")
         if self.bars_note:
             out.append(self.bars_note)
+        if self.portfolio is not None:
+            out += self.portfolio.notes
         return out
 
 
@@ -222,9 +232,15 @@ def load_report(run_id: int, *, with_bars: bool = True, url: str | None = None) 
     record = get_run(run_id, url)
     trades = load_trades(run_id, url)
     equity = load_equity(run_id, url)
-    bars, note = load_run_bars(record, url) if with_bars else (None, None)
+    portfolio = load_portfolio(record, with_bars=with_bars, url=url)
+    if portfolio is not None:
+        # Each symbol's price chart has its own bars and trades (reports/portfolio_html.py).
+        trades = with_trade_symbols(trades, run_id, url)
+        bars, note = None, None
+    else:
+        bars, note = load_run_bars(record, url) if with_bars else (None, None)
     metrics, source = run_metrics(record, equity, trades)
-    return RunReport(record, metrics, source, trades, equity, bars, note)
+    return RunReport(record, metrics, source, trades, equity, bars, note, portfolio)
 
 
 def run_metrics(record: RunRecord, equity: pd.Series, trades: pd.DataFrame) -> tuple[Metrics, str]:

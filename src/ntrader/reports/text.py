@@ -29,6 +29,7 @@ from ntrader.reports.model import (
     orders_text,
     trade_rows,
 )
+from ntrader.reports.portfolio import per_symbol_table, portfolio_block, portfolio_renderables
 
 TEXT_WIDTH = 110
 # In the summary panel these repeat the header rows (period, capital, final equity).
@@ -57,11 +58,16 @@ def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
         except NtraderError:
             metrics = None
     params = ", ".join(f"{k}={v}" for k, v in record.params.items()) or "defaults"
+    portfolio = portfolio_block(record)
+    symbols = record.symbol if portfolio is None else ", ".join(map(str, portfolio.get("symbols", [])))
     header = _pairs(
         [
             ("Run id", str(record.id)),
             ("Strategy", f"{record.strategy} ({params})"),
-            ("Symbol", f"{record.symbol}  [{record.data_source}, {record.settings.get('bar_size', '')}]"),
+            (
+                "Symbol" if portfolio is None else "Symbols",
+                f"{symbols}  [{record.data_source}, {record.settings.get('bar_size', '')}]",
+            ),
             ("Period", f"{record.start.date()} → {record.end.date()}"),
             ("Bars", f"{record.bars:,}"),
             ("Starting capital", f"{record.capital:,.2f}"),
@@ -94,6 +100,8 @@ def summary_panel(record: RunRecord, metrics: Metrics | None = None) -> Panel:
         groups = metrics.groups()
         groups["Returns"] = [row for row in groups["Returns"] if row[0] not in _SUMMARY_SKIP]
         parts.append(metric_columns(groups))
+        if portfolio is not None:
+            parts += [Text(""), per_symbol_table(portfolio)]
         parts.append(Text(""))
         parts.append(Text(_conventions_line(record, metrics), style="dim"))
     return Panel(Group(*parts), title=f"Backtest #{record.id}", title_align="left", expand=False)
@@ -120,23 +128,33 @@ def run_renderables(report: RunReport, *, trades: bool = False, limit: int = 50)
     out: list[RenderableType] = [
         Panel(_pairs(report.settings_rows()), title=report.title, title_align="left", expand=False),
         metric_columns(report.metrics.groups()),
-        Panel(_pairs(report.convention_rows()), title="Conventions", title_align="left", expand=False),
     ]
+    if report.portfolio is not None:
+        out += portfolio_renderables(report.portfolio.block)
+    out.append(Panel(_pairs(report.convention_rows()), title="Conventions", title_align="left", expand=False))
     out += [Text(f"Note: {note}", style="yellow") for note in report.notes()]
     if trades:
-        out.append(trade_table(report.trades, limit))
+        out.append(trade_table(report.trades, limit, with_symbol=report.portfolio is not None))
     return out
 
 
-def trade_table(trades: pd.DataFrame, limit: int = 50) -> Table:
-    """The trade list, first ``limit`` trades (0 = all), with a caption when some are left out."""
+def trade_table(trades: pd.DataFrame, limit: int = 50, *, with_symbol: bool = False) -> Table:
+    """The trade list, first ``limit`` trades (0 = all), with a caption when some are left out.
+
+    ``with_symbol`` adds a Symbol column after "#" (a portfolio run's trades).
+    """
     rows = trade_rows(trades, limit)
+    symbols = [str(s) for s in trades["symbol"].head(len(rows))] if with_symbol else []
     table = Table(title=f"Trades ({len(trades)})", title_justify="left")
-    for name in TRADE_HEADINGS:
+    headings = (TRADE_HEADINGS[0], "Symbol", *TRADE_HEADINGS[1:]) if with_symbol else TRADE_HEADINGS
+    for name in headings:
         table.add_column(name, justify="right" if name in NUMERIC_HEADINGS else "left", no_wrap=True)
-    for row in rows:
+    for i, row in enumerate(rows):
         style = "green" if row.pnl > 0 else "red" if row.pnl < 0 else ""
-        table.add_row(*map(Text, row.cells[:-2]), Text(row.cells[-2], style=style), Text(row.cells[-1]))
+        cells = [Text(c) for c in row.cells[:-2]]
+        if with_symbol:
+            cells.insert(1, Text(symbols[i]))
+        table.add_row(*cells, Text(row.cells[-2], style=style), Text(row.cells[-1]))
     if len(rows) < len(trades):
         table.caption = f"first {len(rows)} of {len(trades)} trades; --limit 0 shows all"
     return table
