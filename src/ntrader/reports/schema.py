@@ -151,8 +151,66 @@ _TRADE = {
         "exit_price": _NUMBER_OR_NULL,
         "pnl": _described(_NUMBER, "Net of commission; marked at the last close when open."),
         "commission": _NUMBER,
+        "symbol": _described(_STRING, "A portfolio run's trades: the symbol traded."),
     },
 }
+
+_PORTFOLIO = _described(
+    {
+        "type": "object",
+        "required": [
+            "symbols",
+            "per_symbol",
+            "correlation",
+            "turnover",
+            "benchmark",
+            "allocation",
+            "conventions",
+        ],
+        "properties": {
+            "symbols": {"type": "array", "items": _STRING},
+            "per_symbol": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["symbol", "pnl", "contribution", "return", "exposure", "trades", "win_rate"],
+                    "properties": {
+                        "symbol": _STRING,
+                        "pnl": _described(
+                            _NUMBER_OR_NULL, "Net of commissions; open trades at the last close."
+                        ),
+                        "contribution": _described(_NUMBER_OR_NULL, "P&L over the starting capital."),
+                        "return": _described(
+                            _NUMBER_OR_NULL, "P&L over the mean capital deployed while held."
+                        ),
+                        "exposure": _described(_NUMBER_OR_NULL, "Share of the run's bars held at close."),
+                        "trades": _described(_INTEGER, "Closed trades."),
+                        "win_rate": _NUMBER_OR_NULL,
+                    },
+                },
+            },
+            "correlation": _described(
+                {"type": "object", "required": ["symbols", "matrix"]},
+                "Pearson correlation of daily close-to-close returns: matrix[i][j] of symbols i, j.",
+            ),
+            "turnover": _described(
+                {"type": "object", "required": ["total", "annualized"]},
+                "Traded notional over mean equity, for the whole run and annualized.",
+            ),
+            "benchmark": _described(
+                {"type": "object", "required": ["equal_weight"]},
+                "equal_weight (and external when a benchmark was given): total_return, alpha "
+                "(annualized), beta, r_squared, days.",
+            ),
+            "allocation": _described(
+                {"type": "object", "required": ["dates", "symbols", "values", "cash"]},
+                "Last bar of each day: position value per symbol (values[symbol][i]) and cash.",
+            ),
+            "conventions": _described({"type": "object"}, "Each portfolio figure's definition."),
+        },
+    },
+    "Present for a portfolio (many-symbol) run: ntrader.metrics.portfolio.portfolio_metrics.",
+)
 
 _RUN = {
     "type": "object",
@@ -212,6 +270,7 @@ RUN_EXPORT_SCHEMA: dict[str, Any] = {
             "properties": _METRIC_FIELDS,
         },
         "trades": {"type": "array", "items": _TRADE},
+        "portfolio": _PORTFOLIO,
         "tearsheet": _described(
             {
                 "type": "object",
@@ -259,6 +318,8 @@ def run_document(report: RunReport, *, include_equity: bool = False) -> dict[str
     }
     from ntrader.reports.tearsheet import tearsheet
 
+    if report.portfolio is not None:
+        document["portfolio"] = report.portfolio.block
     document["tearsheet"] = tearsheet(report).to_json_dict()
     if include_equity:
         document["equity"] = [
