@@ -73,9 +73,12 @@ def test_the_strategy_catalog_is_what_the_registry_says():
 
 def test_the_light_option_choices_are_the_librarys():
     from ntrader.backtest import choices, costs, fills, parallel, sweep
+    from ntrader.cli import report
     from ntrader.cli.backtest import COMPARE_FORMATS
     from ntrader.data import DATA_SOURCES
     from ntrader.reports.compare import COMPARE_FORMATS as REPORT_FORMATS
+    from ntrader.reports.export import EXPORT_FORMATS
+    from ntrader.reports.sweep import SWEEP_FORMATS
 
     assert choices.DATA_SOURCES == DATA_SOURCES
     assert choices.ENGINES == sweep.ENGINES
@@ -84,6 +87,7 @@ def test_the_light_option_choices_are_the_librarys():
     assert (choices.FILL_MODES, choices.LIQUIDITY_MODES) == (fills.FILL_MODES, fills.LIQUIDITY_MODES)
     assert choices.DEFAULT_COMMISSION == costs.DEFAULT_COMMISSION
     assert COMPARE_FORMATS == REPORT_FORMATS
+    assert (report.EXPORT_FORMATS, report.SWEEP_FORMATS) == (EXPORT_FORMATS, SWEEP_FORMATS)
 
 
 def test_backtest_list_results_loads_no_nautilus(database_url):

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ntrader.cli.options import RECORD_ID, format_options, json_option
 from ntrader.cli.render import console, echo_export, echo_json
-from ntrader.db.runs import RunRecord, get_run
-from ntrader.db.sweeps import get_sweep, list_sweeps
-from ntrader.reports import (
-    EXPORT_FORMATS,
-    RUN_EXPORT_SCHEMA,
-    Recomputed,
-    export_run,
-    load_report,
-    recompute_runs,
-    run_document,
-    run_renderables,
-    summary_panel,
-)
-from ntrader.reports.sweep import SWEEP_FORMATS, export_sweep
-from ntrader.reports.tables import sweep_summary, sweeps_table
+
+if TYPE_CHECKING:
+    from ntrader.db.runs import RunRecord
+    from ntrader.reports import Recomputed
+
+# Each command imports the part of `ntrader.reports` it uses: `report summary` must not pay for
+# pandas, plotly and the exports it never touches. The choices are the library's (tests check).
+EXPORT_FORMATS = ("text", "csv", "json", "html")
+SWEEP_FORMATS = ("text", "html")
 
 
 @click.group()
@@ -33,6 +28,8 @@ def report() -> None:
 
 def render_summary(record: RunRecord) -> None:
     """The result panel shown after a run and by `report summary`: key facts and every metric."""
+    from ntrader.reports.text import summary_panel
+
     console().print(summary_panel(record))
 
 
@@ -46,6 +43,8 @@ def summary_command(run_id: int, as_json: bool) -> None:
     Example:
       ntrader report summary 1
     """
+    from ntrader.db.runs import get_run
+
     record = get_run(run_id)
     if as_json:
         echo_json(record.to_json_dict())
@@ -73,6 +72,8 @@ def show_command(run_id: int, with_trades: bool, limit: int, as_json: bool) -> N
     Example:
       ntrader report show 1 --trades --limit 10
     """
+    from ntrader.reports import load_report, run_document, run_renderables
+
     report = load_report(run_id, with_bars=False)
     if as_json:
         echo_json(run_document(report))
@@ -99,6 +100,8 @@ def export_command(run_id: int, fmt: str, output: Path | None, equity: bool) -> 
       ntrader report export 1 --format csv -o trades.csv
       ntrader report export 1 --format json --equity > run-1.json
     """
+    from ntrader.reports import export_run
+
     export = export_run(run_id, fmt, output, equity=equity)
     echo_export(export)
 
@@ -111,6 +114,8 @@ def schema_command() -> None:
     Example:
       ntrader report schema > run-export.schema.json
     """
+    from ntrader.reports import RUN_EXPORT_SCHEMA
+
     click.echo(json.dumps(RUN_EXPORT_SCHEMA, indent=2, ensure_ascii=False))
 
 
@@ -134,6 +139,8 @@ def recompute_command(
     """
     if bool(run_ids) == all_runs:
         raise click.UsageError("give run ids or --all (not both)")
+    from ntrader.reports import recompute_runs
+
     results = recompute_runs(None if all_runs else run_ids, risk_free_rate=risk_free_rate, dry_run=dry_run)
     if as_json:
         echo_json(
@@ -179,6 +186,9 @@ def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -
       ntrader report sweep 1 --format html -o sweep.html
       ntrader report sweep 1 --json
     """
+    from ntrader.db.sweeps import get_sweep
+    from ntrader.reports.sweep import export_sweep
+
     if as_json:
         echo_json(get_sweep(sweep_id).to_json_dict())
         return
@@ -205,6 +215,7 @@ def validate_command(run_id: int | None, sweep_id: int | None, samples: int | No
       ntrader report validate 12 --monte-carlo 5000
       ntrader report validate --sweep 3 --json
     """
+    from ntrader.db.sweeps import get_sweep
     from ntrader.reports.sweep import render_sweep_text
     from ntrader.reports.validation import run_validation_lines, validate_run, validate_sweep
 
@@ -238,6 +249,9 @@ def sweeps_command(limit: int, as_json: bool) -> None:
     Example:
       ntrader report sweeps --limit 5
     """
+    from ntrader.db.sweeps import list_sweeps
+    from ntrader.reports.tables import sweep_summary, sweeps_table
+
     sweeps = list_sweeps(limit=limit)
     if as_json:
         echo_json([sweep_summary(s) for s in sweeps])

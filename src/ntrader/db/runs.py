@@ -6,16 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete, insert, select
 
-from ntrader.db.bulk import decode_curve, write_equity
 from ntrader.db.engine import get_engine, session_scope
 from ntrader.db.models import BacktestRun, EquityPoint, EquitySeries, RunSymbol, Trade
 from ntrader.errors import NotFoundError
-from ntrader.metrics.trades import TRADE_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas (and numpy, via db.bulk and metrics) is imported only where a frame is built or saved, so
+# listing and showing runs (`backtest list-results`, `report summary`) starts without it.
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,11 +102,15 @@ def _record(row: BacktestRun) -> RunRecord:
 
 
 def _py_datetimes(values: pd.Series) -> list[datetime | None]:
+    import pandas as pd
+
     stamps = pd.to_datetime(values, utc=True)
     return [None if pd.isna(v) else v.to_pydatetime() for v in stamps]
 
 
 def _py_floats(values: pd.Series) -> list[float | None]:
+    import pandas as pd
+
     return [None if pd.isna(v) else round(float(v), 8) for v in values]
 
 
@@ -140,6 +147,8 @@ def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any
 
     Pass a `NewRun`, or its fields as keywords.
     """
+    from ntrader.db.bulk import write_equity
+
     new = run if run is not None else NewRun(**fields)
     values = {f.name: getattr(new, f.name) for f in dataclass_fields(RunFields)}
     values.update(capital=round(new.capital, 8), final_equity=round(new.final_equity, 8))
@@ -209,6 +218,10 @@ def update_settings(run_id: int, changes: dict[str, Any], url: str | None = None
 
 
 def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    from ntrader.metrics.trades import TRADE_COLUMNS
+
     query = select(*(getattr(Trade, c) for c in TRADE_COLUMNS)).where(Trade.run_id == run_id)
     with get_engine(url).connect() as connection:
         frame = pd.DataFrame(connection.execute(query.order_by(Trade.id)).all(), columns=list(TRADE_COLUMNS))
@@ -221,6 +234,10 @@ def load_trades(run_id: int, url: str | None = None) -> pd.DataFrame:
 
 def load_equity(run_id: int, url: str | None = None) -> pd.Series:
     """The run's per-bar equity curve (from equity_series; older runs: their equity_curve rows)."""
+    import pandas as pd
+
+    from ntrader.db.bulk import decode_curve
+
     columns = (EquitySeries.points, EquitySeries.codec, EquitySeries.stamps, EquitySeries.equity)
     with get_engine(url).connect() as connection:
         packed = connection.execute(select(*columns).where(EquitySeries.run_id == run_id)).first()

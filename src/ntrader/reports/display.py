@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ntrader.metrics import Metrics
 
 Rows = Sequence[tuple[str, str]]
+
+PERCENT_METRICS = {"total_return", "cagr", "max_drawdown"}
+#: Short labels of the metrics a sweep ranks by (tables, sweep reports, the web UI).
+METRIC_LABELS = {
+    "sharpe": "Sharpe",
+    "cagr": "CAGR",
+    "calmar": "Calmar",
+    "total_return": "Return",
+    "max_drawdown": "Max DD",
+}
+
+
+def fmt_metric(name: str, value: Any) -> str:
+    """A ranked metric as the sweep tables show it (percent for returns and drawdowns)."""
+    if value is None:
+        return "–"
+    return f"{value:.2%}" if name in PERCENT_METRICS else f"{value:.2f}"
 
 
 def _text_block(sections: Iterable[tuple[str | None, Rows]]) -> str:

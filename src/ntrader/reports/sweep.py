@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ntrader.db.sweeps import SweepRecord, get_sweep
+from ntrader.reports.display import METRIC_LABELS, PERCENT_METRICS, fmt_metric
 from ntrader.reports.export import Export, resolve_output, write_text
 from ntrader.reports.html import _e, figure_html, kv_table, page
 
@@ -21,21 +22,6 @@ SWEEP_FORMATS = ("text", "html")
 NONE_MARK = "–"
 # Rows in the ranked tables; the heatmap always shows every combination.
 MAX_ROWS = 50
-
-_PERCENT = {"total_return", "cagr", "max_drawdown"}
-METRIC_LABELS = {
-    "sharpe": "Sharpe",
-    "cagr": "CAGR",
-    "calmar": "Calmar",
-    "total_return": "Return",
-    "max_drawdown": "Max DD",
-}
-
-
-def fmt_metric(name: str, value: Any) -> str:
-    if value is None:
-        return NONE_MARK
-    return f"{value:.2%}" if name in _PERCENT else f"{value:.2f}"
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -208,7 +194,7 @@ def heatmap_figure(record: SweepRecord) -> go.Figure | None:
             z[yi, xi] = value
             runs[yi][xi] = f"#{row['rank']}"
     label = METRIC_LABELS[record.metric]
-    percent = record.metric in _PERCENT
+    percent = record.metric in PERCENT_METRICS
     values = [["" if np.isnan(v) else fmt_metric(record.metric, float(v)) for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.table import Table
 
 from ntrader.db.runs import RunRecord
 from ntrader.db.sweeps import SweepRecord
-from ntrader.reports.sweep import METRIC_LABELS, fmt_metric
+from ntrader.reports.display import METRIC_LABELS, fmt_metric
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ntrader.backtest.walkforward import WalkForwardOutcome
     from ntrader.data.check import QualityReport
     from ntrader.data.store import StoredSeries
