@@ -6,7 +6,9 @@ touches one file. Nautilus is imported only inside the functions that need it.
 
 from __future__ import annotations
 
+import math
 from functools import cache
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -15,15 +17,36 @@ import pandas as pd
 
 @cache
 def nautilus_version() -> tuple[int, int]:
-    """(major, minor) of the installed nautilus_trader, e.g. (1, 231)."""
-    import nautilus_trader
-
-    major, minor = nautilus_trader.__version__.split(".")[:2]
+    """(major, minor) of the installed nautilus_trader, e.g. (1, 231), read without importing it."""
+    major, minor = version("nautilus_trader").split(".")[:2]
     return int(major), int(minor)
 
 
 def at_least(major: int, minor: int) -> bool:
     return nautilus_version() >= (major, minor)
+
+
+def bar_close_takes_rest() -> bool:
+    """Whether bar execution gives a bar's close what its three quarter-sized points left (1.231),
+    rather than a quarter of the volume like the others (1.221). ntrader supports 1.221 and 1.231
+    only; the change lies in between."""
+    return nautilus_version() > (1, 221)
+
+
+def available_at_close(volume: float, close_takes_rest: bool | None = None) -> int:
+    """Shares of a whole-share instrument that Nautilus's bar execution offers at a bar's close.
+
+    The volume is first rounded to whole shares (half up, as `Quantity` rounds). 1.221: a quarter of it,
+    rounded half up. 1.231 (`compute_bar_quarter_sizes`): the open, high and low get a quarter
+    rounded down (at least one share); the close gets the rest, at least one share. So 397 shares
+    offer 99 at the close on 1.221 and 100 on 1.231.
+    """
+    rest = bar_close_takes_rest() if close_takes_rest is None else close_takes_rest
+    if not rest:
+        return math.floor(volume / 4.0 + 0.5)
+    whole = math.floor(volume + 0.5)
+    quarter = max(whole // 4, 1)
+    return whole - 3 * quarter if 3 * quarter < whole else 1
 
 
 def _own_float64(values: Any) -> np.ndarray:
@@ -81,4 +104,4 @@ def _check_ohlc(
             raise ValueError(f"{what} (bar {int(np.argmax(bad))})")
 
 
-__all__ = ["at_least", "nautilus_version", "wrangle_bars"]
+__all__ = ["at_least", "available_at_close", "bar_close_takes_rest", "nautilus_version", "wrangle_bars"]

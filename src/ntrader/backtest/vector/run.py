@@ -23,6 +23,7 @@ from ntrader.backtest.vector.kernel import FILL_COLUMNS, _simulate
 from ntrader.backtest.vector.signals import VectorStrategy, signal_function
 from ntrader.data.bars import BarSize
 from ntrader.errors import InputError
+from ntrader.nautilus_compat import bar_close_takes_rest
 from ntrader.strategies.signals import SignalCache
 
 ENGINE_VERSION = "ntrader vector screen 1"
@@ -136,7 +137,12 @@ def run_one(
     fills = np.zeros((4 * (len(entry) + 1) if detail else 0, FILL_COLUMNS), dtype=np.int64)
     equity = np.zeros(bars.n if detail else 0)
     daily = np.zeros(len(bars.day_end))
-    flags = (settings.fill_at == FILL_NEXT_OPEN, settings.liquidity == LIQUIDITY_UNLIMITED, rules.liquidate)
+    flags = (
+        settings.fill_at == FILL_NEXT_OPEN,
+        settings.liquidity == LIQUIDITY_UNLIMITED,
+        rules.liquidate,
+        bar_close_takes_rest(),
+    )
     n_fills, cash, pos, max_dd, ruined, split, skipped = _simulate(
         (entry, exit_),
         bars.kernel_arrays(),
