@@ -31,6 +31,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
+from ntrader.nautilus_compat import available_at_close
 from ntrader.strategies.bounds import check_bounds
 
 #: (side, quantity, notional in cents) → the order's costs in cents (commission and fees).
@@ -39,10 +40,11 @@ CostFunction = Callable[[OrderSide, int, int], int]
 
 def available_at_price(volume: float, next_open: bool) -> int:
     """Shares Nautilus's bar execution fills at one price: the opening tick carries the bar's
-    volume; at the close a bar offers a quarter of it (rounded half up, as `Quantity` rounds)."""
+    volume; at the close a bar offers a quarter of it (1.221) or what the three quarters before it
+    left (1.231): `ntrader.nautilus_compat.available_at_close`."""
     if next_open:
         return max(math.floor(volume + 0.5), 1)
-    return math.floor(volume / 4.0 + 0.5)
+    return available_at_close(volume)
 
 
 def order_cost_cents(
