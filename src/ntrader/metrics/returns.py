@@ -10,17 +10,12 @@ import numpy as np
 import pandas as pd
 
 from ntrader.errors import InputError
+from ntrader.metrics.constants import CALENDAR_DAYS_PER_YEAR as CALENDAR_DAYS_PER_YEAR
+from ntrader.metrics.constants import DAYS_PER_YEAR as DAYS_PER_YEAR
+from ntrader.metrics.constants import MIN_YEAR_DAYS as MIN_YEAR_DAYS
+from ntrader.metrics.constants import TRADING_DAYS_PER_YEAR as TRADING_DAYS_PER_YEAR
 from ntrader.metrics.trades import validate_trades
 
-DAYS_PER_YEAR = 365.25
-#: Sessions a year of a weekday exchange calendar: the fallback for runs too short to measure.
-TRADING_DAYS_PER_YEAR = 252
-#: Days a year of a market that trades every day (crypto, 7-day data): the short-run fallback.
-CALENDAR_DAYS_PER_YEAR = 365
-#: A run "covers a year" when its first and last days with data span at least this many calendar
-#: days, both counted: 365 less a week, so a calendar year of exchange data that starts after the
-#: New Year holiday and ends before the year-end one (2023: Jan 3 - Dec 29, 361 days) is a year.
-MIN_YEAR_DAYS = 358
 _SECONDS_PER_DAY = 86_400.0
 
 # Conventions shared by the whole metrics package, fixed here so every figure agrees:

@@ -5,34 +5,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import pandas as pd
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ntrader.errors import InputError
-from ntrader.metrics.returns import (
+from ntrader.metrics.constants import (
     DAYS_PER_YEAR,
     MIN_YEAR_DAYS,
+    MONEY_DECIMALS,
+    SQN_MAX_TRADES,
     TRADING_DAYS_PER_YEAR,
-    Annualization,
-    annualized_return,
-    annualized_volatility,
-    buy_and_hold_return,
-    cagr,
-    exposure_time,
-    measure_annualization,
-    stop_at_ruin,
-    total_return,
 )
-from ntrader.metrics.risk import (
-    average_drawdown_duration,
-    calmar_ratio,
-    longest_drawdown_duration,
-    max_drawdown,
-    sharpe_ratio,
-    sortino_ratio,
-)
-from ntrader.metrics.trades import MONEY_DECIMALS, SQN_MAX_TRADES, trade_stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The record, its JSON and its formatting need no pandas (a saved run's summary prints without it);
+# compute_metrics imports the figures' modules (numpy, pandas) when it runs.
 
 NONE_MARK = "–"
 INFINITY_MARK = "∞"
@@ -98,8 +87,8 @@ class Metrics:
     """
 
     # Returns
-    start: pd.Timestamp
-    end: pd.Timestamp
+    start: datetime
+    end: datetime
     starting_equity: float
     ending_equity: float
     total_return: float
@@ -112,9 +101,9 @@ class Metrics:
     short_period: bool
     # Risk: max_drawdown_* describe the deepest drawdown, longest_* the longest one.
     max_drawdown: float
-    max_drawdown_peak: pd.Timestamp | None
-    max_drawdown_trough: pd.Timestamp | None
-    max_drawdown_recovery: pd.Timestamp | None
+    max_drawdown_peak: datetime | None
+    max_drawdown_trough: datetime | None
+    max_drawdown_recovery: datetime | None
     max_drawdown_duration_days: float
     longest_drawdown_duration_days: float
     avg_drawdown_duration_days: float | None
@@ -122,7 +111,7 @@ class Metrics:
     sortino: float | None
     calmar: float | None
     ruined: bool
-    ruin_time: pd.Timestamp | None
+    ruin_time: datetime | None
     # Trades: the fields of TradeStats, flattened so the JSON stays one level deep
     trade_count: int
     open_trade_count: int
@@ -184,7 +173,7 @@ class Metrics:
                     continue
                 raw = data[item.name]
                 if item.name in cls._TIMESTAMPS:
-                    values[item.name] = None if raw is None else pd.Timestamp(raw)
+                    values[item.name] = None if raw is None else _parse_time(raw)
                 elif item.name in cls._MAY_BE_INFINITE and data.get(f"{item.name}_infinite"):
                     values[item.name] = math.inf
                 else:
@@ -286,6 +275,29 @@ def compute_metrics(
     quantity) when given, else from the trades, booked as the equity curve books fills
     (``fills_at_open`` for next-open fills).
     """
+    import pandas as pd
+
+    from ntrader.metrics.returns import (
+        Annualization,
+        annualized_return,
+        annualized_volatility,
+        buy_and_hold_return,
+        cagr,
+        exposure_time,
+        measure_annualization,
+        stop_at_ruin,
+        total_return,
+    )
+    from ntrader.metrics.risk import (
+        average_drawdown_duration,
+        calmar_ratio,
+        longest_drawdown_duration,
+        max_drawdown,
+        sharpe_ratio,
+        sortino_ratio,
+    )
+    from ntrader.metrics.trades import trade_stats
+
     if periods_per_year is not None and periods_per_year <= 0:
         raise InputError(f"periods_per_year must be positive, got {periods_per_year}")
     if not math.isfinite(risk_free_rate):
@@ -355,11 +367,21 @@ def _money(value: float | None) -> str:
     return NONE_MARK if value is None else f"{value:,.2f}"
 
 
-def _time(value: pd.Timestamp | None) -> str:
+def _parse_time(raw: Any) -> datetime:
+    """A stored ISO-8601 time (as `to_json_dict` writes it); nanoseconds beyond microseconds are cut."""
+    if isinstance(raw, datetime):
+        return raw
+    if not isinstance(raw, str):
+        raise TypeError(f"not a time: {raw!r}")
+    return datetime.fromisoformat(raw)
+
+
+def _time(value: datetime | None) -> str:
     if value is None:
         return NONE_MARK
     # Daily bars stamped at midnight read better as plain dates.
-    if value == value.normalize():
+    midnight = (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+    if midnight and not getattr(value, "nanosecond", 0):
         return value.strftime("%Y-%m-%d")
     return value.strftime("%Y-%m-%d %H:%M %Z").strip()
 

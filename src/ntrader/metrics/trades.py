@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ntrader.errors import InputError
+from ntrader.metrics.constants import MONEY_DECIMALS as MONEY_DECIMALS
+from ntrader.metrics.constants import SQN_MAX_TRADES as SQN_MAX_TRADES
 
 #: The columns of a trades frame, in the order runs store them: one round trip a row, pnl net of
 #: both sides' commissions, no exit for a position still open at the end.
@@ -44,11 +46,6 @@ _EMPTY_DTYPES = {
 #   (JSON cannot hold inf: see profit_factor_to_json).
 
 PnL = Sequence[float] | np.ndarray | pd.Series
-
-#: Decimals of the account currency (USD cents) that decide a win, a loss or break-even.
-MONEY_DECIMALS = 2
-#: Van Tharp's cap on the number of trades in his SQN.
-SQN_MAX_TRADES = 100
 
 
 def validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame:
