@@ -345,6 +345,7 @@ def _collect_fills(engine: BacktestEngine) -> list[Fill]:
                         quantity=event.last_qty.as_double(),
                         price=event.last_px.as_double(),
                         commission=event.commission.as_double(),
+                        symbol=event.instrument_id.symbol.value,
                     )
                 )
     fills.sort(key=lambda f: f.timestamp)

@@ -23,16 +23,18 @@ class BarCounter(Actor):
     It only listens: the strategy sees the same bars in the same order, so the run is unchanged.
     """
 
-    def __init__(self, bar_type: BarType, total: int, report: Progress) -> None:
+    def __init__(self, bar_type: BarType | tuple[BarType, ...], total: int, report: Progress) -> None:
         super().__init__(ActorConfig(component_id="ntrader-progress"))
-        self._bar_type = bar_type
+        # A portfolio run counts the bars of every symbol.
+        self._bar_types = bar_type if isinstance(bar_type, tuple) else (bar_type,)
         self._total = total
         self._report = report
         self._done = 0
         self._next = 0.0
 
     def on_start(self) -> None:
-        self.subscribe_bars(self._bar_type)
+        for bar_type in self._bar_types:
+            self.subscribe_bars(bar_type)
         self._report("engine", 0, self._total)
 
     def on_bar(self, bar: Bar) -> None:

@@ -29,6 +29,8 @@ class Fill:
     quantity: float
     price: float
     commission: float
+    #: The instrument's symbol (a portfolio run's fills name theirs).
+    symbol: str = ""
 
 
 @dataclass
@@ -57,6 +59,11 @@ class RunResult:
     orders_rejected: int = 0
     unfilled_at_end: int = 0
     skipped_on_last_bar: int = 0
+    #: A portfolio run's symbols, its closes (last known, per symbol) and signed share positions
+    #: after each bar time (`portfolio_curves`); a single-symbol run leaves them empty.
+    symbols: tuple[str, ...] = ()
+    closes: pd.DataFrame | None = None
+    positions: pd.DataFrame | None = None
 
     @property
     def completed(self) -> bool:
@@ -93,7 +100,7 @@ class RunResult:
 
 def count_split_orders(fills: list[Fill]) -> int:
     """Orders filled in more than one part (volume too thin for the order at one price)."""
-    stamps = pd.Series([(f.timestamp, f.side) for f in fills])
+    stamps = pd.Series([(f.timestamp, f.side, f.symbol) for f in fills])
     return int(stamps.duplicated().sum()) if len(stamps) else 0
 
 
@@ -122,6 +129,64 @@ def equity_curve(
     series = pd.Series(cash + position * close, index=closes_at, name="equity")
     series.index.name = "timestamp"
     return series
+
+
+def portfolio_curves(
+    bars: dict[str, pd.DataFrame],
+    bar_size: BarSize,
+    fills: list[Fill],
+    capital: float,
+    *,
+    fills_at_open: bool = False,
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """The account's equity, the closes it is marked at and the positions, on one clock.
+
+    The clock is the union of every symbol's bar close times. `closes`: each symbol's close
+    forward-filled (NaN before its first bar: a later listing has no bar, nothing is invented);
+    `positions`: signed shares held after each time's fills; equity = cash + Σ position × close.
+    Fills belong to times as in `equity_curve`. Built in bulk (one pass per symbol).
+    """
+    by_symbol = {
+        symbol: frame["close"].set_axis(bar_size.close_times(pd.DatetimeIndex(frame.index)))
+        for symbol, frame in bars.items()
+    }
+    # The same panel as `ntrader.strategies.universe.close_panel` (the marks the strategies size by).
+    closes = pd.DataFrame(by_symbol).sort_index().ffill().astype("float64")
+    closes.index.name = "timestamp"
+    n = len(closes)
+    times = _nanos(pd.DatetimeIndex(closes.index))
+    cash = np.full(n, capital, dtype="float64")
+    positions = pd.DataFrame(0.0, index=closes.index, columns=closes.columns)
+    if fills:
+        fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
+        signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
+        prices = np.array([f.price for f in fills])
+        commissions = np.array([f.commission for f in fills])
+        names = np.array([f.symbol for f in fills])
+        slot = np.searchsorted(times, fill_ts, side="right" if fills_at_open else "left")
+        slot = np.clip(slot, 0, n - 1)
+        cash += np.cumsum(np.bincount(slot, weights=-signed * prices - commissions, minlength=n))
+        for symbol in closes.columns:
+            mine = names == symbol
+            if mine.any():
+                positions[symbol] = np.cumsum(np.bincount(slot[mine], weights=signed[mine], minlength=n))
+    held = (positions.to_numpy() * np.nan_to_num(closes.to_numpy())).sum(axis=1)
+    equity = pd.Series(cash + held, index=closes.index, name="equity")
+    return equity, closes, positions
+
+
+def portfolio_round_trips(fills: list[Fill], last_prices: dict[str, float]) -> pd.DataFrame:
+    """Round trips per symbol (as `round_trips`), each naming its symbol, in entry-time order."""
+    frames = []
+    for symbol, last in last_prices.items():
+        mine = [f for f in fills if f.symbol == symbol]
+        if mine:
+            frames.append(round_trips(mine, last_price=last).assign(symbol=symbol))
+    if not frames:
+        return pd.DataFrame(columns=["symbol", *TRADE_COLUMNS])
+    trades = pd.concat(frames, ignore_index=True)
+    trades = trades.sort_values("entry_time", kind="stable", ignore_index=True)
+    return trades[["symbol", *TRADE_COLUMNS]]
 
 
 def _nanos(index: pd.DatetimeIndex) -> np.ndarray:
@@ -214,5 +279,7 @@ __all__ = [
     "RunResult",
     "count_split_orders",
     "equity_curve",
+    "portfolio_curves",
+    "portfolio_round_trips",
     "round_trips",
 ]

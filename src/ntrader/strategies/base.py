@@ -10,6 +10,9 @@ How orders are placed (the same rules the vector screen follows, see `ntrader.ba
   account must also pay its costs: when the shares plus the commission (and, with
   `liquidity=bar-volume`, the part that slips one tick) exceed the cash, the quantity is cut to
   what the cash covers after those costs, so an order never overdraws the account.
+- Basket mode (one instance per symbol on a shared account, `ntrader.strategies.universe`): the
+  equity is the whole account's (cash plus every position at its last known close) and the target
+  is `position_pct` × the symbol's allocation of it; the cash check is against the shared free cash.
 - An entry decided on the very last bar is not opened (no later price could judge it); with
   next-open fills a decision on the last bar has no next open: both are counted, not hidden.
 """
@@ -20,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from msgspec import Meta
 from nautilus_trader.config import StrategyConfig
@@ -33,6 +36,9 @@ from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.nautilus_compat import available_at_close
 from ntrader.strategies.bounds import check_bounds
+
+if TYPE_CHECKING:
+    from ntrader.strategies.universe import Universe
 
 #: (side, quantity, notional in cents) → the order's costs in cents (commission and fees).
 CostFunction = Callable[[OrderSide, int, int], int]
@@ -79,6 +85,9 @@ class ExecutionRules:
     unlimited_liquidity: bool = False
     last_bar_ns: int | None = None
     costs: CostFunction | None = None
+    #: Basket mode: the run's symbols and this strategy's column among them.
+    universe: Universe | None = None
+    slot: int = 0
 
 
 class SignalStrategyConfig(StrategyConfig, frozen=True):
@@ -229,6 +238,9 @@ class SignalStrategy(Strategy):
     def _equity(self) -> float:
         assert self.instrument is not None and self.config.instrument_id is not None
         account = self._account()
+        universe = self.execution.universe
+        if universe is not None:
+            return universe.equity(self.portfolio, account, self.clock.timestamp_ns())
         currency = self.instrument.quote_currency
         balance = account.balance_total(currency) if account else None
         pnl = self.portfolio.unrealized_pnl(self.config.instrument_id)
@@ -240,7 +252,11 @@ class SignalStrategy(Strategy):
         if value <= 0:
             return 0
         equity = self._equity()
-        target = max(0, math.floor(equity * self.config.position_pct / value))
+        share = self.config.position_pct
+        universe = self.execution.universe
+        if universe is not None:
+            share *= universe.weight(self.execution.slot, self.clock.timestamp_ns())
+        target = max(0, math.floor(equity * share / value))
         account = self._account()
         if account is None or account.type != AccountType.CASH or side != OrderSide.BUY:
             return target

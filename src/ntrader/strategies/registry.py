@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ntrader.errors import NotFoundError
+from ntrader.strategies.allocation import Rebalance, RebalanceConfig, Rotation, RotationConfig
 from ntrader.strategies.loader import is_user_reference, load_user_strategy
 from ntrader.strategies.mean_reversion import MeanReversion, MeanReversionConfig
 from ntrader.strategies.momentum import Momentum, MomentumConfig
@@ -62,6 +63,34 @@ BUILTINS: tuple[StrategySpec, ...] = (
             "momentum fading). Long only. Market orders."
         ),
         signals=vector_signals_of(Momentum),
+    ),
+    StrategySpec(
+        name="rotation",
+        aliases=("momentum_rotation",),
+        strategy_class=Rotation,
+        config_class=RotationConfig,
+        description="Momentum rotation across the run's symbols (a portfolio strategy).",
+        rule=(
+            "On each `rebalance` date (daily, or the first bar of each week, month or quarter; the first "
+            "bar always) rank the symbols by their return over the last `lookback` bars (close now / "
+            "close `lookback` bars back − 1, last known closes); hold the `top` K equally weighted "
+            "(1/K of equity each, whole shares), the others flat. A symbol without a close `lookback` "
+            "bars back is not ranked; until one can be ranked the account stays in cash. Sells first, "
+            "then buys with what the cash covers. Fills at the rebalance bar's close."
+        ),
+    ),
+    StrategySpec(
+        name="rebalance",
+        aliases=("fixed_weights",),
+        strategy_class=Rebalance,
+        config_class=RebalanceConfig,
+        description="Fixed target weights, rebalanced on a calendar and/or a drift band (portfolio).",
+        rule=(
+            "Hold `weights` (SYMBOL:WEIGHT,..., sum <= 1, the rest cash) in whole shares: on the first "
+            "bar, on each `rebalance` date (daily, weekly, monthly, quarterly; never = only the first "
+            "bar) and whenever a symbol's weight drifts more than `band` from its target (0: calendar "
+            "only). Sells first, then buys with what the cash covers. Fills at the bar's close."
+        ),
     ),
 )
 
