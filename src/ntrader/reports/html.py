@@ -104,7 +104,7 @@ def render_run_html(report: RunReport) -> str:
     """The HTML report of one run as a string (about 5 MB: plotly.js is inside)."""
     r, m = report.record, report.metrics
     subtitle = (
-        f"{r.symbol} · {r.data_source} · {r.settings.get('bar_size', r.bar_type)} · "
+        f"{report.symbols_text} · {r.data_source} · {r.settings.get('bar_size', r.bar_type)} · "
         f"{r.start.date()} → {r.end.date()} · {r.bars:,} bars · "
         f"parameters: {', '.join(f'{k}={v}' for k, v in r.params.items()) or 'defaults'}"
     )
@@ -119,7 +119,8 @@ def render_run_html(report: RunReport) -> str:
         ("Trades · win rate", f"{m.trade_count} · {text['Win rate']}", None),
     ]
     notes = report.notes()
-    if report.bars is None and not any("price chart" in note for note in notes):
+    # A portfolio's prices are drawn per symbol (its own cards say which could not be loaded).
+    if report.portfolio is None and report.bars is None and not any("price chart" in n for n in notes):
         notes.append("No price chart: the bars were not loaded for this report.")
     body = [
         f"<h1>{_e(report.title)}</h1>",
@@ -142,9 +143,15 @@ def render_run_html(report: RunReport) -> str:
         f'<div class="card"><h2>Run</h2>{kv_table(report.settings_rows())}</div>',
         f'<div class="card" id="conventions"><h2>Conventions</h2>{kv_table(report.convention_rows())}</div>',
         "</div>",
-        f'<div class="card"><h2>Trades ({len(report.trades)})</h2>{_trades_html(report.trades)}</div>',
+        f'<div class="card"><h2>Trades ({len(report.trades)})</h2>'
+        f"{_trades_html(report.trades, with_symbol=report.portfolio is not None)}</div>",
     ]
     cards, charts = tearsheet_cards(report)
+    if report.portfolio is not None:
+        from ntrader.reports.portfolio_html import portfolio_cards
+
+        own, count = portfolio_cards(report, figure_html)
+        cards, charts = own + cards, charts + count
     # The tearsheet goes under the main chart, before the metric tables.
     at = body.index('<div class="card"><h2>Metrics</h2><div class="cols" id="metrics">')
     body[at:at] = cards
@@ -321,20 +328,22 @@ def kv_table(rows: Iterable[tuple[str, str]], css_class: str = "kv") -> str:
     return f'<table class="{css_class}">{body}</table>'
 
 
-def _trades_html(trades: pd.DataFrame) -> str:
+def _trades_html(trades: pd.DataFrame, *, with_symbol: bool = False) -> str:
+    """The trade table; ``with_symbol`` adds a Symbol column after "#" (a portfolio's trades)."""
     if trades.empty:
         return "<p>No trades.</p>"
-    head = "".join(
-        f'<th class="{"num" if h in NUMERIC_HEADINGS else ""}">{_e(h)}</th>' for h in TRADE_HEADINGS
-    )
+    headings = (TRADE_HEADINGS[0], "Symbol", *TRADE_HEADINGS[1:]) if with_symbol else TRADE_HEADINGS
+    head = "".join(f'<th class="{"num" if h in NUMERIC_HEADINGS else ""}">{_e(h)}</th>' for h in headings)
     body = []
-    for row in trade_rows(trades, MAX_TRADE_ROWS):
+    rows = trade_rows(trades, MAX_TRADE_ROWS)
+    symbols = [str(s) for s in trades["symbol"].head(len(rows))] if with_symbol else []
+    for i, row in enumerate(rows):
         tone = "up" if row.pnl > 0 else "down" if row.pnl < 0 else ""
         classes = [
-            f"{'num' if h in NUMERIC_HEADINGS else ''} {tone if h == 'P&L' else ''}".strip()
-            for h in TRADE_HEADINGS
+            f"{'num' if h in NUMERIC_HEADINGS else ''} {tone if h == 'P&L' else ''}".strip() for h in headings
         ]
-        cells = "".join(f'<td class="{c}">{_e(v)}</td>' for c, v in zip(classes, row.cells, strict=True))
+        values = (row.cells[0], symbols[i], *row.cells[1:]) if with_symbol else row.cells
+        cells = "".join(f'<td class="{c}">{_e(v)}</td>' for c, v in zip(classes, values, strict=True))
         body.append(f"<tr>{cells}</tr>")
     more = ""
     if len(trades) > MAX_TRADE_ROWS:
