@@ -157,7 +157,7 @@ def test_a_split_between_two_fetches_is_caught_at_the_join_and_nothing_mixes(
     after = make_gateway(
         market=Market(splits={"AAPL": 4.0})
     )  # a 4:1 split since: IB now serves every price / 4
-    report = fetch(after, "AAPL", start="2024-01-02", end="2024-02-29")
+    report = fetch(after, "AAPL", start="2024-01-02", end="2024-02-29", on_basis_change="fail")
     [(symbol, why)] = report.errors
     assert symbol == "AAPL" and "0.25 times the stored ones" in why and "split" in why
     # One request: February's window, widened to take in the last stored day (31 January).
@@ -183,7 +183,9 @@ def test_an_extension_too_long_to_widen_asks_the_stored_day_first(
     fetch(before, "AAPL", start="2024-01-02", end="2024-01-03", bar_size="1MIN")
     before.stop()
     after = make_gateway(market=Market(splits={"AAPL": 2.0}))
-    report = fetch(after, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN")
+    report = fetch(
+        after, "AAPL", start="2024-01-02", end="2024-01-05", bar_size="1MIN", on_basis_change="fail"
+    )
     assert "0.5 times the stored ones" in report.errors[0][1]
     assert len(after.historical_requests) == 1  # the stored day alone; no new window was asked
     same = make_gateway()

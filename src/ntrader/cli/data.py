@@ -18,6 +18,7 @@ from ntrader.errors import GatewayUnavailable, NtraderError
 from ntrader.ibkr.client import SEC_TYPES, IBClient
 from ntrader.ibkr.errors import troubleshooting
 from ntrader.ibkr.fetch import WHAT_TO_SHOW, fetch_bars
+from ntrader.ibkr.options import ON_BASIS_CHANGE
 from ntrader.ibkr.pacing import PacingRules
 from ntrader.reports.tables import (
     fetch_problems,
@@ -315,6 +316,14 @@ def connect_command(
     show_default=True,
     help="Safety margin on IB's pacing windows, as a fraction (0.05: ten minutes become 630 s).",
 )
+@click.option(
+    "--on-basis-change",
+    type=click.Choice(ON_BASIS_CHANGE, case_sensitive=False),
+    default="refetch",
+    show_default=True,
+    help="When IB's prices for stored bars changed (a split since): re-fetch the stored series on "
+    "the new basis and replace it, or fail and store nothing.",
+)
 @json_option
 def fetch_command(
     instruments: str | None,
@@ -357,6 +366,9 @@ def fetch_command(
         console().print(fetch_table(report))
         for line in fetch_problems(report):
             click.echo(line)
+        for r in report.results:
+            for note in r.notes:
+                click.echo(note)
     if report.errors:
         raise NtraderError("; ".join(f"{sym}: {why}" for sym, why in report.errors))
     if report.gaps and not allow_gaps:

@@ -29,6 +29,7 @@ __all__ = [
     "list_stored",
     "load_stored_bars",
     "read_bars",
+    "replace_bars",
     "resolve_period",
     "stored_range",
     "write_bars",
@@ -135,6 +136,37 @@ def write_bars(
     except dbapi_error as exc:
         lines = str(exc).strip().splitlines()
         raise NtraderError(f"database error while importing bars: {lines[0] if lines else exc}") from exc
+
+
+def replace_bars(
+    frame: pd.DataFrame,
+    *,
+    symbol: str,
+    bar_size: BarSize | str,
+    source: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    url: str | None = None,
+) -> int:
+    """Replace the stored bars with start <= timestamp < end (UTC) by ``frame``, in one transaction.
+
+    For a series whose prices changed basis (a split adjustment since it was stored): the old
+    bars of the span go and the new ones come in one commit, so the series never mixes bases.
+    Bars of ``frame`` outside the span are stored too. Returns the rows inserted.
+    """
+    key = (_symbol(symbol), _size(bar_size).name, _source(source))
+    engine = get_engine(url)
+    frame = frame.sort_index()
+    frame = frame[~pd.DatetimeIndex(frame.index).duplicated(keep="last")]
+    ns = utc_nanos(frame.index) if len(frame) else np.empty(0, dtype=np.int64)
+    values = np.vstack([frame[name].to_numpy(dtype="float64") for name in BAR_COLUMNS])
+    span = (int(_utc(start).as_unit("ns").value), int(_utc(end).as_unit("ns").value))
+    dbapi_error = getattr(engine.dialect.dbapi, "Error", Exception)
+    try:
+        return barstore.replace_bars(engine, key, ns, values, span)
+    except dbapi_error as exc:
+        lines = str(exc).strip().splitlines()
+        raise NtraderError(f"database error while replacing bars: {lines[0] if lines else exc}") from exc
 
 
 def import_csv(

@@ -24,7 +24,7 @@ from ntrader.data.bars import BAR_COLUMNS
 from ntrader.db.bulk import PG_HEADER
 from ntrader.db.models import Bar, BarSeries
 
-__all__ = ["SeriesKey", "insert_bars", "read_series", "series_summaries"]
+__all__ = ["SeriesKey", "insert_bars", "read_series", "replace_bars", "series_summaries"]
 
 SeriesKey = tuple[str, str, str]  # symbol, bar type ("1-DAY"), data source
 Progress = Callable[[int, int], None]
@@ -115,8 +115,12 @@ def _sqlite_series(cursor: Any, key: SeriesKey, create: bool) -> int | None:
     return None if row is None else int(row[0])
 
 
+#: [start, end) in UTC ns whose stored bars a write deletes first (None: keep every stored bar).
+Span = tuple[int, int] | None
+
+
 def _insert_sqlite(
-    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None
+    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None, span: Span
 ) -> int:
     cursor: Any = raw.cursor()  # sqlite3's executemany takes any iterable of rows, not only lists
     # One transaction for the whole write, taking the write lock at once: a concurrent import
@@ -124,12 +128,15 @@ def _insert_sqlite(
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
     cursor.execute("BEGIN IMMEDIATE")
     series_id = _sqlite_series(cursor, key, create=True)
-    stored = cursor.execute(
-        "SELECT ts FROM bars WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
-        (series_id, int(ns[0]), int(ns[-1])),
-    )
-    keep = _new_only(ns, np.fromiter((row[0] for row in stored), dtype=np.int64))
-    ns, values = ns[keep], values[:, keep]
+    if span is not None:
+        cursor.execute("DELETE FROM bars WHERE series_id = ? AND ts >= ? AND ts < ?", (series_id, *span))
+    if len(ns):
+        stored = cursor.execute(
+            "SELECT ts FROM bars WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+            (series_id, int(ns[0]), int(ns[-1])),
+        )
+        keep = _new_only(ns, np.fromiter((row[0] for row in stored), dtype=np.int64))
+        ns, values = ns[keep], values[:, keep]
     stamps = ns.tolist()
     columns = [column.tolist() for column in values]
     sql = f"INSERT INTO bars (series_id, ts, {_VALUES}) VALUES (?, ?{', ?' * len(BAR_COLUMNS)})"
@@ -142,7 +149,7 @@ def _insert_sqlite(
 
 
 def _insert_postgres(
-    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None
+    raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None, span: Span
 ) -> int:
     connection = raw.driver_connection
     with connection.cursor() as cursor:
@@ -150,14 +157,19 @@ def _insert_postgres(
         cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_IMPORT_LOCK, "|".join(key)))
         series_id = _pg_series(cursor, key, create=True)
         assert series_id is not None
-        stored = _pg_copy_out(
-            cursor,
-            "SELECT ts FROM bars WHERE series_id = %s AND ts BETWEEN %s AND %s ORDER BY ts",
-            (series_id, int(ns[0]), int(ns[-1])),
-            _PG_TS,
-        )
-        keep = _new_only(ns, stored["ts"].astype(np.int64))
-        ns, values = ns[keep], values[:, keep]
+        if span is not None:
+            cursor.execute(
+                "DELETE FROM bars WHERE series_id = %s AND ts >= %s AND ts < %s", (series_id, *span)
+            )
+        if len(ns):
+            stored = _pg_copy_out(
+                cursor,
+                "SELECT ts FROM bars WHERE series_id = %s AND ts BETWEEN %s AND %s ORDER BY ts",
+                (series_id, int(ns[0]), int(ns[-1])),
+                _PG_TS,
+            )
+            keep = _new_only(ns, stored["ts"].astype(np.int64))
+            ns, values = ns[keep], values[:, keep]
         if len(ns):
             with cursor.copy(f"COPY bars (series_id, ts, {_VALUES}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(PG_HEADER)
@@ -173,10 +185,33 @@ def insert_bars(
 ) -> int:
     """Store bars (ns: sorted unique UTC nanoseconds; values: 5 × n float64, BAR_COLUMNS order) in one
     transaction, skipping stamps already stored. Returns the number of bars inserted."""
+    return _write(engine, key, ns, values, progress, None)
+
+
+def replace_bars(
+    engine: Engine,
+    key: SeriesKey,
+    ns: np.ndarray,
+    values: np.ndarray,
+    span: tuple[int, int],
+    progress: Progress | None = None,
+) -> int:
+    """Replace the series' bars with start <= ts < end (``span``, UTC ns) by these, in one transaction.
+
+    The stored bars of the span are deleted and the new ones inserted under the same lock and
+    commit, so a reader sees the old series or the new one, never a mix (e.g. two price bases).
+    Returns the number of bars inserted.
+    """
+    return _write(engine, key, ns, values, progress, (int(span[0]), int(span[1])))
+
+
+def _write(
+    engine: Engine, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None, span: Span
+) -> int:
     raw = engine.raw_connection()
     try:
         insert = _insert_postgres if engine.dialect.name == "postgresql" else _insert_sqlite
-        return insert(raw, key, ns, values, progress)
+        return insert(raw, key, ns, values, progress, span)
     except BaseException:
         raw.rollback()
         raise

@@ -17,7 +17,7 @@ import pandas as pd
 from ntrader.ibkr.errors import AdjustmentChanged
 from ntrader.ibkr.windows import RequestWindow
 
-__all__ = ["Overlap", "basis_error", "plan_overlap"]
+__all__ = ["Overlap", "basis_error", "plan_overlap", "rebase_note", "rebase_span"]
 
 #: Relative difference of a close beyond which the stored and the new bar disagree.
 TOLERANCE = 1e-3
@@ -75,10 +75,42 @@ def basis_error(stored: pd.DataFrame, fetched: pd.DataFrame) -> AdjustmentChange
     if float((ratio - 1).abs().max()) <= TOLERANCE:
         return None
     last = common[-1]
-    return AdjustmentChanged(
-        f"IB's prices for the stored bars of {last:%Y-%m-%d} are now {1 / float(ratio.median()):.3g} "
+    factor = 1 / float(ratio.median())
+    error = AdjustmentChanged(
+        f"IB's prices for the stored bars of {last:%Y-%m-%d} are now {factor:.3g} "
         f"times the stored ones (close {stored.loc[last, 'close']:g} stored, "
         f"{fetched.loc[last, 'close']:g} now): a split or other adjustment since they were fetched. "
         "Nothing new was stored, so the series keeps one price basis; the stored bars must be "
-        "fetched again in IB's new basis before it can be extended"
+        "fetched again in IB's new basis before it can be extended (the default, "
+        "--on-basis-change refetch, does that)"
+    )
+    error.factor = factor
+    return error
+
+
+def rebase_span(
+    stored: pd.DatetimeIndex,
+    in_database: tuple[pd.Timestamp, pd.Timestamp] | None,
+    asked: tuple[pd.Timestamp, pd.Timestamp],
+    bar_length: pd.Timedelta,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) to fetch again on a new basis: every stored bar (catalog, database) and the period."""
+    starts, ends = [asked[0]], [asked[1]]
+    if len(stored):
+        starts.append(stored[0])
+        ends.append(stored[-1] + bar_length)
+    if in_database is not None:
+        starts.append(in_database[0])
+        ends.append(in_database[1] + bar_length)
+    return min(starts), max(ends)
+
+
+def rebase_note(symbol: str, bar_size: str, mismatch: AdjustmentChanged, new: pd.DataFrame) -> str:
+    """The line a fetch prints after it replaced a series that IB now serves on another basis."""
+    factor = mismatch.factor
+    times = f"; now {factor:.3g} times the stored ones" if factor else ""
+    return (
+        f"{symbol} {bar_size}: IB's prices changed basis (a split or dividend adjustment since the "
+        f"last fetch{times}); re-fetched {new.index[0]:%Y-%m-%d} → {new.index[-1]:%Y-%m-%d} and "
+        "replaced the stored bars"
     )

@@ -36,6 +36,7 @@ __all__ = [
     "open_catalog",
     "read_catalog_bars",
     "recover",
+    "replace_catalog_bars",
     "store_instrument",
     "subtract_ranges",
     "venue_of",
@@ -169,7 +170,6 @@ def write_catalog_bars(
     finish or undo a write that a crash interrupted. Call under ``catalog_lock``.
     """
     from nautilus_trader.model.data import Bar, BarType
-    from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
     from nautilus_trader.persistence.wranglers import BarDataWrangler
 
     if frame.empty:
@@ -195,6 +195,39 @@ def write_catalog_bars(
         return len(new)
     merged = pd.concat([stored, new]).sort_index()
     merged = merged[~merged.index.duplicated(keep="first")]
+    _rewrite(catalog, wrangler, directory, old, merged, delta)
+    return len(new)
+
+
+def replace_catalog_bars(
+    catalog: Any, instrument: Any, bar_type: str, size: BarSize, frame: pd.DataFrame
+) -> int:
+    """Make ``frame`` (not empty) the whole stored series of ``bar_type``: every old file goes.
+
+    Written like a consolidating write (the new file first, a journal naming the old ones, then
+    the old ones removed), so a crash leaves the old series or the new one. Call under ``catalog_lock``.
+    """
+    from nautilus_trader.model.data import Bar, BarType
+    from nautilus_trader.persistence.wranglers import BarDataWrangler
+
+    if frame.empty:
+        raise ValueError("replace_catalog_bars needs bars to store")
+    recover(catalog)
+    frame = frame.loc[~frame.index.duplicated(keep="last"), BAR_COLUMNS].sort_index()
+    wrangler = BarDataWrangler(BarType.from_str(bar_type), instrument)
+    directory = Path(catalog._make_path(Bar, bar_type))
+    old = sorted(directory.glob("*.parquet"))
+    _rewrite(catalog, wrangler, directory, old, frame, _ts_init_delta(size))
+    return len(frame)
+
+
+def _rewrite(
+    catalog: Any, wrangler: Any, directory: Path, old: list[Path], merged: pd.DataFrame, delta: int
+) -> None:
+    """Write ``merged`` as one file, then remove the ``old`` files, journalled for ``recover``."""
+    from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
+
+    journal = _journal_path(catalog)
     stamps = _ns(merged.index)
     keep = _timestamps_to_filename(int(stamps[0]) + delta, int(stamps[-1]) + delta)
     # A consolidated file carrying an old file's name (same first and last bar) would overwrite
@@ -208,7 +241,6 @@ def write_catalog_bars(
     for path in old:
         path.unlink()
     journal.unlink()
-    return len(new)
 
 
 _JOURNAL = ".ntrader-write.json"
@@ -385,6 +417,15 @@ class Manifest:
         for a, b, at in self._empty.get(key.text, []):
             kept.extend((s, e, at) for s, e in subtract_ranges([(a, b)], fetched))
         self._empty[key.text] = sorted([*kept, *((a, b, when) for a, b in empty)], key=lambda w: w[0])
+
+    def forget(self, key: SeriesKey, span: Range) -> None:
+        """Drop what was recorded of ``span`` for this series (its bars were replaced)."""
+        self._fetched[key.text] = subtract_ranges(self._fetched.get(key.text, []), [span])
+        self._empty[key.text] = [
+            (s, e, at)
+            for a, b, at in self._empty.get(key.text, [])
+            for s, e in subtract_ranges([(a, b)], [span])
+        ]
 
     def save(self) -> None:
         """Write atomically: a crash leaves the old manifest or the new one, never half of one."""

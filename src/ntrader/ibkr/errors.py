@@ -84,6 +84,8 @@ class AdjustmentChanged(NtraderError):
     """IB's prices for bars already stored differ from the stored ones (a split since they were
     fetched): joining new bars to them would mix two price bases in one series."""
 
+    factor: float | None = None  # IB's price now / the stored price
+
 
 class WindowTooLong(IBError):
     """162 "Time length exceed max": the request spans more than this gateway accepts for its bar size."""

@@ -26,22 +26,19 @@ from ntrader.config import get_settings
 from ntrader.data.bars import BarSize, empty_bars, parse_bar_size
 from ntrader.data.period import Period, parse_period
 from ntrader.errors import GatewayUnavailable, InputError, NtraderError, PacingError
-from ntrader.ibkr.basis import Overlap, basis_error, plan_overlap
+from ntrader.ibkr.basis import Overlap, basis_error, plan_overlap, rebase_note, rebase_span
 from ntrader.ibkr.catalog import (
     Manifest,
     SeriesKey,
     bar_type_text,
     catalog_lock,
-    merge_ranges,
     open_catalog,
     read_catalog_bars,
-    recover,
     store_instrument,
     subtract_ranges,
-    write_catalog_bars,
 )
 from ntrader.ibkr.client import IBClient
-from ntrader.ibkr.errors import IBError, WindowTooLong
+from ntrader.ibkr.errors import AdjustmentChanged, IBError, WindowTooLong
 from ntrader.ibkr.instruments import (
     CONTRACT_FIELDS,
     InstrumentQuery,
@@ -54,13 +51,12 @@ from ntrader.ibkr.options import WHAT_TO_SHOW, FetchOptions, resolve_options
 from ntrader.ibkr.pacing import PacingLimiter, PacingRules, ledger_for
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
 from ntrader.ibkr.requests import IBRequests, WindowFailed
+from ntrader.ibkr.series import Collected, SeriesWrites
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import (
     MAX_DURATION,
     WINDOW,
     RequestWindow,
-    expected_sessions,
-    find_gaps,
     parse_duration,
     plan_windows,
     recut_windows,
@@ -118,7 +114,7 @@ class _Job:
             )
 
 
-class FetchService(IBRequests):
+class FetchService(IBRequests, SeriesWrites):
     """Fetches bars for several instruments over one lazily opened, self-healing IB connection.
 
     ``sleep`` is how back-offs wait; every other knob is in ``options`` (or given as keywords).
@@ -301,110 +297,94 @@ class FetchService(IBRequests):
         windows, overlap = plan_overlap(pd.DatetimeIndex(stored.index), windows, longest)
         result.windows_planned = job.windows_total = len(windows)
         job.tell()
-        frames: list[pd.DataFrame] = []
-        answered: list[Range] = []
-        empty: list[Range] = []
-        queue, done = list(windows), 0
+        got = Collected()
         try:
-            while queue:
-                window = queue.pop(0)
-                try:
-                    frame = await self._window(contract, window, job, done)
-                except WindowTooLong as exc:
-                    if window.span <= MAX_DURATION[job.size.name]:  # not even IB's documented limit
-                        result.failed_windows.append(((window.start, window.end), str(exc)))
-                        done += 1
-                        continue
-                    # This gateway takes less than IB usually does: IB's documented limit from now on.
-                    queue, overlap = self._shorter(job, window, queue, overlap)
-                    result.windows_planned = job.windows_total = done + len(queue)
-                    continue
-                except WindowFailed as exc:
-                    result.failed_windows.append(((window.start, window.end), str(exc)))
-                    done += 1
-                    job.tell(f"window failed: {exc}", done)
-                    continue
-                done += 1
-                if overlap is not None and window is overlap.window and frame is not None:
-                    mismatch = basis_error(stored, frame)
-                    if mismatch is not None:
-                        raise mismatch  # asked first: nothing of the new basis is stored
-                    if overlap.probe_only:
-                        continue
-                    frame = frame[~frame.index.isin(stored.index)]  # the stored day is no news
-                answered.append((window.start, window.end))
-                if frame is None:
-                    empty.append((window.start, window.end))
-                else:
-                    frame = frame[(frame.index >= window.start) & (frame.index < window.end)]
-                    frames.append(frame)
-                    result.bars_received += len(frame)
-                job.tell(done=done)
+            await self._run_windows(job, contract, windows, (stored, overlap), got)
+        except AdjustmentChanged as mismatch:
+            if self.options.on_basis_change == "fail":
+                raise
+            await self._rebase(job, contract, stored, mismatch)
         finally:
             # Whatever arrived is kept, even when the fetch stops half-way: the next one resumes.
-            self._store(job, frames, answered, empty)
+            self._store(job, got)
         self._check(job)
 
-    def _store(
-        self, job: _Job, frames: list[pd.DataFrame], answered: list[Range], empty: list[Range]
+    async def _rebase(
+        self, job: _Job, contract: Any, stored: pd.DataFrame, mismatch: AdjustmentChanged
     ) -> None:
-        result, series = job.result, job.series
-        assert series is not None
-        result.empty_windows = merge_ranges(empty)
-        if not answered:
-            return
-        with catalog_lock(self.options.catalog_path):
-            if frames:
-                new = pd.concat(frames).sort_index()
-                new = new[~new.index.duplicated(keep="last")]
-                if not new.empty:
-                    instrument = job.root.instruments(instrument_ids=[series.instrument_id])[0]
-                    write_catalog_bars(job.catalog, instrument, job.bar_type, job.size, new)
-                    from ntrader.data.store import write_bars
+        """IB's prices changed basis: fetch the whole stored series again and replace it."""
+        from ntrader.data.store import stored_range
 
-                    result.inserted += write_bars(
-                        new,
-                        symbol=result.symbol,
-                        bar_size=job.size,
-                        source=series.source,
-                        url=self.options.database_url,
-                    )
-            # Only after the bars are safely stored may the manifest say these windows are done;
-            # re-read first, so the windows other processes recorded meanwhile are kept.
-            job.manifest.refresh()
-            job.manifest.add(series, answered, empty)
-            job.manifest.save()
-
-    def _check(self, job: _Job) -> None:
-        """Load the stored range into the database and list what is still missing."""
-        from ntrader.data.store import write_bars
-
-        result = job.result
-        with catalog_lock(self.options.catalog_path):
-            recover(job.catalog)
-            stored = read_catalog_bars(job.catalog, job.bar_type, result.start, result.end)
-        # Every fetch loads the whole stored range (ON CONFLICT DO NOTHING): a new or emptied
-        # database gets the cached bars without a single request to IB.
-        result.inserted += write_bars(
-            stored,
-            symbol=result.symbol,
-            bar_size=job.size,
-            source=result.source,
-            url=self.options.database_url,
+        result, name = job.result, job.size.name
+        in_db = stored_range(result.symbol, job.size, result.source, url=self.options.database_url)
+        span = rebase_span(
+            pd.DatetimeIndex(stored.index), in_db, (result.plan_start, result.end), job.size.duration
         )
-        result.bars_stored = len(stored)
-        if len(stored):
-            result.first, result.last = stored.index[0], stored.index[-1]
-        if result.end > result.plan_start:
-            expected = expected_sessions(
-                result.plan_start,
-                result.end,
-                job.size.name,
-                holidays=job.closures.holidays,
-                extended_hours=not result.use_rth,
-                early_closes=job.closures.early_closes,
-            )
-            result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), job.size.name)
+        windows = plan_windows(
+            *span,
+            name,
+            extended_hours=not result.use_rth,
+            closures=job.closures,
+            max_span=self._max_span.get(name),
+        )
+        result.windows_planned = job.windows_total = result.windows_planned + len(windows)
+        got = Collected()
+        try:
+            await self._run_windows(job, contract, windows, (empty_bars(), None), got)
+        finally:
+            new = self._replace(job, got, span, mismatch)
+        result.notes.append(rebase_note(result.symbol, name, mismatch, new))
+
+    async def _run_windows(
+        self,
+        job: _Job,
+        contract: Any,
+        windows: list[RequestWindow],
+        join: tuple[pd.DataFrame, Overlap | None],
+        got: Collected,
+    ) -> None:
+        """Ask IB for each window (retrying, cutting refused ones), collecting what arrives in ``got``.
+
+        ``join`` is the stored bars and the window overlapping them: when its prices disagree
+        with the stored ones, AdjustmentChanged is raised before anything else is asked.
+        """
+        result = job.result
+        stored, overlap = join
+        queue, done = list(windows), 0
+        while queue:
+            window = queue.pop(0)
+            try:
+                frame = await self._window(contract, window, job, done)
+            except WindowTooLong as exc:
+                if window.span <= MAX_DURATION[job.size.name]:  # not even IB's documented limit
+                    result.failed_windows.append(((window.start, window.end), str(exc)))
+                    done += 1
+                    continue
+                # This gateway takes less than IB usually does: IB's documented limit from now on.
+                queue, overlap = self._shorter(job, window, queue, overlap)
+                result.windows_planned = job.windows_total = done + len(queue)
+                continue
+            except WindowFailed as exc:
+                result.failed_windows.append(((window.start, window.end), str(exc)))
+                done += 1
+                job.tell(f"window failed: {exc}", done)
+                continue
+            done += 1
+            if overlap is not None and window is overlap.window and frame is not None:
+                mismatch = basis_error(stored, frame)
+                if mismatch is not None:
+                    raise mismatch  # asked first: nothing of the new basis is stored
+                if overlap.probe_only:
+                    continue
+                frame = frame[~frame.index.isin(stored.index)]  # the stored day is no news
+            got.answered.append((window.start, window.end))
+            if frame is None:
+                got.empty.append((window.start, window.end))
+            else:
+                frame = frame[(frame.index >= window.start) & (frame.index < window.end)]
+                got.frames.append(frame)
+                result.bars_received += len(frame)
+            job.tell(done=done)
 
 
 def _covered(window: RequestWindow, cached: Sequence[Range]) -> bool:

@@ -10,9 +10,12 @@ from typing import Any
 from ntrader.errors import InputError
 from ntrader.ibkr.pacing import PacingRules
 
-__all__ = ["WHAT_TO_SHOW", "FetchOptions"]
+__all__ = ["ON_BASIS_CHANGE", "WHAT_TO_SHOW", "FetchOptions"]
 
 WHAT_TO_SHOW: tuple[str, ...] = ("TRADES", "MIDPOINT", "BID_ASK")
+#: What a fetch does when IB's prices for stored bars changed (a split since): re-fetch the
+#: whole stored series on the new basis and replace it, or refuse and store nothing.
+ON_BASIS_CHANGE: tuple[str, ...] = ("refetch", "fail")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class FetchOptions:
     trusted for ``empty_max_age`` seconds (a day), after which the window is asked again.
     ``max_window`` (an IB duration such as "1 D") caps every request below the longest window IB
     accepts for the bar size; a gateway that refuses a window gets IB's documented limit anyway.
+    ``on_basis_change``: "refetch" (re-fetch the stored series on IB's new price basis and replace
+    it) or "fail" (refuse, keeping the stored series as it is).
     """
 
     what_to_show: str = "TRADES"
@@ -45,8 +50,15 @@ class FetchOptions:
     refresh: bool = False
     empty_max_age: float = 86_400.0
     max_window: str | None = None
+    on_basis_change: str = "refetch"
 
     def __post_init__(self) -> None:
+        policy = self.on_basis_change.strip().lower()
+        if policy not in ON_BASIS_CHANGE:
+            raise InputError(
+                f"unknown --on-basis-change {self.on_basis_change!r}; use one of {', '.join(ON_BASIS_CHANGE)}"
+            )
+        object.__setattr__(self, "on_basis_change", policy)
         what = self.what_to_show.strip().upper()
         if what not in WHAT_TO_SHOW:
             raise InputError(f"unknown --what {self.what_to_show!r}; use one of {', '.join(WHAT_TO_SHOW)}")

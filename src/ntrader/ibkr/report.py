@@ -58,6 +58,7 @@ class SymbolFetch:
     gaps: list[Range] = field(default_factory=list)
     error: str | None = None
     first_available: pd.Timestamp | None = None  # IB's head timestamp: nothing exists before it
+    notes: list[str] = field(default_factory=list)  # what the fetch did besides fetching (e.g. re-based)
 
     @property
     def plan_start(self) -> pd.Timestamp:
@@ -96,6 +97,7 @@ class SymbolFetch:
             "gaps": [rng(r) for r in self.gaps],
             "error": self.error,
             "first_available": self.first_available.isoformat() if self.first_available is not None else None,
+            "notes": list(self.notes),
         }
 
 
