@@ -219,6 +219,8 @@ def test_equal_weight_benchmark_and_alpha_beta() -> None:
         curve.append(value)
     result = run()["benchmark"]["equal_weight"]
     assert result["total_return"] == pytest.approx(curve[-1] / CAPITAL - 1.0, rel=1e-12)
+    # Its value at each day's end rides along with the allocation (for the equity chart).
+    assert run()["allocation"]["benchmark"] == pytest.approx(daily_last(curve, index)[1], abs=0.005)
     _, bench_last = daily_last(curve, index)
     bench_values = [CAPITAL, *bench_last]
     bench = [bench_values[i] / bench_values[i - 1] - 1.0 for i in range(1, len(bench_values))]

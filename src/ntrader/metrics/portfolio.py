@@ -36,7 +36,7 @@ from ntrader.metrics.trades import MONEY_DECIMALS, trade_stats, validate_trades
 #   on the benchmark's over their common days, risk-free rate 0; alpha is the daily intercept
 #   times periods_per_year.
 # * Allocation: at the last bar of each UTC day, each symbol's position value (shares × close,
-#   negative when short) and cash (equity minus the position values).
+#   negative when short), cash (equity minus the position values) and the equal-weight benchmark.
 
 RISK_FREE_RATE = 0.0
 
@@ -81,7 +81,7 @@ def portfolio_metrics(
             },
             "external": None if benchmark is None else _external(benchmark, returns, eq, periods_per_year),
         },
-        "allocation": _allocation(eq, closes, positions),
+        "allocation": _allocation(eq, closes, positions, bench_curve),
         "conventions": conventions(periods_per_year),
     }
     return out
@@ -279,7 +279,9 @@ def _external(
     }
 
 
-def _allocation(eq: pd.Series, closes: pd.DataFrame, positions: pd.DataFrame) -> dict[str, Any]:
+def _allocation(
+    eq: pd.Series, closes: pd.DataFrame, positions: pd.DataFrame, benchmark: pd.Series
+) -> dict[str, Any]:
     index = pd.DatetimeIndex(eq.index)
     last = ~index.normalize().duplicated(keep="last")
     values = (positions * closes.fillna(0.0))[last]
@@ -289,6 +291,8 @@ def _allocation(eq: pd.Series, closes: pd.DataFrame, positions: pd.DataFrame) ->
         "symbols": [str(s) for s in closes.columns],
         "values": {str(s): _money_list(values[s]) for s in closes.columns},
         "cash": _money_list(cash),
+        # The equal-weight buy & hold's value on the same days, for the equity chart.
+        "benchmark": _money_list(benchmark[last]),
     }
 
 
