@@ -29,12 +29,17 @@ __all__ = [
     "list_stored",
     "load_stored_bars",
     "read_bars",
+    "read_events",
     "replace_bars",
     "resolve_period",
+    "save_events",
     "stored_range",
     "write_bars",
 ]
 
+EVENT_KINDS = ("split", "dividend")
+EVENT_SOURCES = ("csv", "ibkr", "inferred")
+EVENT_COLUMNS = ["ex_date", "kind", "value", "source"]
 EXAMPLE_IMPORT = "ntrader data import-csv examples/data/AAPL.csv --symbol AAPL"
 Progress = Callable[[int, int], None]
 
@@ -295,3 +300,67 @@ def load_stored_bars(
             f"{period.end}; stored: {span[0].date()} → {span[1].date()}"
         )
     return bars
+
+
+def _event_rows(events: pd.DataFrame) -> list[dict[str, Any]]:
+    """Checked, de-duplicated event rows (ts ns, kind, value); InputError names the first bad event."""
+    missing = [c for c in ("ex_date", "kind", "value") if c not in events.columns]
+    if missing:
+        raise InputError(f"events need the columns ex_date, kind, value; missing: {', '.join(missing)}")
+    ex_date = pd.DatetimeIndex(events["ex_date"])
+    ex_date = ex_date.tz_localize("UTC") if ex_date.tz is None else ex_date.tz_convert("UTC")
+    kind = events["kind"].astype(str).str.strip().str.lower().to_numpy()
+    value = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype="float64")
+    problems = [
+        (~np.isin(kind, EVENT_KINDS), "event kind must be 'split' or 'dividend', got {kind!r}"),
+        (~np.isfinite(value), "{kind} must be a number, got {value}"),
+        ((kind == "split") & ~(value > 0), "split ratio must be positive (4 for a 4:1 split), got {value:g}"),
+        ((kind == "dividend") & (value < 0), "dividend must not be negative, got {value:g}"),
+    ]
+    for bad, message in problems:
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            text = message.format(kind=kind[at], value=value[at])
+            raise InputError(f"event on {ex_date[at].date()}: {text}")
+    frame = pd.DataFrame({"ts": utc_nanos(ex_date), "kind": kind, "value": value}).drop_duplicates()
+    clash = frame.duplicated(["ts", "kind"], keep=False)
+    if clash.any():
+        first = frame[clash].iloc[0]
+        values = frame[clash & (frame.ts == first.ts) & (frame.kind == first.kind)]["value"].tolist()
+        day = _stamp(int(first.ts)).date()
+        raise InputError(f"{first.kind} on {day} given twice ({' and '.join(f'{v:g}' for v in values)})")
+    return [
+        {"ts": int(t), "kind": str(k), "value": float(v)}
+        for t, k, v in zip(frame.ts, frame.kind, frame.value, strict=True)
+    ]
+
+
+def save_events(
+    symbol: str,
+    bar_size: BarSize | str,
+    data_source: str,
+    events: pd.DataFrame,
+    *,
+    source: str,
+    url: str | None = None,
+) -> int:
+    """Store splits and dividends of a series (columns ex_date (UTC), kind 'split'|'dividend', value:
+    split ratio, 4.0 for 4:1, or cash per share) in one transaction. An event already stored (same
+    ex-date and kind) keeps its stored value, so re-saving adds nothing. Returns events inserted."""
+    key = (_symbol(symbol), _size(bar_size).name, _source(data_source))
+    if source not in EVENT_SOURCES:
+        raise InputError(f"event source must be one of {', '.join(EVENT_SOURCES)}, got {source!r}")
+    rows = _event_rows(events)
+    return barstore.insert_events(get_engine(url), key, rows, source) if rows else 0
+
+
+def read_events(
+    symbol: str, bar_size: BarSize | str, data_source: str, *, url: str | None = None
+) -> pd.DataFrame:
+    """A series' stored events (ex_date UTC, kind, value, source) in time order; empty when none."""
+    key = (_symbol(symbol), _size(bar_size).name, _source(data_source))
+    rows = barstore.read_events(get_engine(url), key)
+    frame = pd.DataFrame(rows, columns=["ts", "kind", "value", "source"])
+    ex_date = pd.to_datetime(frame.pop("ts").to_numpy(dtype="int64"), utc=True)
+    frame.insert(0, "ex_date", ex_date)
+    return frame.astype({"value": "float64"})[EVENT_COLUMNS]

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ntrader.data.bars import BAR_COLUMNS
 from ntrader.db.bulk import PG_HEADER
-from ntrader.db.models import Bar, BarSeries
+from ntrader.db.models import Bar, BarEvent, BarSeries
 
 __all__ = ["SeriesKey", "insert_bars", "read_series", "replace_bars", "series_summaries"]
 
@@ -278,3 +280,40 @@ def series_summaries(
             query = query.where(column == value)
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(query).all()]
+
+
+def insert_events(engine: Engine, key: SeriesKey, rows: list[dict[str, Any]], source: str) -> int:
+    """Store split/dividend events (dicts of ts, kind, value) of a series in one transaction, creating
+    the series when it has no bars yet; an event already stored (same ts and kind) is left as stored.
+    Returns the number of events inserted."""
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as connection:
+        series = dict(zip(("symbol", "bar_type", "data_source"), key, strict=True), adjustment=RAW)
+        connection.execute(insert(BarSeries).values(**series).on_conflict_do_nothing())
+        series_id = connection.execute(select(BarSeries.id).filter_by(**series)).scalar_one()
+        if not rows:
+            return 0
+        result = connection.execute(
+            insert(BarEvent)
+            .values([{**row, "series_id": series_id, "source": source} for row in rows])
+            .on_conflict_do_nothing()
+            .returning(BarEvent.ts)
+        )
+        return len(result.all())  # rowcount is -1 for this statement on psycopg
+
+
+def read_events(engine: Engine, key: SeriesKey) -> list[tuple[int, str, float, str]]:
+    """(ts, kind, value, source) of a series' events, in time then kind order."""
+    query = (
+        select(BarEvent.ts, BarEvent.kind, BarEvent.value, BarEvent.source)
+        .join(BarSeries, BarSeries.id == BarEvent.series_id)
+        .where(
+            BarSeries.symbol == key[0],
+            BarSeries.bar_type == key[1],
+            BarSeries.data_source == key[2],
+            BarSeries.adjustment == RAW,
+        )
+        .order_by(BarEvent.ts, BarEvent.kind)
+    )
+    with engine.connect() as connection:
+        return [(int(t), str(k), float(v), str(s)) for t, k, v, s in connection.execute(query).all()]
