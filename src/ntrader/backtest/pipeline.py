@@ -25,14 +25,19 @@ from ntrader.data.store import resolve_period
 from ntrader.db.runs import NewRun, save_run
 from ntrader.metrics import Metrics, compute_metrics
 
+#: A portfolio run's bars: one frame per symbol, in the request's order, each its own (see
+#: `ntrader.backtest.portfolio_engine` for the alignment rule).
+SymbolBars = dict[str, pd.DataFrame]
+
 
 @dataclass(frozen=True)
 class PreparedBars:
-    """A request with its resolved period and loaded bars (a bar frame, open-time stamped)."""
+    """A request with its resolved period and loaded bars (a bar frame, open-time stamped; a
+    portfolio request: one frame per symbol)."""
 
     request: BacktestRequest
     period: Period
-    bars: pd.DataFrame
+    bars: Any  # pd.DataFrame, or SymbolBars for a portfolio request
     coverage: Coverage | None = None  # the requested period and the gaps, when the bars fall short
 
     @property
@@ -45,7 +50,12 @@ def prepare(request: BacktestRequest) -> PreparedBars:
 
     The period of the result is the bars' real range within the one asked for; known gaps are
     listed in `coverage`. A fetch that fails (unknown contract, no permissions) raises IB's reason.
+    A portfolio request loads every symbol (`prepare_portfolio`).
     """
+    if request.is_portfolio:
+        from ntrader.backtest.portfolio_data import prepare_portfolio
+
+        return prepare_portfolio(request)
     period = resolve_period(
         request.symbol,
         request.start,
@@ -85,7 +95,7 @@ def prepare(request: BacktestRequest) -> PreparedBars:
 
 
 def run_strategy(
-    bars: pd.DataFrame,
+    bars: Any,
     request: BacktestRequest,
     *,
     params: Mapping[str, Any] | None = None,
@@ -93,10 +103,15 @@ def run_strategy(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> RunResult:
     """The request's strategy (with `params`, default: the request's) on `bars` in Nautilus;
-    `progress(phase, bars_done, bars_total)` hears how far the engine is."""
+    `progress(phase, bars_done, bars_total)` hears how far the engine is. A portfolio request's
+    `bars` are one frame per symbol (`ntrader.backtest.portfolio_engine`)."""
     spec = request.spec
     typed = dict(request.params if params is None else params)
     commission = request.commission
+    if request.is_portfolio:
+        from ntrader.backtest.portfolio_data import run_portfolio_strategy
+
+        return run_portfolio_strategy(bars, request, typed, verbose=verbose, progress=progress)
     return run_engine(
         bars,
         symbol=request.symbol,
@@ -116,10 +131,18 @@ def run_strategy(
 
 
 def measure(
-    bars: pd.DataFrame, request: BacktestRequest, result: RunResult, *, risk_free_rate: float | None = None
+    bars: Any, request: BacktestRequest, result: RunResult, *, risk_free_rate: float | None = None
 ) -> Metrics:
-    """The run's metrics from its equity curve, trades and the closes it was marked at."""
+    """The run's metrics from its equity curve, trades and the closes it was marked at.
+
+    A portfolio run's figures are the account's; its portfolio figures (`ntrader.metrics.portfolio`)
+    go to `result.extra["portfolio"]`, saved as `metrics["portfolio"]`.
+    """
     rate = get_settings().risk_free_rate if risk_free_rate is None else risk_free_rate
+    if request.is_portfolio:
+        from ntrader.backtest.portfolio_data import measure_portfolio
+
+        return measure_portfolio(request, result, risk_free_rate=rate)
     # The equity curve is stamped at bar close times: a halted run's is a prefix, a walk-forward's
     # covers its test windows only.
     closes = bars["close"].set_axis(request.bar_size.close_times(pd.DatetimeIndex(bars.index)))
@@ -135,7 +158,13 @@ def measure(
 
 def run_settings(request: BacktestRequest, result: RunResult) -> dict[str, Any]:
     """The settings saved with every run: how it filled and charged, what happened to its
-    orders, why it halted if it did, and its cost breakdown."""
+    orders, why it halted if it did, and its cost breakdown (a portfolio run: also its symbols,
+    their bar ranges, the allocation and the alignment rule)."""
+    portfolio: dict[str, Any] = {}
+    if request.is_portfolio:
+        from ntrader.backtest.portfolio_data import portfolio_settings
+
+        portfolio = portfolio_settings(request, result)
     return {
         "bar_size": request.bar_size.name,
         "instrument_id": result.instrument_id,
@@ -144,6 +173,7 @@ def run_settings(request: BacktestRequest, result: RunResult) -> dict[str, Any]:
         "liquidity": describe_liquidity(request.liquidity),
         **result.order_summary(),
         "costs": cost_breakdown(result.fills, request.commission),
+        **portfolio,
     }
 
 
@@ -164,7 +194,8 @@ def save(
     run = NewRun(
         strategy=request.strategy,
         params=dict(request.params if params is None else params),
-        symbol=request.symbol,
+        symbol=symbols_label(request.symbols),
+        symbols=request.symbols,
         bar_type=result.bar_type,
         data_source=request.data_source,
         start=period.start_ts.to_pydatetime(),
@@ -178,7 +209,7 @@ def save(
             **(prepared.coverage.settings() if prepared.coverage is not None else {}),
             **(extra_settings or {}),
         },
-        metrics=metrics.to_json_dict(),
+        metrics={**metrics.to_json_dict(), **_portfolio_block(result)},
         engine_version=result.engine_version,
         trades=result.trades,
         equity=result.equity,
@@ -186,4 +217,31 @@ def save(
     return save_run(run, url=request.database_url)
 
 
-__all__ = ["PreparedBars", "measure", "prepare", "run_settings", "run_strategy", "save"]
+def symbols_label(symbols: tuple[str, ...], width: int = 32) -> str:
+    """What a run's `symbol` column holds: the symbol, or the symbols joined by "," when they fit
+    in `width` characters, else as many as fit and "+N" for the rest ("AAPL,MSFT,+3")."""
+    joined = ",".join(symbols)
+    if len(joined) <= width:
+        return joined
+    for keep in range(len(symbols) - 1, 0, -1):
+        label = ",".join(symbols[:keep]) + f",+{len(symbols) - keep}"
+        if len(label) <= width:
+            return label
+    return symbols[0][: width - 4] + f"+{len(symbols) - 1}"
+
+
+def _portfolio_block(result: RunResult) -> dict[str, Any]:
+    block = result.extra.get("portfolio")
+    return {"portfolio": block} if block is not None else {}
+
+
+__all__ = [
+    "PreparedBars",
+    "SymbolBars",
+    "measure",
+    "prepare",
+    "run_settings",
+    "run_strategy",
+    "save",
+    "symbols_label",
+]

@@ -43,13 +43,17 @@ class BacktestOutcome:
         return self.request.symbol
 
     @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.request.symbols
+
+    @property
     def data_source(self) -> str:
         return self.request.data_source
 
     def __repr__(self) -> str:
         saved = f"run #{self.run_id}" if self.run_id is not None else "not saved"
         return (
-            f"BacktestOutcome({saved}, {self.request.strategy} on {self.symbol} "
+            f"BacktestOutcome({saved}, {self.request.strategy} on {','.join(self.request.symbols)} "
             f"{self.period.start} → {self.period.end}, status={self.result.status}, "
             f"trades={len(self.result.trades)}, return={self.result.total_return:+.2%})"
         )
