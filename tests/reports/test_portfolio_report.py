@@ -263,8 +263,23 @@ def test_html_report_draws_the_portfolio_charts_in_chromium(sqlite_url: str, tmp
         price = chart(chart_id(symbol))
         assert f"{symbol} price with its entries and exits ({len(own)} trades)" in price
         assert len(re.findall(r'<path class="point[ "]', price)) == markers
+    # The equity chart draws the equal-weight buy & hold; the KPI shows its return.
+    main = chart("report-chart")
+    assert ">Equal-weight buy &amp; hold</text>" in main and ">Buy &amp; hold</text>" not in main
+    equal = doc_block(sqlite_url, run_id)["benchmark"]["equal_weight"]["total_return"]
+    kpi = re.search(r'Equal-weight buy &amp; hold</div><div class="value[^"]*">([^<]+)<', dom)
+    assert kpi and kpi.group(1) == f"{equal * 100:.2f}%"
+    # The trade table names each trade's symbol, after "#".
+    listed = re.search(r'<table class="wide" id="trades">.*?</table>', dom, re.S)
+    assert listed and re.findall(r"<tr><td[^>]*>\d+</td><td[^>]*>(\w+)</td>", listed.group(0)) == (
+        trades["symbol"].tolist()
+    )
     assert "Per symbol" in dom and 'id="portfolio-conventions"' in dom
     assert "No price chart" not in dom
+
+
+def doc_block(url: str, run_id: int) -> dict:
+    return get_run(run_id, url).metrics["portfolio"]
 
 
 @pytest.fixture

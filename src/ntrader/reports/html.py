@@ -110,10 +110,16 @@ def render_run_html(report: RunReport) -> str:
     )
     groups = m.groups()
     text = {label: value for rows in groups.values() for label, value in rows}
+    hold = ("Buy & hold", text["Buy & hold return"], m.buy_and_hold_return)
+    if report.portfolio is not None:
+        from ntrader.reports.portfolio import benchmark_return
+
+        equal = benchmark_return(report.portfolio.block)
+        hold = ("Equal-weight buy & hold", "–" if equal is None else f"{equal * 100:.2f}%", equal)
     kpis = [
         ("Total return", text["Total return"], m.total_return),
         ("CAGR", text["CAGR"], m.cagr),
-        ("Buy & hold", text["Buy & hold return"], m.buy_and_hold_return),
+        hold,
         ("Sharpe ratio", text["Sharpe ratio"], m.sharpe),
         ("Max drawdown", text["Max drawdown"], m.max_drawdown),
         ("Trades · win rate", f"{m.trade_count} · {text['Win rate']}", None),
@@ -194,9 +200,13 @@ def run_figure(report: RunReport) -> go.Figure:
     )
     equity = _thin(report.equity)
     fig.add_trace(_line(equity, "Strategy equity", COLORS["equity"], width=2), row=1, col=1)
-    hold = report.buy_and_hold()
+    hold, hold_name = report.buy_and_hold(), "Buy & hold"
+    if report.portfolio is not None:
+        from ntrader.reports.portfolio import benchmark_curve
+
+        hold, hold_name = benchmark_curve(report.portfolio.block, report.equity), "Equal-weight buy & hold"
     if hold is not None:
-        fig.add_trace(_line(_thin(hold), "Buy & hold", COLORS["hold"], dash="dash"), row=1, col=1)
+        fig.add_trace(_line(_thin(hold), hold_name, COLORS["hold"], dash="dash"), row=1, col=1)
     drawdown = _thin(report.drawdown())
     fig.add_trace(
         go.Scatter(

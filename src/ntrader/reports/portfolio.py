@@ -121,6 +121,33 @@ def symbol_closes(record: RunRecord, bars: pd.DataFrame) -> pd.Series | None:
     return pd.Series(bars["close"].to_numpy(dtype="float64"), index=index, name="close")
 
 
+def benchmark_curve(block: dict[str, Any], equity: pd.Series | None = None) -> pd.Series | None:
+    """The equal-weight buy & hold's value at each day's end, or None if not stored.
+
+    Stamped at the last equity point of each day when ``equity`` is given (so it lines up with
+    the equity curve), else at the day's midnight UTC.
+    """
+    import pandas as pd
+
+    allocation = block.get("allocation") or {}
+    values = allocation.get("benchmark")
+    if not values:
+        return None
+    index = pd.DatetimeIndex(pd.to_datetime(allocation["dates"], utc=True))
+    if equity is not None:
+        times = pd.DatetimeIndex(equity.index)
+        ends = times[~times.normalize().duplicated(keep="last")]
+        if len(ends) == len(index):
+            index = ends
+    return pd.Series(values, index=index, dtype="float64", name="equal_weight")
+
+
+def benchmark_return(block: dict[str, Any]) -> float | None:
+    """The equal-weight buy & hold's total return."""
+    value = ((block.get("benchmark") or {}).get("equal_weight") or {}).get("total_return")
+    return float(value) if isinstance(value, int | float) else None
+
+
 def per_symbol_rows(block: dict[str, Any]) -> list[tuple[str, ...]]:
     """The per-symbol table's rows (cells in PER_SYMBOL_HEADINGS order)."""
     return [
