@@ -97,3 +97,33 @@ def test_backtest_list_results_loads_no_nautilus(database_url):
     loaded, output = loaded_by("backtest", "list-results")
     assert "nautilus_trader" not in loaded and "alembic" not in loaded
     assert "No saved runs yet" in output
+
+
+# What reading saved runs back must not pay for: the engine, the data frames, the charts, migrations.
+NOT_FOR_READING = ("nautilus_trader", "pandas", "numpy", "pyarrow", "plotly", "alembic")
+
+
+def test_listing_and_summarising_a_saved_run_load_no_pandas_numpy_plotly_or_nautilus(database_url):
+    from click.testing import CliRunner
+
+    from ntrader.cli import cli
+    from ntrader.db.runs import list_runs
+
+    saved = CliRunner().invoke(cli, ["backtest", "run", "--strategy", "sma", "--symbol", "AAPL", "--json"])
+    assert saved.exit_code == 0, saved.output
+    (run,) = list_runs(url=database_url)
+    cases = {
+        ("backtest", "list-results"): [f"{run.id} ", "sma", "AAPL", f"{run.total_return:+.2%}"],
+        ("backtest", "list-results", "--json"): [f'"id": {run.id}', '"strategy": "sma"'],
+        ("report", "summary", str(run.id)): [
+            f"Backtest #{run.id}",
+            "Sharpe ratio",
+            f"{run.final_equity:,.2f}",
+        ],
+        ("report", "summary", str(run.id), "--json"): [f'"final_equity": {run.final_equity}'],
+    }
+    for args, shown in cases.items():
+        loaded, output = loaded_by(*args)
+        assert [m for m in NOT_FOR_READING if m in loaded] == [], args
+        for text in shown:
+            assert text in output, (args, text, output)

@@ -59,7 +59,7 @@ def test_report_without_bars_still_renders_and_says_why(sqlite_url, tmp_path, mo
     def no_bars(*args, **kwargs):
         raise OSError("data file gone")
 
-    monkeypatch.setattr("ntrader.reports.model.load_bars", no_bars)
+    monkeypatch.setattr("ntrader.data.load_bars", no_bars)  # reports.model imports it when it loads bars
     page = write_run_html(run_id, tmp_path / "nobars.html", url=sqlite_url)
     dom = browse(page, tmp_path)
     assert 'data-report-status="rendered"' in _body(dom)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from ntrader.data import BarSize, Period, load_bars, parse_bar_size
 from ntrader.db.runs import RunRecord, get_run, load_equity, load_trades
 from ntrader.errors import NtraderError
-from ntrader.metrics import Metrics, compute_metrics, drawdown_series
-from ntrader.metrics.summary import GIVEN, NONE_MARK
-from ntrader.metrics.trades import MONEY_DECIMALS
+from ntrader.metrics.constants import MONEY_DECIMALS
+from ntrader.metrics.summary import GIVEN, NONE_MARK, Metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ntrader.data import BarSize
+
+# pandas, the bar loaders and the metric computations are imported where they run, so the summary
+# panel (which uses only the record and the text helpers here) starts without them.
 from ntrader.reports.portfolio import PortfolioView, load_portfolio, with_trade_symbols
 
 STORED = "stored"
@@ -66,6 +70,8 @@ class RunReport:
     @property
     def closes(self) -> pd.Series | None:
         """Bar closes stamped at bar close time (the equity curve's clock), or None without bars."""
+        import pandas as pd
+
         size = self.bar_size
         if self.bars is None or size is None:
             return None
@@ -83,6 +89,10 @@ class RunReport:
         return (self.equity.iloc[0] * aligned / aligned.iloc[0]).rename("buy_and_hold")
 
     def drawdown(self) -> pd.Series:
+        import pandas as pd
+
+        from ntrader.metrics.risk import drawdown_series
+
         return drawdown_series(self.equity) if not self.equity.empty else pd.Series(dtype="float64")
 
     def settings_rows(self) -> list[tuple[str, str]]:
@@ -190,6 +200,8 @@ def conventions(record: RunRecord, metrics: Metrics) -> list[tuple[str, str]]:
 
 def run_bar_size(record: RunRecord) -> BarSize | None:
     """The run's bar size from its settings, else from its bar type (``AAPL.SIM-1-DAY-LAST-…``)."""
+    from ntrader.data import parse_bar_size
+
     name = record.settings.get("bar_size")
     candidates = [str(name)] if name else []
     # Counted from the end: a symbol may itself contain a dash (BRK-B).
@@ -206,6 +218,8 @@ def run_bar_size(record: RunRecord) -> BarSize | None:
 
 def load_run_bars(record: RunRecord, url: str | None = None) -> tuple[pd.DataFrame | None, str | None]:
     """Reload the bars a run used (stored bars from database ``url``); on failure None and why."""
+    from ntrader.data import Period, load_bars
+
     size = run_bar_size(record)
     if size is None:
         return None, f"No price chart: the bar size of bar type {record.bar_type!r} is not known."
@@ -264,6 +278,8 @@ def recompute(
     annualized with the calendar measured from the stored curve (a factor stored as "given" is
     kept). Without ``closes`` the stored buy-and-hold return is kept: it needs the bars.
     """
+    from ntrader.metrics.summary import compute_metrics
+
     stored = record.metrics.get("conventions") or {}
     rate = float(stored.get("risk_free_rate", 0.0)) if risk_free_rate is None else risk_free_rate
     given = stored.get("annualization_basis") == GIVEN and "annualization_factor" in stored
@@ -368,6 +384,8 @@ class TradeRow:
 
 def trade_rows(trades: pd.DataFrame, limit: int = 0) -> list[TradeRow]:
     """The first ``limit`` trades (0 = all) as formatted table rows."""
+    import pandas as pd
+
     shown = trades if limit <= 0 else trades.head(limit)
     rows = []
     records: list[dict[str, Any]] = shown.to_dict("records")  # type: ignore[assignment]
@@ -397,6 +415,8 @@ def _stamp(value: pd.Timestamp) -> str:
 def _price(value: Any) -> str:
     """A fill price: cents, or as many decimals (up to 6) as an average of split fills needs, so
     that an entry and an exit at different average prices never read the same."""
+    import pandas as pd
+
     if value is None or pd.isna(value):
         return NONE_MARK
     text = f"{float(value):,.6f}".rstrip("0")

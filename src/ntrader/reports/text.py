@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -17,8 +16,7 @@ from rich.text import Text
 
 from ntrader.db.runs import RunRecord
 from ntrader.errors import NtraderError
-from ntrader.metrics import Metrics
-from ntrader.metrics.summary import NONE_MARK
+from ntrader.metrics.summary import NONE_MARK, Metrics
 from ntrader.reports.model import (
     NUMERIC_HEADINGS,
     TRADE_HEADINGS,
@@ -29,6 +27,9 @@ from ntrader.reports.model import (
     orders_text,
     trade_rows,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 from ntrader.reports.portfolio import per_symbol_table, portfolio_block, portfolio_renderables
 
 TEXT_WIDTH = 110
