@@ -13,6 +13,9 @@ DEFAULT_LIQUIDITY = LIQUIDITY_BAR_VOLUME
 DEFAULT_COMMISSION = "ibkr-fixed"
 #: Where bars come from (ntrader.data.DATA_SOURCES; data never imports backtest, a test checks they match).
 DATA_SOURCES = ("mock", "csv", "ibkr")
+#: `--adjust`: split/dividend handling of the bars (ntrader.data.adjust.ADJUSTMENTS).
+ADJUST_MODES = ("raw", "splits", "total-return")
+DEFAULT_ADJUST = "splits"
 #: What ranks a sweep's combinations (ntrader.backtest.sweep.SCREEN_METRICS).
 SCREEN_METRICS = ("sharpe", "cagr", "calmar", "total_return")
 #: `backtest sweep --engine` (ntrader.backtest.sweep.ENGINES).
@@ -21,6 +24,8 @@ ENGINES = ("vector", "nautilus")
 RAY_ADDRESS_ENV = "NTRADER_RAY_ADDRESS"
 
 __all__ = [
+    "ADJUST_MODES",
+    "DEFAULT_ADJUST",
     "DATA_SOURCES",
     "DEFAULT_COMMISSION",
     "DEFAULT_LIQUIDITY",

@@ -35,6 +35,7 @@ class RunConfig(BaseModel):
     commission: str = "ibkr-fixed"
     fill_at: Literal["close", "next-open"] = "close"
     liquidity: Literal["bar-volume", "unlimited"] = "bar-volume"
+    adjust: Literal["raw", "splits", "total-return"] = "splits"
     csv_file: Path | None = None
     no_fetch: bool = False
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ntrader.backtest.adjusting import adjusted
 from ntrader.backtest.costs import cost_breakdown
 from ntrader.backtest.coverage import Coverage, coverage_of
 from ntrader.backtest.engine import DEFAULT_VENUE, RunResult, run_engine
@@ -90,6 +91,7 @@ def prepare(request: BacktestRequest) -> PreparedBars:
         venue = venue_of(request.symbol)
         if venue:
             bars.attrs["venue"] = venue
+    bars = adjusted(bars, request)  # --adjust: stored splits and dividends
     coverage = coverage_of(period, bars, request.data_source, request.bar_size.name)
     return PreparedBars(request, coverage.actual, bars, coverage)
 
@@ -169,6 +171,7 @@ def run_settings(request: BacktestRequest, result: RunResult) -> dict[str, Any]:
         "bar_size": request.bar_size.name,
         "instrument_id": result.instrument_id,
         "fill_at": request.fill_at,
+        "adjust": request.adjust,
         "commission": request.commission.describe(),
         "liquidity": describe_liquidity(request.liquidity),
         **result.order_summary(),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, parse_commission
 from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, parse_fill_at, parse_liquidity
 from ntrader.config import get_settings
+from ntrader.data.adjust import ADJUSTMENTS, DEFAULT_ADJUST
 from ntrader.data.bars import BarSize, parse_bar_size
 from ntrader.data.period import parse_date, parse_period
 from ntrader.data.symbol import SYMBOL_PATTERN, parse_symbol
@@ -84,6 +85,14 @@ def parse_allocation(value: str | None) -> str:
     return key
 
 
+def parse_adjust(value: str | None) -> str:
+    """`raw`, `splits` or `total-return` (default: splits; see `ntrader.data.adjust`)."""
+    key = str(value or DEFAULT_ADJUST).strip().lower().replace("_", "-")
+    if key not in ADJUSTMENTS:
+        raise InputError(f"unknown adjustment {value!r}; use one of {', '.join(ADJUSTMENTS)}")
+    return key
+
+
 def resolve_params(spec: StrategySpec, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Typed parameters (strings from the CLI are parsed) merged over the strategy's defaults."""
     from ntrader.strategies.spec import coerce_params, coerce_value
@@ -129,6 +138,8 @@ class BacktestRequest:
     allocation: str = "equal"
     #: A symbol whose closes a portfolio run is compared with (its alpha and beta).
     benchmark: str | None = None
+    #: Split/dividend handling of stored bars: raw, splits (default) or total-return.
+    adjust: str = DEFAULT_ADJUST
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -174,6 +185,8 @@ class BacktestRequest:
             capital = parse_capital(options.get("capital"))
         with about("commission"):
             commission = parse_commission(options.get("commission", DEFAULT_COMMISSION))
+        with about("adjust"):
+            adjust = parse_adjust(options.get("adjust"))
         with about("fill_at"):
             fill_at = parse_fill_at(options.get("fill_at", FILL_CLOSE))
         with about("liquidity"):
@@ -206,6 +219,7 @@ class BacktestRequest:
             commission=commission,
             fill_at=fill_at,
             liquidity=liquidity,
+            adjust=adjust,
             csv_file=Path(csv_file) if csv_file is not None else None,
             no_fetch=bool(options.get("no_fetch", False)),
             database_url=options.get("database_url"),
@@ -241,6 +255,7 @@ _OPTION_FIELDS = {
     "database_url",
     "allocation",
     "benchmark",
+    "adjust",
 }
 
 #: The option names `BacktestRequest.build` accepts besides strategy, symbol, start and end.
@@ -267,6 +282,7 @@ __all__ = [
     "BacktestRequest",
     "about",
     "as_request",
+    "parse_adjust",
     "parse_allocation",
     "parse_capital",
     "parse_symbol",

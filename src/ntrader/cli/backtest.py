@@ -103,7 +103,7 @@ def run_config_command(config_file: str, as_json: bool, verbose: bool, report_fo
     \b
     Fields: strategy, params, symbol, start, end, data_source (mock|csv|ibkr), bar_size,
     capital, commission, fill_at (close|next-open), liquidity (bar-volume|unlimited),
-    csv_file (relative to the config file), no_fetch.
+    adjust (raw|splits|total-return), csv_file (relative to the config file), no_fetch.
 
     \b
     Example:

@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from ntrader.backtest.choices import (
+    ADJUST_MODES,
     DATA_SOURCES,
+    DEFAULT_ADJUST,
     DEFAULT_COMMISSION,
     DEFAULT_LIQUIDITY,
     FILL_CLOSE,
@@ -45,6 +47,7 @@ class MarketOptions:
     commission: str = DEFAULT_COMMISSION
     fill_at: str = FILL_CLOSE
     liquidity: str = DEFAULT_LIQUIDITY
+    adjust: str = DEFAULT_ADJUST
     params: dict[str, Any] = field(default_factory=dict)
 
     def keywords(self) -> dict[str, Any]:
@@ -57,6 +60,7 @@ class MarketOptions:
             "commission": self.commission,
             "fill_at": self.fill_at,
             "liquidity": self.liquidity,
+            "adjust": self.adjust,
             "csv_file": self.csv_file,
             "no_fetch": self.no_fetch,
         }
@@ -84,6 +88,7 @@ _MARKET_FIELDS = (
     "commission",
     "fill_at",
     "liquidity",
+    "adjust",
     "params",
 )
 
@@ -145,6 +150,15 @@ MARKET_OPTIONS: list[Decorator] = [
         show_default=True,
         help="bar-volume = Nautilus's bar execution (a quarter of a bar's volume fills at the close, the "
         "bar's volume at the open, the rest one tick worse); unlimited = every order fills whole.",
+    ),
+    click.option(
+        "--adjust",
+        type=click.Choice(ADJUST_MODES, case_sensitive=False),
+        default=DEFAULT_ADJUST,
+        show_default=True,
+        help="Stored splits and dividends: splits = prices and volumes back-adjusted for splits "
+        "(dividends ignored); total-return = also back-adjusted for dividends; raw = prices as traded, "
+        "dividends credited as cash on the ex-date (a split inside the period is refused).",
     ),
     click.option(
         "--param",

@@ -24,9 +24,11 @@ import pandas as pd
 from ntrader.data.bars import BAR_COLUMNS
 from ntrader.errors import InputError
 
-__all__ = ["ADJUSTMENTS", "adjust_bars", "adjustment_factors", "infer_events"]
+__all__ = ["ADJUSTMENTS", "DEFAULT_ADJUST", "adjust_bars", "adjustment_factors", "infer_events"]
 
 ADJUSTMENTS = ("raw", "splits", "total-return")
+#: Prices continuous across splits (what price-based strategies assume); dividends are income.
+DEFAULT_ADJUST = "splits"
 PRICE_COLUMNS = ("open", "high", "low", "close")
 #: Split ratios told apart from dividends when inferring events (ratio = new shares per old share).
 _SPLIT_RATIOS = np.array([1 / 10, 1 / 5, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 2, 2, 3, 4, 5, 8, 10, 20])
