@@ -291,3 +291,15 @@ def sqlite_url(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     return url
+
+
+def test_recompute_keeps_the_portfolio_block(database_url: str) -> None:
+    run_id, _, _ = save_portfolio_run(database_url, symbols_in_settings=True)
+    before = get_run(run_id, database_url).metrics
+    invoke("report", "recompute", str(run_id), "--risk-free-rate", "0.04")
+    after = get_run(run_id, database_url).metrics
+    # The account's figures are recomputed (a new risk-free rate moves the Sharpe ratio) ...
+    assert after["conventions"]["risk_free_rate"] == 0.04 and after["sharpe"] != before["sharpe"]
+    # ... and the portfolio block, which needs every symbol's closes and positions, is kept as stored.
+    assert after["portfolio"] == before["portfolio"]
+    assert "Per symbol" in invoke("report", "summary", str(run_id))

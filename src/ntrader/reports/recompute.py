@@ -58,13 +58,18 @@ def recompute_runs(
             results.append(Recomputed(record.id, error="no stored equity curve"))
             continue
         trades = load_trades(record.id, url)
-        closes = _closes(record, url) if reload_bars else None
+        block = record.metrics.get("portfolio")
+        # A portfolio run has no one symbol to buy and hold: its stored figure (and block) stay.
+        closes = _closes(record, url) if reload_bars and block is None else None
         try:
             metrics = recompute(record, equity, trades, closes, risk_free_rate)
         except NtraderError as exc:
             results.append(Recomputed(record.id, error=str(exc)))
             continue
         new = metrics.to_json_dict()
+        if block is not None:
+            # Per-symbol figures need every symbol's closes and positions, which a run does not store.
+            new["portfolio"] = block
         changed = [key for key in new if not _same(record.metrics.get(key, _MISSING), new[key])]
         # Keys only the old layout had are part of the migration too.
         changed += [key for key in record.metrics if key not in new]
