@@ -33,20 +33,91 @@ def bar_close_takes_rest() -> bool:
     return nautilus_version() > (1, 221)
 
 
-def available_at_close(volume: float, close_takes_rest: bool | None = None) -> int:
-    """Shares of a whole-share instrument that Nautilus's bar execution offers at a bar's close.
-
-    The volume is first rounded to whole shares (half up, as `Quantity` rounds). 1.221: a quarter of it,
-    rounded half up. 1.231 (`compute_bar_quarter_sizes`): the open, high and low get a quarter
-    rounded down (at least one share); the close gets the rest, at least one share. So 397 shares
-    offer 99 at the close on 1.221 and 100 on 1.231.
-    """
-    rest = bar_close_takes_rest() if close_takes_rest is None else close_takes_rest
-    if not rest:
-        return math.floor(volume / 4.0 + 0.5)
+def _offer_sizes(volume: float, close_takes_rest: bool) -> tuple[int, int]:
+    """(open/high/low size, close size) in shares of one bar's trade ticks under bar execution."""
+    if not close_takes_rest:
+        quarter = math.floor(max(volume / 4.0, 1.0) + 0.5)  # max(volume / 4, lot) as a Quantity
+        return quarter, quarter
     whole = math.floor(volume + 0.5)
     quarter = max(whole // 4, 1)
-    return whole - 3 * quarter if 3 * quarter < whole else 1
+    return quarter, (whole - 3 * quarter if 3 * quarter < whole else 1)
+
+
+def available_at_close(volume: float, close_takes_rest: bool | None = None) -> int:
+    """Shares of a whole-share instrument that Nautilus's bar execution offers at a bar's close,
+    when the close is a new price in the bar (it differs from the bar's low; see `CloseOffer`).
+
+    The volume is first rounded to whole shares (half up, as `Quantity` rounds). 1.221: a quarter of it
+    (at least one share). 1.231 (`compute_bar_quarter_sizes`): the open, high and low get a quarter rounded
+    down (at least one share); the close gets the rest, at least one share. So 397 shares offer 99 at the
+    close on 1.221 and 100 on 1.231.
+    """
+    rest = bar_close_takes_rest() if close_takes_rest is None else close_takes_rest
+    return _offer_sizes(volume, rest)[1]
+
+
+class CloseOffer:
+    """What the simulated book offers after each bar, followed bar by bar as the matching engine does.
+
+    Bar execution turns a bar into trade ticks O, H, L, C (high before low), each sent only when its
+    price differs from the last one (the high when above it, the low when below). The book then holds
+    the last tick's size: the close's share when the close was sent, a quarter when the close equals
+    the low, and, for a flat bar that sent nothing, what it held before. An opening trade tick
+    (next-open fills) sets the book to its own price and size.
+    """
+
+    def __init__(self, close_takes_rest: bool | None = None) -> None:
+        self.rest = bar_close_takes_rest() if close_takes_rest is None else close_takes_rest
+        self.last: int | None = None  # raw price of the last tick
+        self.size = 0
+
+    def on_tick(self, price_raw: int, size: float) -> None:
+        self.last, self.size = price_raw, math.floor(size + 0.5)
+
+    def on_bar(self, o: int, h: int, lo: int, c: int, volume: float) -> int:
+        """The bar's raw prices and its volume; returns the shares offered at its close."""
+        quarter, close = _offer_sizes(volume, self.rest)
+        if self.last is None or o != self.last:
+            self.last, self.size = o, quarter
+        if h > self.last:
+            self.last, self.size = h, quarter
+        if lo < self.last:
+            self.last, self.size = lo, quarter
+        if c != self.last:
+            self.last, self.size = c, close
+        return self.size
+
+
+def close_offers(
+    prices_c: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    volume: np.ndarray,
+    open_ticks: bool,
+    close_takes_rest: bool | None = None,
+) -> np.ndarray:
+    """`CloseOffer` over whole arrays (open, high, low, close in cents): shares offered at each close.
+
+    After the open and the high the last price is the high, after the low it is the low (equal to the
+    high in a flat bar). So: the close's share when close != low; a quarter when the bar sent any tick
+    (high > low, or an open that differs from the previous close); otherwise the previous bar's figure.
+    `open_ticks`: an opening trade tick at the bar's open price and volume precedes each bar.
+    """
+    o, h, lo, c = prices_c
+    rest = bar_close_takes_rest() if close_takes_rest is None else close_takes_rest
+    whole = np.floor(volume + 0.5)
+    if rest:
+        quarter = np.maximum(np.floor(whole / 4.0), 1.0)
+        close = np.where(3 * quarter < whole, whole - 3 * quarter, 1.0)
+    else:
+        quarter = np.floor(np.maximum(volume / 4.0, 1.0) + 0.5)
+        close = quarter
+    if open_ticks:
+        # The opening tick set the book to (open, the volume): the bar's open sends nothing.
+        sent, carried = h > lo, np.maximum(whole, 1.0)
+    else:
+        previous = np.concatenate(([-1], c[:-1]))
+        sent, carried = (h > lo) | (o != previous), np.full(len(c), np.nan)
+    offer = np.where(c != lo, close, np.where(sent, quarter, carried))
+    return pd.Series(offer).ffill().fillna(0.0).to_numpy()
 
 
 def _own_float64(values: Any) -> np.ndarray:
@@ -104,4 +175,12 @@ def _check_ohlc(
             raise ValueError(f"{what} (bar {int(np.argmax(bad))})")
 
 
-__all__ = ["at_least", "available_at_close", "bar_close_takes_rest", "nautilus_version", "wrangle_bars"]
+__all__ = [
+    "CloseOffer",
+    "at_least",
+    "available_at_close",
+    "bar_close_takes_rest",
+    "close_offers",
+    "nautilus_version",
+    "wrangle_bars",
+]

@@ -7,6 +7,8 @@ vector engine's copy of it must both follow the installed engine.
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
@@ -16,10 +18,10 @@ from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.backtest.engine import run_engine
-from ntrader.backtest.vector.kernel import _available
+from ntrader.backtest.vector.bars import to_cents
 from ntrader.data import parse_bar_size
 from ntrader.data.mock import generate_bars
-from ntrader.nautilus_compat import available_at_close, bar_close_takes_rest
+from ntrader.nautilus_compat import CloseOffer, available_at_close, close_offers
 
 ORDER = 1_000  # more than any bar below offers at one price
 
@@ -52,8 +54,9 @@ class BuyOnce(Strategy):
             self.submit_order(order)
 
 
-def engine_fill_at_close(volume: float) -> list[tuple[float, float]]:
-    bars = generate_bars("AAPL", "2024-01-01", "2024-01-31").assign(volume=volume)
+def engine_fill_at_close(volume: float, bars: pd.DataFrame | None = None) -> list[tuple[float, float]]:
+    if bars is None:
+        bars = generate_bars("AAPL", "2024-01-01", "2024-01-31").assign(volume=volume)
     result = run_engine(
         bars,
         symbol="AAPL",
@@ -73,7 +76,50 @@ def test_the_first_fill_at_the_close_is_what_the_engine_offers(volume: float):
     assert fills[0][0] == offered
     # The rest fills one tick (cent) worse.
     assert all(round((p - fills[0][1]) * 100) == 1 for _, p in fills[1:])
-    assert _available(volume, False, False, bar_close_takes_rest()) == offered
+    bars = generate_bars("AAPL", "2024-01-01", "2024-01-31").assign(volume=volume)
+    assert offers_of(bars)[2] == offered  # the vector engine's figure for the order's bar
+
+
+def offers_of(bars: pd.DataFrame) -> list[int]:
+    """The vector engine's close offers, checked equal to the strategy's bar-by-bar `CloseOffer`."""
+    cents = tuple(to_cents(bars[c].to_numpy()) for c in ("open", "high", "low", "close"))
+    vector = close_offers(cents, bars["volume"].to_numpy(), open_ticks=False)
+    book = CloseOffer()
+    by_bar = [
+        book.on_bar(*(int(a[i]) for a in cents), float(bars["volume"].iloc[i])) for i in range(len(bars))
+    ]
+    assert vector.tolist() == by_bar
+    return by_bar
+
+
+def test_a_close_at_the_low_offers_the_lows_quarter():
+    bars = generate_bars("AAPL", "2024-01-01", "2024-01-31").assign(volume=401.0)
+    bars.iloc[2, bars.columns.get_loc("close")] = bars["low"].iloc[2]  # the order's bar
+    quarter = 100  # 401 / 4 rounded, and rounded down: the same on both versions
+    assert engine_fill_at_close(0, bars)[0][0] == quarter == offers_of(bars)[2]
+
+
+def test_a_flat_bar_keeps_what_the_book_held_before():
+    bars = generate_bars("AAPL", "2024-01-01", "2024-01-31").assign(volume=401.0)
+    bars.iloc[1, bars.columns.get_loc("low")] = bars[["open", "close"]].iloc[1].min() - 0.05  # close > low
+    flat = bars["close"].iloc[1]  # the order's bar sends no tick: open = high = low = close = last price
+    for column in ("open", "high", "low", "close"):
+        bars.iloc[2, bars.columns.get_loc(column)] = flat
+    bars.iloc[2, bars.columns.get_loc("volume")] = 9.0
+    before = available_at_close(401.0)  # the previous bar's close
+    assert engine_fill_at_close(0, bars)[0][0] == before == offers_of(bars)[2]
+
+
+def test_vector_and_bar_by_bar_offers_agree_on_ties_and_thin_bars():
+    rng = np.random.default_rng(5)
+    bars = generate_bars("AAPL", "2022-01-01", "2023-12-31")
+    steps = rng.choice([0.0, 0.0, 0.01, -0.01], size=(len(bars), 3))
+    bars["open"] = bars["close"].shift(1).fillna(bars["close"]) + steps[:, 0] * (steps[:, 1] != 0)
+    bars["high"] = bars[["open", "close"]].max(axis=1) + np.abs(steps[:, 1])
+    bars["low"] = bars[["open", "close"]].min(axis=1) - np.abs(steps[:, 2])
+    bars["volume"] = rng.integers(0, 40, size=len(bars)).astype("float64")
+    offers = offers_of(bars.round(2))
+    assert len(set(offers)) > 5
 
 
 def test_the_two_rules_differ_where_the_issue_says():

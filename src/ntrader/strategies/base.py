@@ -34,7 +34,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
-from ntrader.nautilus_compat import available_at_close
+from ntrader.nautilus_compat import CloseOffer, available_at_close
 from ntrader.strategies.bounds import check_bounds
 
 if TYPE_CHECKING:
@@ -125,6 +125,9 @@ class SignalStrategy(Strategy):
         self.unfilled_at_end = 0
         self._pending: str | None = None
         self._last_volume = 0.0
+        # What the engine's book offers at the bar's close (bar execution), followed bar by bar.
+        self._book = CloseOffer()
+        self._close_offer = 0
         self._on_last_bar = False
 
     def on_start(self) -> None:
@@ -144,6 +147,9 @@ class SignalStrategy(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         self._last_volume = bar.volume.as_double()
+        self._close_offer = self._book.on_bar(
+            bar.open.raw, bar.high.raw, bar.low.raw, bar.close.raw, self._last_volume
+        )
         self._on_last_bar = (
             self.execution.last_bar_ns is not None and bar.ts_event >= self.execution.last_bar_ns
         )
@@ -151,6 +157,7 @@ class SignalStrategy(Strategy):
 
     def on_trade_tick(self, tick: TradeTick) -> None:
         """The next bar's opening tick (next-open fills): carry out the decision waiting for it."""
+        self._book.on_tick(tick.price.raw, tick.size.as_double())
         intent, self._pending = self._pending, None
         if intent is None:
             return
@@ -266,7 +273,9 @@ class SignalStrategy(Strategy):
         available = (
             None
             if self.execution.unlimited_liquidity
-            else available_at_price(self._last_volume, self.execution.next_open)
+            else available_at_price(self._last_volume, True)
+            if self.execution.next_open
+            else self._close_offer
         )
         costs = self.execution.costs
         return affordable_quantity(

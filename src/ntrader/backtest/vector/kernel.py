@@ -104,18 +104,13 @@ def _affordable(target, px, cash, available, month_volume, terms):  # type: igno
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _available(volume, at_open, unlimited, close_rest):  # type: ignore[no-untyped-def]
-    """`available_at_price` of `ntrader.strategies.base` (-1: unlimited); `close_rest`: the close
-    gets what the three quarters before it left (Nautilus 1.231), else a rounded quarter (1.221)."""
+def _available(volume, at_open, unlimited):  # type: ignore[no-untyped-def]
+    """Shares an opening trade tick offers (-1: unlimited); closes: `VectorBars.close_offer`."""
     if unlimited:
         return -1
     if at_open:
         return max(math.floor(volume + 0.5), 1)
-    if close_rest:
-        whole = math.floor(volume + 0.5)
-        quarter = max(whole // 4, 1)
-        return whole - 3 * quarter if 3 * quarter < whole else 1
-    return math.floor(volume / 4.0 + 0.5)
+    return volume
 
 
 @numba.njit(cache=True, nogil=True)
@@ -125,15 +120,14 @@ def _simulate(signals, bars, flags, capital_c, pct, terms, trade_from, out):  # 
     decisions skipped at the end).
 
     `signals`: (entry bars, exit bars); `bars`: `VectorBars.kernel_arrays()`; `flags`: (next_open,
-    unlimited liquidity, liquidate at the last close, the close takes the bar's rest: see
-    `_available`); `terms`: `CommissionTerms.kernel`; `out`: (fills, equity, daily). Cash and
-    position change only on signal bars and the bars after them (next-open fills), so the loop
-    jumps from event to event and marks the bars in between in a
+    unlimited liquidity, liquidate at the last close); `terms`: `CommissionTerms.kernel`; `out`:
+    (fills, equity, daily). Cash and position change only on signal bars and the bars after them
+    (next-open fills), so the loop jumps from event to event and marks the bars in between in a
     tight inner loop.
     """
     entry, exit_ = signals
-    close_c, open_c, close_f, open_f, volume, month_close, month_open, day_end = bars
-    next_open, unlimited, liquidate, close_rest = flags
+    close_c, open_c, close_f, open_f, volume, close_offer, month_close, month_open, day_end = bars
+    next_open, unlimited, liquidate = flags
     fills, equity, daily = out
     n = len(close_c)
     cash = capital_c
@@ -173,7 +167,7 @@ def _simulate(signals, bars, flags, capital_c, pct, terms, trade_from, out):  # 
             if month_open[i] != month:
                 month = month_open[i]
                 month_volume = 0
-            available = _available(volume[i], True, unlimited, close_rest)
+            available = _available(volume[i], True, unlimited)
             qty = pos
             if pending > 0:
                 balance = (float(cash) * 1e14) / 1e16
@@ -206,7 +200,7 @@ def _simulate(signals, bars, flags, capital_c, pct, terms, trade_from, out):  # 
                 skipped += 1  # no next open: unfilled at end
         elif side != 0:
             qty = pos
-            available = _available(volume[i], False, unlimited, close_rest)
+            available = _available(close_offer[i], False, unlimited)
             if month_close[i] != month:
                 month = month_close[i]
                 month_volume = 0

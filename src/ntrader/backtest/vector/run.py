@@ -23,7 +23,6 @@ from ntrader.backtest.vector.kernel import FILL_COLUMNS, _simulate
 from ntrader.backtest.vector.signals import VectorStrategy, signal_function
 from ntrader.data.bars import BarSize
 from ntrader.errors import InputError
-from ntrader.nautilus_compat import bar_close_takes_rest
 from ntrader.strategies.signals import SignalCache
 
 ENGINE_VERSION = "ntrader vector screen 1"
@@ -66,19 +65,19 @@ class MarketKeywords(TypedDict, total=False):
 
 def market_of(bars: pd.DataFrame | VectorBars, market: MarketKeywords) -> tuple[VectorBars, VectorSettings]:
     """The bars as arrays and the settings, from the keywords (defaults: 100 000, ibkr-fixed, close)."""
-    if isinstance(bars, VectorBars):
-        vb = bars
-    else:
-        bar_size = market.get("bar_size")
-        if bar_size is None:
-            raise InputError("bar_size is required with a bar frame")
-        vb = prepare_bars(bars, bar_size)
     settings = market.get("settings") or VectorSettings.of(
         market.get("capital", 100_000.0),
         market.get("commission", "ibkr-fixed"),
         market.get("fill_at", "close"),
         market.get("liquidity", DEFAULT_LIQUIDITY),
     )
+    if isinstance(bars, VectorBars):
+        vb = bars
+    else:
+        bar_size = market.get("bar_size")
+        if bar_size is None:
+            raise InputError("bar_size is required with a bar frame")
+        vb = prepare_bars(bars, bar_size, next_open=settings.fill_at == FILL_NEXT_OPEN)
     return vb, settings
 
 
@@ -137,12 +136,7 @@ def run_one(
     fills = np.zeros((4 * (len(entry) + 1) if detail else 0, FILL_COLUMNS), dtype=np.int64)
     equity = np.zeros(bars.n if detail else 0)
     daily = np.zeros(len(bars.day_end))
-    flags = (
-        settings.fill_at == FILL_NEXT_OPEN,
-        settings.liquidity == LIQUIDITY_UNLIMITED,
-        rules.liquidate,
-        bar_close_takes_rest(),
-    )
+    flags = (settings.fill_at == FILL_NEXT_OPEN, settings.liquidity == LIQUIDITY_UNLIMITED, rules.liquidate)
     n_fills, cash, pos, max_dd, ruined, split, skipped = _simulate(
         (entry, exit_),
         bars.kernel_arrays(),
@@ -194,7 +188,7 @@ def fills_of(bars: VectorBars, run: VectorRun, settings: VectorSettings) -> list
         stamp = bars.open_times[i] if at_open else bars.close_times[i]
         out.append(
             Fill(
-                timestamp=pd.Timestamp(stamp),
+                timestamp=pd.Timestamp(stamp).as_unit("ns"),  # as the engine stamps them (pandas 3: us)
                 side="BUY" if side > 0 else "SELL",
                 # As Nautilus reports them: Quantity/Price/Money.as_double() of the fixed-point raw.
                 quantity=(float(qty) * RAW_SCALE) / RAW_SCALE,
