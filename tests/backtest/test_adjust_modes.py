@@ -66,7 +66,7 @@ def test_the_default_is_splits_and_each_mode_adjusts_the_stored_bars(database_ur
 
 
 def test_raw_refuses_a_split_inside_the_period_and_hands_the_dividends_to_the_engine(database_url):
-    bars, _, dividends = store_adj(database_url)
+    bars, _, _ = store_adj(database_url)
     with pytest.raises(InputError) as caught:
         prepare(request("raw"))
     assert str(caught.value) == (

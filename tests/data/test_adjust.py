@@ -41,30 +41,64 @@ def test_splits_mode_makes_the_series_continuous_and_keeps_the_newest_bars():
     pd.testing.assert_frame_equal(adjust_bars(bars, splits, dividends, "raw"), bars)
 
 
-def test_total_return_equals_a_holder_who_reinvests_dividends_and_gets_split_shares():
+def test_total_return_pnl_of_any_holding_is_the_price_change_plus_the_cash_dividends():
     bars, splits, dividends = raw_series()
     adjusted = adjust_bars(bars, splits, dividends, "total-return")
-    # A holder, simulated event by event on the raw bars: 100 shares bought at the first close; the
-    # split multiplies the shares, each dividend is reinvested at the ex-date's close.
+    # A holder, simulated event by event on the raw bars: N shares held from bar a to bar b (N counted
+    # in today's shares); the split multiplies the shares held, each dividend is paid in cash.
     close = bars["close"]
-    shares = 100.0
-    for day in sorted({*splits.index, *dividends.index}):
-        shares *= splits.get(day, 1.0)
-        shares += shares * dividends.get(day, 0.0) / close[day]
-    holder = shares * close.iloc[-1] / (100.0 * close.iloc[0])
-    adjusted_growth = adjusted["close"].iloc[-1] / adjusted["close"].iloc[0]
-    assert adjusted_growth == pytest.approx(holder, rel=1e-12)
-    # Over each ex-date, the adjusted return is the total return (close + dividend) / previous close.
+    for a, b in [(0, len(bars) - 1), (10, 120), (150, 200), (30, 31)]:
+        later_splits = splits[splits.index > close.index[a]].prod()
+        shares = start_shares = 100.0 / later_splits  # 100 of today's shares, as held at bar a
+        cash = 0.0
+        for day in close.index[a + 1 : b + 1]:
+            shares *= splits.get(day, 1.0)
+            cash += shares * dividends.get(day, 0.0)
+        holder = shares * close.iloc[b] + cash - start_shares * close.iloc[a]
+        adjusted_pnl = 100.0 * (adjusted["close"].iloc[b] - adjusted["close"].iloc[a])
+        assert adjusted_pnl == pytest.approx(holder, abs=1e-9), (a, b)
+    # Over each ex-date, the adjusted price change is the price change plus the dividend (today's basis).
     for day in dividends.index:
         i = bars.index.get_loc(day)
-        expected = (close.iloc[i] + dividends[day]) / close.iloc[i - 1]
-        assert adjusted["close"].iloc[i] / adjusted["close"].iloc[i - 1] == pytest.approx(expected, rel=1e-12)
+        basis = 4.0 if day < SPLIT_DAY else 1.0
+        expected = (close.iloc[i] + dividends[day] - close.iloc[i - 1]) / basis
+        assert adjusted["close"].iloc[i] - adjusted["close"].iloc[i - 1] == pytest.approx(expected, abs=1e-12)
+    # The newest bars are as traded; high, low and open move with the close; volume is split-adjusted only.
     assert adjusted["close"].iloc[-1] == close.iloc[-1]
+    shift = adjust_bars(bars, splits, dividends, "splits") - adjusted
+    np.testing.assert_allclose(
+        shift[["open", "high", "low"]].to_numpy(), np.repeat(shift[["close"]].to_numpy(), 3, axis=1)
+    )
+    assert (shift["volume"] == 0).all() and shift["close"].iloc[0] == pytest.approx(0.8 / 4 * 2 + 0.2 * 2)
+
+
+def test_a_total_return_adjustment_that_would_reach_zero_is_refused():
+    bars, _, _ = raw_series()
+    big = pd.Series([2 * bars["close"].max()], index=bars.index[-1:])
+    with pytest.raises(
+        InputError, match=r"total-return: dividends after 20\d\d-\d\d-\d\d exceed the price then"
+    ):
+        adjust_bars(bars.iloc[: len(bars)], None, big, "total-return")
+
+
+def vendor_adj_close(close: pd.Series, splits: pd.Series, dividends: pd.Series) -> pd.Series:
+    """A vendor's adjusted close (multiplicative: prices before an ex-date times (1 - dividend / previous
+    close), divided by later split ratios), computed event by event."""
+    factor = pd.Series(1.0, index=close.index)
+    for day in sorted({*splits.index, *dividends.index}, reverse=True):
+        i = close.index.get_loc(day)
+        step = (
+            1.0
+            / splits.get(day, 1.0)
+            * (1 - dividends.get(day, 0.0) / close.iloc[i - 1] / splits.get(day, 1.0))
+        )
+        factor.iloc[:i] *= step
+    return close * factor
 
 
 def test_events_are_inferred_back_from_an_adjusted_close():
     bars, splits, dividends = raw_series()
-    adj_close = adjust_bars(bars, splits, dividends, "total-return")["close"]
+    adj_close = vendor_adj_close(bars["close"], splits, dividends)
     found_splits, found_dividends = infer_events(bars["close"], adj_close)
     pd.testing.assert_series_equal(found_splits, splits, check_names=False, check_freq=False)
     np.testing.assert_allclose(found_dividends.to_numpy(), dividends.to_numpy(), rtol=1e-9)

@@ -6,11 +6,14 @@ Modes (the `--adjust` choices):
 - ``splits``: back-adjusted for splits: every bar before a split's ex-date has its prices divided by
   the split ratio (4.0 for a 4:1 split) and its volume multiplied by it, so the series is continuous
   and the newest bars are as traded.
-- ``total-return``: also back-adjusted for cash dividends: bars before an ex-date are multiplied by
-  ``close / (close + dividend)`` (the ex-date's close), so a bar's return over an ex-date is
-  ``(close + dividend) / previous close - 1``: buy & hold on these prices is exactly a holder who
-  reinvests each dividend at the ex-date's close. (Vendors' ``1 - dividend / previous close`` differs
-  at second order; `infer_events` reads either within its tolerance.)
+- ``total-return``: split-adjusted, and back-adjusted for cash dividends *additively*: each
+  dividend (in today's shares) is subtracted from every bar before its ex-date. So the P&L of any
+  fixed number of shares between two bars is exactly the price change plus the cash dividends a
+  holder was paid in between: buy & hold on these prices equals buy & hold on raw prices with the
+  dividends credited as cash, to the cent. (Vendors' multiplicative ``adj_close`` instead keeps
+  percentage returns and assumes the dividend is reinvested; it drifts from the cash holder at second
+  order. Additive adjustment overstates early percentage returns slightly, and is refused where it
+  would bring a price to zero.)
 
 Events are Series indexed by the ex-date's bar timestamp (UTC, a bar of the frame): split ratios,
 dividends in cash per share (of the basis as traded on that date). All work is vectorized.
@@ -47,10 +50,17 @@ def _on_bars(events: pd.Series | None, index: pd.DatetimeIndex, what: str) -> np
     return out
 
 
+def _later(step: np.ndarray, combine: str) -> np.ndarray:
+    """Per bar, the product (or sum) of `step` over all *later* bars."""
+    later = np.concatenate((step[1:], [1.0 if combine == "prod" else 0.0]))
+    return (np.cumprod(later[::-1]) if combine == "prod" else np.cumsum(later[::-1]))[::-1]
+
+
 def adjustment_factors(
     frame: pd.DataFrame, splits: pd.Series | None, dividends: pd.Series | None, mode: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bar price and volume multipliers for `mode` (1.0 on and after the last event)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bar price multiplier, volume multiplier and price offset for `mode`: adjusted price =
+    price × multiplier − offset (1, 1, 0 on and after the last event)."""
     if mode not in ADJUSTMENTS:
         raise InputError(f"adjustment must be one of {', '.join(ADJUSTMENTS)}, got {mode!r}")
     index = pd.DatetimeIndex(frame.index)
@@ -59,20 +69,17 @@ def adjustment_factors(
     ratio = np.where(ratio == 0, 1.0, ratio)
     if (ratio <= 0).any():
         raise InputError("split ratios must be positive (4.0 for a 4:1 split)")
-    step = np.ones(n)  # the price factor applied to every bar *before* bar i
-    volume_step = np.ones(n)
-    if mode != "raw":
-        step, volume_step = 1.0 / ratio, ratio.copy()
+    if mode == "raw":
+        return np.ones(n), np.ones(n), np.zeros(n)
+    price, volume = _later(1.0 / ratio, "prod"), _later(ratio, "prod")
+    offset = np.zeros(n)
     if mode == "total-return":
         cash = _on_bars(dividends, index, "a dividend")
         if (cash < 0).any():
             raise InputError("dividends must not be negative")
-        close = frame["close"].to_numpy(dtype="float64")
-        step = step * close / (close + cash)
-    # Bar i is scaled by the product of the steps of all later bars (reverse cumulative product).
-    later = np.concatenate((step[1:], [1.0]))
-    later_volume = np.concatenate((volume_step[1:], [1.0]))
-    return np.cumprod(later[::-1])[::-1], np.cumprod(later_volume[::-1])[::-1]
+        # A dividend paid on bar j, per share as traded then, is cash × price[j] per share of today.
+        offset = _later(cash * price, "sum")
+    return price, volume, offset
 
 
 def adjust_bars(
@@ -82,12 +89,24 @@ def adjust_bars(
     mode: str = "splits",
 ) -> pd.DataFrame:
     """A copy of the bar frame back-adjusted for `mode` (``raw`` returns the bars unchanged)."""
-    price, volume = adjustment_factors(frame, splits, dividends, mode)
+    price, volume, offset = adjustment_factors(frame, splits, dividends, mode)
     out = frame.copy()
     for name in PRICE_COLUMNS:
-        out[name] = frame[name].to_numpy(dtype="float64") * price
+        out[name] = frame[name].to_numpy(dtype="float64") * price - offset
+    low = out["low"].to_numpy()
+    if (low <= 0).any():
+        at = int(np.flatnonzero(low <= 0)[-1])
+        raise InputError(
+            f"total-return: dividends after {_day(frame, at)} exceed the price then "
+            f"({frame['low'].iloc[at] * price[at]:.2f} in today's shares); use a shorter period or "
+            "--adjust splits"
+        )
     out["volume"] = frame["volume"].to_numpy(dtype="float64") * volume
     return out[[*BAR_COLUMNS, *(c for c in frame.columns if c not in BAR_COLUMNS)]]
+
+
+def _day(frame: pd.DataFrame, at: int) -> str:
+    return str(pd.DatetimeIndex(frame.index)[at].date())
 
 
 def infer_events(
@@ -95,7 +114,8 @@ def infer_events(
 ) -> tuple[pd.Series, pd.Series]:
     """Splits and dividends from a raw close and a split-and-dividend-adjusted close (a vendor's
     adj_close, IB's ADJUSTED_LAST): where the ratio adj/close changes between two bars, the change
-    near a split ratio is a split, otherwise a dividend of ``close × (ratio change − 1)``.
+    near a split ratio is a split, otherwise a dividend of ``previous close × (1 − 1 / ratio change)``
+    (the vendors' convention: prices before the ex-date times ``1 − dividend / previous close``).
 
     Returns (splits, dividends) indexed by the ex-date bars, in the basis as traded on those dates.
     """
@@ -108,5 +128,5 @@ def infer_events(
     index = pd.DatetimeIndex(close.index)
     splits = pd.Series(nearest[is_split], index=index[moved[is_split]], name="split")
     at = moved[~is_split]
-    dividends = pd.Series(raw[at] * (change[at - 1] - 1), index=index[at], name="dividend")
+    dividends = pd.Series(raw[at - 1] * (1 - 1 / change[at - 1]), index=index[at], name="dividend")
     return splits, dividends
