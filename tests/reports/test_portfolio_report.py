@@ -31,6 +31,7 @@ from tests.reports import browse, make_run
 
 SYMBOLS = ("AAPL", "MSFT", "SPY")
 CAPITAL = 100_000.0
+END = date(2023, 6, 30)
 COMMISSION = 1.0
 # (symbol, bar number, signed shares): filled at that bar's close. MSFT's last entry stays open,
 # SPY is a short round trip.
@@ -51,25 +52,27 @@ def invoke(*args: str) -> str:
     return result.output
 
 
-def account(url: str) -> dict:
-    """The mock closes of the three symbols and the account the fills make of them."""
+def account(
+    url: str, fills: list[tuple[str, int, int]] = FILLS, symbols: tuple[str, ...] = SYMBOLS, end: date = END
+) -> dict:
+    """The mock closes of the symbols and the account the fills make of them."""
     size = parse_bar_size("1-DAY")
-    period = Period(date(2023, 1, 1), date(2023, 6, 30))
+    period = Period(date(2023, 1, 1) if end == END else date(end.year - 2, 1, 1), end)
     series = {}
-    for symbol in SYMBOLS:
+    for symbol in symbols:
         bars = load_bars(symbol, period, data_source="mock", bar_size=size, database_url=url)
         index = size.close_times(pd.DatetimeIndex(bars.index))
         series[symbol] = pd.Series(bars["close"].to_numpy(dtype="float64"), index=index)
     closes = pd.DataFrame(series).sort_index().ffill()
-    flows = pd.DataFrame(0.0, index=closes.index, columns=list(SYMBOLS))
-    trades_in = pd.DataFrame(0.0, index=closes.index, columns=list(SYMBOLS))
-    for symbol, bar, qty in FILLS:
-        trades_in.iloc[bar, SYMBOLS.index(symbol)] += qty
-        flows.iloc[bar, SYMBOLS.index(symbol)] -= qty * closes[symbol].iloc[bar] + COMMISSION
+    flows = pd.DataFrame(0.0, index=closes.index, columns=list(symbols))
+    trades_in = pd.DataFrame(0.0, index=closes.index, columns=list(symbols))
+    for symbol, bar, qty in fills:
+        trades_in.iloc[bar, symbols.index(symbol)] += qty
+        flows.iloc[bar, symbols.index(symbol)] -= qty * closes[symbol].iloc[bar] + COMMISSION
     positions = trades_in.cumsum()
     equity = CAPITAL + flows.cumsum().sum(axis=1) + (positions * closes).sum(axis=1)
     # Each symbol's P&L from the account alone: its cash flows plus what it still holds.
-    pnl = {s: float(flows[s].sum() + positions[s].iloc[-1] * closes[s].iloc[-1]) for s in SYMBOLS}
+    pnl = {s: float(flows[s].sum() + positions[s].iloc[-1] * closes[s].iloc[-1]) for s in symbols}
     return {"closes": closes, "positions": positions, "equity": equity, "pnl": pnl}
 
 
@@ -303,3 +306,88 @@ def test_recompute_keeps_the_portfolio_block(database_url: str) -> None:
     # ... and the portfolio block, which needs every symbol's closes and positions, is kept as stored.
     assert after["portfolio"] == before["portfolio"]
     assert "Per symbol" in invoke("report", "summary", str(run_id))
+
+
+# Runs after the page's scripts: zoom AAPL's price chart into a few days, note what it shows.
+PROBE = """<script>
+setTimeout(function () {
+  var gd = document.getElementById("price-AAPL");
+  var body = document.body;
+  body.setAttribute("data-probe-before", gd.getAttribute("data-trade-markers"));
+  var x0 = new Date(gd.data[0].x[0]).getTime();
+  Plotly.relayout(gd, {"xaxis.range": [new Date(x0), new Date(x0 + 6 * 86400000)]}).then(function () {
+    body.setAttribute("data-probe-after", gd.getAttribute("data-trade-markers"));
+  });
+}, 1500);
+</script>"""
+
+
+def test_a_symbol_with_many_trades_groups_its_markers_until_zoomed(sqlite_url: str, tmp_path: Path) -> None:
+    from ntrader.reports import load_report, render_run_html
+    from ntrader.reports.trades_html import MAX_TRADE_MARKERS
+
+    symbols = ("AAPL", "MSFT")
+    count = MAX_TRADE_MARKERS + 60
+    fills = [("AAPL", bar, qty) for i in range(count) for bar, qty in ((2 * i, 10), (2 * i + 1, -10))]
+    fills += [("MSFT", 3, 5), ("MSFT", 100, -5)]
+    book = account(sqlite_url, sorted(fills, key=lambda f: f[1]), symbols, date(2023, 12, 31))
+    closes, equity = book["closes"], book["equity"]
+    t = closes.index
+    rows = [("AAPL", 2 * i, 2 * i + 1, 10.0) for i in range(count)] + [("MSFT", 3, 100, 5.0)]
+    trades = pd.DataFrame(
+        [
+            {
+                "symbol": s,
+                "side": "LONG",
+                "quantity": q,
+                "entry_time": t[a],
+                "entry_price": closes[s].iloc[a],
+                "exit_time": t[b],
+                "exit_price": closes[s].iloc[b],
+                "pnl": (closes[s].iloc[b] - closes[s].iloc[a]) * q - 2 * COMMISSION,
+                "commission": 2 * COMMISSION,
+            }
+            for s, a, b, q in rows
+        ]
+    ).sort_values("entry_time", kind="stable", ignore_index=True)
+    block = portfolio_metrics(
+        trades=trades,
+        equity=equity,
+        closes=closes,
+        positions=book["positions"],
+        capital=CAPITAL,
+        periods_per_year=252,
+    )
+    assert {r["symbol"]: r["pnl"] for r in block["per_symbol"]} == pytest.approx(book["pnl"], abs=1e-6)
+    run_id = save_run(
+        NewRun(
+            strategy="sma",
+            params={},
+            symbol="AAPL,MSFT",
+            bar_type="AAPL.NASDAQ-1-DAY-LAST-EXTERNAL",
+            data_source="mock",
+            start=datetime(2021, 1, 1, tzinfo=UTC),
+            end=datetime(2023, 12, 31, tzinfo=UTC),
+            bars=len(closes),
+            capital=CAPITAL,
+            final_equity=float(equity.iloc[-1]),
+            settings={"bar_size": "1-DAY"},
+            metrics={**compute_metrics(equity, trades, capital=CAPITAL).to_json_dict(), "portfolio": block},
+            engine_version="test",
+            trades=trades,
+            equity=equity,
+            symbols=symbols,
+        ),
+        url=sqlite_url,
+    )
+    page = tmp_path / "busy.html"
+    page.write_text(
+        render_run_html(load_report(run_id, url=sqlite_url)).replace("</main>", PROBE + "</main>")
+    )
+    dom = browse(page, tmp_path)
+    tag = re.search(r"<body[^>]*>", dom)
+    assert tag and 'data-report-status="rendered"' in tag.group(0), tag
+    # AAPL's chart starts with grouped markers and shows each trade once zoomed in; MSFT's has two.
+    assert 'data-probe-before="grouped"' in tag.group(0) and 'data-probe-after="each"' in tag.group(0)
+    assert f"AAPL price with its entries and exits ({count} trades)" in dom
+    assert "MSFT price with its entries and exits (1 trades)" in dom

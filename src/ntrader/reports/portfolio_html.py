@@ -146,8 +146,7 @@ def price_figure(report: RunReport, view: PortfolioView, symbol: str) -> go.Figu
     if closes is None:
         return None
     fig = go.Figure(_line(_thin(closes), symbol, "#374151"))
-    trades = report.trades
-    own = trades[trades["symbol"].astype(str) == symbol] if "symbol" in trades.columns else trades.iloc[0:0]
+    own = symbol_trades(report, symbol)
     for trace in trade_traces(own, COLORS):
         fig.add_trace(trace)
     fig.update_layout(
@@ -158,6 +157,14 @@ def price_figure(report: RunReport, view: PortfolioView, symbol: str) -> go.Figu
         **_LAYOUT,
     )
     return fig
+
+
+def symbol_trades(report: RunReport, symbol: str) -> Any:
+    """The run's trades in ``symbol``."""
+    trades = report.trades
+    if "symbol" not in trades.columns:
+        return trades.iloc[0:0]
+    return trades[trades["symbol"].astype(str) == symbol]
 
 
 def per_symbol_html(block: dict[str, Any]) -> str:
@@ -180,6 +187,7 @@ def per_symbol_html(block: dict[str, Any]) -> str:
 def portfolio_cards(report: RunReport, figure_html: Callable[..., str]) -> tuple[list[str], int]:
     """HTML cards of a portfolio run and how many charts they hold (plotly.js already on the page)."""
     from ntrader.reports.html import kv_table
+    from ntrader.reports.trades_html import zoom_script
 
     view = report.portfolio
     assert view is not None
@@ -202,6 +210,10 @@ def portfolio_cards(report: RunReport, figure_html: Callable[..., str]) -> tuple
         f'<div class="card" id="portfolio-conventions"><h2>Portfolio conventions</h2>'
         f"{kv_table(convention_rows(block))}</div>",
         "</div>",
-        *(f'<div class="card">{chart(fig, chart_id(symbol))}</div>' for symbol, fig in drawn),
+        *(
+            f'<div class="card">{chart(fig, chart_id(symbol))}'
+            f"{zoom_script(chart_id(symbol), symbol_trades(report, symbol))}</div>"
+            for symbol, fig in drawn
+        ),
     ]
     return cards, 3 + len(drawn)
