@@ -159,6 +159,16 @@ def wrangle_bars(frame: pd.DataFrame, bar_type: Any, instrument: Any, ts_init_de
     )
 
 
+class BarWrangler:
+    """`BarDataWrangler`'s interface over `wrangle_bars` (works with pandas 3)."""
+
+    def __init__(self, bar_type: Any, instrument: Any) -> None:
+        self.bar_type, self.instrument = bar_type, instrument
+
+    def process(self, data: pd.DataFrame, ts_init_delta: int = 0) -> list[Any]:
+        return wrangle_bars(data, self.bar_type, self.instrument, ts_init_delta)
+
+
 def _check_ohlc(
     opens: np.ndarray, highs: np.ndarray, lows: np.ndarray, closes: np.ndarray, precision: int
 ) -> None:
@@ -176,6 +186,7 @@ def _check_ohlc(
 
 
 __all__ = [
+    "BarWrangler",
     "CloseOffer",
     "at_least",
     "available_at_close",

@@ -25,6 +25,7 @@ import pandas as pd
 from ntrader.config import get_settings
 from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars
 from ntrader.ibkr.locking import LOCK_NAME, atomic_write, exclusive
+from ntrader.nautilus_compat import BarWrangler
 
 __all__ = [
     "MANIFEST_NAME",
@@ -170,7 +171,6 @@ def write_catalog_bars(
     finish or undo a write that a crash interrupted. Call under ``catalog_lock``.
     """
     from nautilus_trader.model.data import Bar, BarType
-    from nautilus_trader.persistence.wranglers import BarDataWrangler
 
     if frame.empty:
         return 0
@@ -184,7 +184,7 @@ def write_catalog_bars(
     inits = _ns(new.index) + delta
     lo, hi = int(inits.min()), int(inits.max())
     touches = any(a <= hi and lo <= b for a, b in intervals)
-    wrangler = BarDataWrangler(BarType.from_str(bar_type), instrument)
+    wrangler = BarWrangler(BarType.from_str(bar_type), instrument)
     directory = Path(catalog._make_path(Bar, bar_type))
     old = sorted(directory.glob("*.parquet"))
     journal = _journal_path(catalog)
@@ -208,13 +208,12 @@ def replace_catalog_bars(
     the old ones removed), so a crash leaves the old series or the new one. Call under ``catalog_lock``.
     """
     from nautilus_trader.model.data import Bar, BarType
-    from nautilus_trader.persistence.wranglers import BarDataWrangler
 
     if frame.empty:
         raise ValueError("replace_catalog_bars needs bars to store")
     recover(catalog)
     frame = frame.loc[~frame.index.duplicated(keep="last"), BAR_COLUMNS].sort_index()
-    wrangler = BarDataWrangler(BarType.from_str(bar_type), instrument)
+    wrangler = BarWrangler(BarType.from_str(bar_type), instrument)
     directory = Path(catalog._make_path(Bar, bar_type))
     old = sorted(directory.glob("*.parquet"))
     _rewrite(catalog, wrangler, directory, old, frame, _ts_init_delta(size))
