@@ -249,7 +249,22 @@ def _run_nautilus(
         workers=plan.workers,
         ray_address=plan.ray_address,
         progress=_reporter(progress, phase, len(combos)),
+        bar_progress=_bar_reporter(progress, f"{phase}-bars"),
     )
+
+
+def _bar_reporter(progress: ProgressCallback | None, phase: str) -> Callable[[int, int], None] | None:
+    """The runs' summed bar counts (done, total) as the (phase, advance, total) the display takes."""
+    if progress is None:
+        return None
+    sent = 0
+
+    def report(done: int, total: int) -> None:
+        nonlocal sent
+        progress(phase, done - sent, total)
+        sent = done
+
+    return report
 
 
 def _verdict(

@@ -25,23 +25,64 @@ from ntrader.cli.render import err_console
 PROGRESS_MIN_ROWS = 100_000
 
 
+class _CountColumn(ProgressColumn):
+    """ "3/10 runs", "120,000/480,000 bars": done of total, with the task's unit."""
+
+    def render(self, task: Task) -> Text:
+        total = "?" if task.total is None else f"{task.total:,.0f}"
+        unit = str(task.fields.get("unit", ""))
+        return Text(f"{task.completed:,.0f}/{total}" + (f" {unit}" if unit else ""))
+
+
+class _RateColumn(ProgressColumn):
+    """Bars a second since the task started (blank for tasks counted in runs, folds, …)."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") != "bars" or not task.completed or not task.elapsed:
+            return Text("")
+        return Text(f"{task.completed / task.elapsed:,.0f} bars/s")
+
+
 class PhaseBars:
-    """A rich progress display fed by the library's (phase, advance, total) callbacks."""
+    """A rich progress display fed by the library's (phase, advance, total) callbacks.
+
+    A phase named "<phase>-bars" counts the bars the Nautilus runs of <phase> have processed (summed
+    over the worker processes) and is drawn under it with the rate; "folds" names the walk-forward
+    fold being worked on ("Walk-forward fold 3 of 12").
+    """
 
     LABELS: ClassVar[dict[str, str]] = {
         "screen": "Screening",
         "confirm": "Confirming in Nautilus",
         "folds": "Walk-forward folds",
     }
+    UNITS: ClassVar[dict[str, str]] = {"screen": "combinations", "confirm": "runs", "folds": "folds"}
+    #: Redraw at most this often from the caller's thread (an engine in this process holds the GIL,
+    #: so the display's own refresh thread may not get to run).
+    REDRAW_EVERY = 0.1
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.done: dict[str, int] = {}
+        self._drawn = 0.0
 
     def __call__(self, phase: str, advance: int, total: int) -> None:
+        bars = phase.endswith("-bars")
         if phase not in self.tasks:
-            self.tasks[phase] = self.progress.add_task(self.LABELS.get(phase, phase), total=total)
-        self.progress.update(self.tasks[phase], advance=advance)
+            label = "  bars in the runs" if bars else self.LABELS.get(phase, phase)
+            unit = "bars" if bars else self.UNITS.get(phase, "")
+            self.tasks[phase] = self.progress.add_task(label, total=total, unit=unit)
+        task = self.tasks[phase]
+        self.progress.update(task, advance=advance, total=total)
+        self.done[phase] = self.done.get(phase, 0) + advance
+        if phase == "folds":
+            working = min(self.done[phase] + 1, total)
+            self.progress.update(task, description=f"Walk-forward fold {working} of {total}")
+        now = time.monotonic()
+        if now - self._drawn >= self.REDRAW_EVERY or phase == "folds":
+            self._drawn = now
+            self.progress.refresh()
 
 
 def phase_progress(enabled: bool = True) -> Progress:
@@ -49,8 +90,11 @@ def phase_progress(enabled: bool = True) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _CountColumn(),
+        _RateColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
         # In a pipe or a log a live bar is noise (and leaves a blank line before any error).
