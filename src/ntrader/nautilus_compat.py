@@ -120,6 +120,16 @@ def close_offers(
     return pd.Series(offer).ffill().fillna(0.0).to_numpy()
 
 
+def subscribe_fills(actor: Any, instrument_id: Any, handler: Any = None) -> None:
+    """Every fill of `instrument_id` to `handler` (default: the actor's `on_order_filled`).
+
+    1.221's `Actor.subscribe_order_fills` is gone in 1.231; the execution engine still publishes each
+    fill on the message bus topic `events.fills.{instrument_id}`, which this subscribes to directly.
+    """
+    handler = handler if handler is not None else actor.on_order_filled
+    actor.msgbus.subscribe(topic=f"events.fills.{instrument_id}", handler=handler)
+
+
 def _own_float64(values: Any) -> np.ndarray:
     # A writable, contiguous copy: pandas 3 hands out read-only views, which Nautilus's typed
     # memoryviews (`double[:]`) reject with "buffer source array is read-only".
@@ -193,5 +203,6 @@ __all__ = [
     "bar_close_takes_rest",
     "close_offers",
     "nautilus_version",
+    "subscribe_fills",
     "wrangle_bars",
 ]

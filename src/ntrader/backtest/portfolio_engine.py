@@ -68,6 +68,7 @@ from ntrader.backtest.result import (
 )
 from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError, StrategyFailed
+from ntrader.nautilus_compat import subscribe_fills
 from ntrader.strategies.base import ExecutionRules
 from ntrader.strategies.loader import describe_raised
 from ntrader.strategies.universe import ALLOCATION_EQUAL, Universe
@@ -187,7 +188,7 @@ class _FillRecorder(Actor):
 
     def on_start(self) -> None:
         for instrument_id in self._ids:
-            self.subscribe_order_fills(instrument_id)
+            subscribe_fills(self, instrument_id)  # Actor.subscribe_order_fills is gone in 1.231
 
     def on_order_filled(self, event: OrderFilled) -> None:
         self.fills.append(
