@@ -35,12 +35,14 @@ class _CountColumn(ProgressColumn):
 
 
 class _RateColumn(ProgressColumn):
-    """Bars a second since the task started (blank for tasks counted in runs, folds, …)."""
+    """Bars a second lately (rich's estimate over the last samples: the workers' start-up does not
+    drag it down), blank for tasks counted in runs, folds, …"""
 
     def render(self, task: Task) -> Text:
-        if task.fields.get("unit") != "bars" or not task.completed or not task.elapsed:
+        if task.fields.get("unit") != "bars" or not task.completed:
             return Text("")
-        return Text(f"{task.completed / task.elapsed:,.0f} bars/s")
+        speed = task.speed or (task.completed / task.elapsed if task.elapsed else None)
+        return Text(f"{speed:,.0f} bars/s" if speed else "")
 
 
 class PhaseBars:
