@@ -16,7 +16,7 @@ def _options(path: str) -> dict[str, tuple[str | None, object]]:
 def test_run_sweep_and_walk_forward_share_the_market_options():
     run, sweep, walk = (_options(f"backtest {c}") for c in ("run", "sweep", "walk-forward"))
     shared = {"strategy", "symbol", "start", "end", "data_source", "bar_size", "csv_file", "no_fetch",
-              "capital", "commission", "fill_at", "liquidity", "adjust", "params"}  # fmt: skip
+              "capital", "commission", "fill_at", "liquidity", "adjust", "params", "allocation"}  # fmt: skip
     assert len(MARKET_OPTIONS) == len(shared)
     for name in shared:
         assert run[name] == sweep[name] == walk[name], name

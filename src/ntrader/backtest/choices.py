@@ -18,6 +18,8 @@ ADJUST_MODES = ("raw", "splits", "total-return")
 DEFAULT_ADJUST = "splits"
 #: What ranks a sweep's combinations (ntrader.backtest.sweep.SCREEN_METRICS).
 SCREEN_METRICS = ("sharpe", "cagr", "calmar", "total_return")
+#: Basket-mode allocations (ntrader.backtest.request.ALLOCATIONS).
+ALLOCATIONS = ("equal", "inverse-vol")
 #: `backtest sweep --engine` (ntrader.backtest.sweep.ENGINES).
 ENGINES = ("vector", "nautilus")
 #: The variable naming the default Ray cluster (ntrader.backtest.parallel.RAY_ADDRESS_ENV).
@@ -25,8 +27,8 @@ RAY_ADDRESS_ENV = "NTRADER_RAY_ADDRESS"
 
 __all__ = [
     "ADJUST_MODES",
-    "DEFAULT_ADJUST",
     "DATA_SOURCES",
+    "DEFAULT_ADJUST",
     "DEFAULT_COMMISSION",
     "DEFAULT_LIQUIDITY",
     "ENGINES",

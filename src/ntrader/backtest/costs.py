@@ -376,7 +376,8 @@ def cost_breakdown(fills: Iterable[Any], model: CommissionModel | str) -> dict[s
     """A run's costs by group (commission, exchange, clearing, pass_through, regulatory, total) in
     USD, recomputed from its fills (objects with timestamp, side, quantity, price; both engines').
 
-    Consecutive fills with the same time and side are one order (a split fill); tiers count the
+    Consecutive fills with the same time, side and symbol are one order (a split fill; a portfolio's
+    orders in other symbols at the same time are orders of their own); tiers count the
     shares of the run's fills per New York calendar month, as the fee models do.
     """
     m = parse_commission(model)
@@ -400,7 +401,12 @@ def cost_breakdown(fills: Iterable[Any], model: CommissionModel | str) -> dict[s
         month_volume += qty
 
     for fill in fills:
-        if order and (fill.timestamp != order[-1].timestamp or fill.side != order[-1].side):
+        last = order[-1] if order else None
+        if last is not None and (
+            fill.timestamp != last.timestamp
+            or fill.side != last.side
+            or getattr(fill, "symbol", "") != getattr(last, "symbol", "")
+        ):
             close(order)
             order = []
         order.append(fill)

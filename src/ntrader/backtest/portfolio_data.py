@@ -24,16 +24,10 @@ from ntrader.data import Period, load_bars, parse_period
 from ntrader.data.store import resolve_period
 from ntrader.errors import InputError, NotFoundError, NtraderError
 from ntrader.metrics import Metrics, compute_metrics
+from ntrader.strategies.universe import ALIGNMENT_RULE
 
 if TYPE_CHECKING:
     from ntrader.backtest.pipeline import PreparedBars
-
-#: Stated with every portfolio run (settings, README, `strategy show`).
-ALIGNMENT_RULE = (
-    "each symbol trades on its own bars (nothing forward-filled is traded; a later listing or a "
-    "missing day has no bar then); the account is marked at each symbol's last known close; no "
-    "symbol's bars are dropped for another's"
-)
 
 
 def csv_for(directory: Path, symbol: str) -> Path:
@@ -108,6 +102,7 @@ def load_symbol_bars(
             )
         except NotFoundError as exc:
             raise NotFoundError(f"{symbol}: {exc}") from exc
+        bars = _adjusted(bars, request, symbol)
         if request.data_source == "ibkr":
             from ntrader.ibkr.catalog import venue_of
 
@@ -115,6 +110,22 @@ def load_symbol_bars(
             if venue:
                 bars.attrs["venue"] = venue
         out[symbol] = bars
+    return out
+
+
+def _adjusted(bars: pd.DataFrame, request: BacktestRequest, symbol: str) -> pd.DataFrame:
+    """`--adjust` per symbol, as a single-symbol run applies it (stored splits and dividends)."""
+    from dataclasses import replace
+
+    from ntrader.backtest.adjusting import adjusted
+
+    out = adjusted(bars, replace(request, symbol=symbol, symbols=(symbol,)))
+    dividends = out.attrs.get("dividends")
+    if dividends is not None and len(dividends):
+        raise InputError(
+            f"--adjust raw: {symbol} pays dividends in the period, and a portfolio run does not credit "
+            "them as cash yet; use --adjust splits or total-return"
+        )
     return out
 
 

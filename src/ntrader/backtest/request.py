@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# How a basket of single-symbol strategies shares the account (see `ntrader.strategies.universe`).
+from ntrader.backtest.choices import ALLOCATIONS
 from ntrader.backtest.costs import DEFAULT_COMMISSION, CommissionModel, parse_commission
 from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, parse_fill_at, parse_liquidity
 from ntrader.config import get_settings
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
     from ntrader.strategies import StrategySpec
 
 DATA_SOURCES = ("mock", "csv", "ibkr")
-#: How a basket of single-symbol strategies shares the account (see `ntrader.strategies.universe`).
-ALLOCATIONS = ("equal", "inverse-vol")
 
 
 @contextmanager
@@ -220,7 +220,7 @@ class BacktestRequest:
             fill_at=fill_at,
             liquidity=liquidity,
             adjust=adjust,
-            csv_file=Path(csv_file) if csv_file is not None else None,
+            csv_file=_csv_path(csv_file, tickers),
             no_fetch=bool(options.get("no_fetch", False)),
             database_url=options.get("database_url"),
         )
@@ -240,6 +240,20 @@ class BacktestRequest:
 
     def with_capital(self, capital: float) -> BacktestRequest:
         return replace(self, capital=parse_capital(capital))
+
+
+def _csv_path(csv_file: str | Path | None, symbols: tuple[str, ...]) -> Path | None:
+    """The CSV file of a single-symbol run, or a directory of SYMBOL.csv files (several symbols;
+    one symbol reads its own file from the directory)."""
+    if csv_file is None:
+        return None
+    path = Path(csv_file)
+    if path.is_dir() and len(symbols) == 1:
+        from ntrader.backtest.portfolio_data import csv_for
+
+        with about("csv_file"):
+            return csv_for(path, symbols[0])
+    return path
 
 
 _OPTION_FIELDS = {

@@ -205,6 +205,11 @@ def walk_forward(
     plan_options, request_options = split_plan_options(options, WalkForwardPlan)
     plan = (plan if plan is not None else WalkForwardPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
+    if req.is_portfolio:
+        raise InputError(
+            "several symbols (or a portfolio strategy) are for `backtest run` in this version; "
+            "sweep or walk forward one symbol at a time"
+        )
     if not has_vector(req.strategy):
         raise InputError(f"walk-forward needs a vector implementation; strategy {req.strategy} has none")
     grid = SweepGrid.of(req, plan.as_sweep())

@@ -40,20 +40,40 @@ def backtest() -> None:
 
 @backtest.command("run")
 @market_options
+@click.option(
+    "--benchmark",
+    metavar="SYMBOL",
+    help="Several symbols: also compare with this symbol's closes (alpha, beta), from the same source.",
+)
 @json_option
 @verbose_option
 @REPORT_OPTION
-def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_format: str | None) -> None:
-    """Backtest a strategy on one symbol and save the run.
+def run_command(
+    market: MarketOptions, benchmark: str | None, as_json: bool, verbose: bool, report_format: str | None
+) -> None:
+    """Backtest a strategy on one symbol, or on several on one account, and save the run.
 
     \b
-    Example:
+    Several symbols (--symbol AAPL,MSFT,SPY): a single-symbol strategy runs once per symbol on the
+    shared cash (basket mode, see --allocation); a portfolio strategy (rotation, rebalance or
+    yours) sees them all. Each symbol trades on its own bars; the account is marked at each
+    symbol's last known close.
+
+    \b
+    Examples:
       ntrader backtest run --strategy sma --symbol AAPL --start 2023-01-01 --end 2023-12-31 \\
           --param fast_period=5 --param slow_period=30
+      ntrader backtest run --strategy rotation --symbol SPY,QQQ,IWM,EFA,TLT,GLD \\
+          --param top=2 --param lookback=126 --param rebalance=monthly
+      ntrader backtest run --strategy rebalance --symbol SPY,TLT \\
+          --param weights=SPY:0.6,TLT:0.4 --param rebalance=quarterly
     """
     from ntrader.backtest import run_backtest
 
-    title = f"{market.strategy} on {market.symbol.upper()}"
+    title = f"{market.strategy} on {market.symbol.upper().replace(' ', '')}"
+    options = market.keywords()
+    if benchmark:
+        options["benchmark"] = benchmark
     with RunProgress(title, enabled=not (as_json or verbose)) as progress:
         outcome = run_backtest(
             market.strategy,
@@ -62,7 +82,7 @@ def run_command(market: MarketOptions, as_json: bool, verbose: bool, report_form
             market.end,
             verbose=verbose,
             progress=progress,
-            **market.keywords(),
+            **options,
         )
     _present(outcome.run_id, as_json, report_format)
 

@@ -27,6 +27,18 @@ BUILTIN_STRATEGIES: list[dict[str, Any]] = [
         "description": "RSI momentum (Wilder's RSI).",
         "parameters": {"position_pct": 0.95, "rsi_period": 14, "oversold": 30.0, "overbought": 70.0},
     },
+    {
+        "name": "rotation",
+        "aliases": ["momentum_rotation"],
+        "description": "Momentum rotation across the run's symbols (a portfolio strategy).",
+        "parameters": {"rebalance": "monthly", "position_pct": 1.0, "top": 1, "lookback": 126},
+    },
+    {
+        "name": "rebalance",
+        "aliases": ["fixed_weights"],
+        "description": "Fixed target weights, rebalanced on a calendar and/or a drift band (portfolio).",
+        "parameters": {"rebalance": "quarterly", "position_pct": 1.0, "weights": "", "band": 0.0},
+    },
 ]
 
 

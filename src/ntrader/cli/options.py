@@ -11,6 +11,7 @@ import click
 
 from ntrader.backtest.choices import (
     ADJUST_MODES,
+    ALLOCATIONS,
     DATA_SOURCES,
     DEFAULT_ADJUST,
     DEFAULT_COMMISSION,
@@ -49,6 +50,7 @@ class MarketOptions:
     liquidity: str = DEFAULT_LIQUIDITY
     adjust: str = DEFAULT_ADJUST
     params: dict[str, Any] = field(default_factory=dict)
+    allocation: str = "equal"
 
     def keywords(self) -> dict[str, Any]:
         """Everything but strategy, symbol and period, as keywords of `run_backtest`/`run_sweep`."""
@@ -63,6 +65,7 @@ class MarketOptions:
             "adjust": self.adjust,
             "csv_file": self.csv_file,
             "no_fetch": self.no_fetch,
+            "allocation": self.allocation,
         }
 
 
@@ -90,6 +93,7 @@ _MARKET_FIELDS = (
     "liquidity",
     "adjust",
     "params",
+    "allocation",
 )
 
 MARKET_OPTIONS: list[Decorator] = [
@@ -99,7 +103,11 @@ MARKET_OPTIONS: list[Decorator] = [
         required=True,
         help="Strategy name or alias (see `strategy list`), or file.py:Class.",
     ),
-    click.option("--symbol", required=True, help="Ticker, e.g. AAPL."),
+    click.option(
+        "--symbol",
+        required=True,
+        help="Ticker, e.g. AAPL; several separated by commas (AAPL,MSFT,SPY): a portfolio on one account.",
+    ),
     click.option(
         "--start", help="First day, YYYY-MM-DD (default: 365 days before --end; csv: first stored bar)."
     ),
@@ -115,8 +123,9 @@ MARKET_OPTIONS: list[Decorator] = [
     click.option(
         "--csv",
         "csv_file",
-        type=click.Path(dir_okay=False),
-        help="Run on this CSV file's bars without importing them (timestamps without offset are UTC).",
+        type=click.Path(),
+        help="Run on this CSV file's bars without importing them (timestamps without offset are UTC); "
+        "several symbols: a directory holding SYMBOL.csv for each.",
     ),
     click.option(
         "--no-fetch",
@@ -159,6 +168,15 @@ MARKET_OPTIONS: list[Decorator] = [
         help="Stored splits and dividends: splits = prices and volumes back-adjusted for splits "
         "(dividends ignored); total-return = also back-adjusted for dividends; raw = prices as traded, "
         "dividends credited as cash on the ex-date (a split inside the period is refused).",
+    ),
+    click.option(
+        "--allocation",
+        type=click.Choice(ALLOCATIONS, case_sensitive=False),
+        default="equal",
+        show_default=True,
+        help="Several symbols with a single-symbol strategy (basket mode): each symbol may use "
+        "position_pct/N of equity (equal) or position_pct x weight, weights proportional to 1/volatility "
+        "of the last 63 returns (inverse-vol).",
     ),
     click.option(
         "--param",

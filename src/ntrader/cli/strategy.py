@@ -51,6 +51,16 @@ def show_command(name: str, as_json: bool) -> None:
     out.print(f"[bold cyan]{spec.name}[/] ({', '.join(spec.aliases) or 'no aliases'})")
     out.print(spec.description)
     out.print(f"\n[bold]Rule:[/] {spec.rule}\n")
+    from ntrader.strategies.universe import ALIGNMENT_RULE
+
+    if spec.is_portfolio:
+        several = "a portfolio strategy: one instance sees every --symbol"
+    else:
+        several = (
+            "basket mode: one instance per symbol on one cash account, each symbol using position_pct/N "
+            "of equity (--allocation equal) or position_pct x its inverse-volatility weight (inverse-vol)"
+        )
+    out.print(f"[bold]Several symbols:[/] {several}; {ALIGNMENT_RULE}.\n")
     out.print(strategy_parameters_table(spec))
 
 

@@ -26,8 +26,8 @@ How it runs (the engine wrapper, `ntrader.backtest.portfolio_engine`, sets it up
   symbol order, each cut to what the remaining cash covers after its costs (the same rule as a
   single-symbol strategy's, `affordable_quantity`). Fills are at the bar's close (portfolio
   strategies do not take `--fill-at next-open`).
-- A cash account holds no short position: negative weights need `allow_short = True` in the
-  config, which gives the run a 1x margin account.
+- A cash account holds no short position: negative weights need an `allow_short: bool` field set
+  to true in the config, which gives the run a 1x margin account.
 """
 
 from __future__ import annotations
@@ -95,10 +95,10 @@ def calendar_due(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
 
 
 class PortfolioStrategyConfig(StrategyConfig, frozen=True):
-    """rebalance: daily|weekly|monthly|quarterly|never. allow_short: 1x margin account, negative weights."""
+    """rebalance: daily|weekly|monthly|quarterly|never. A config that adds `allow_short: bool = True`
+    gets a 1x margin account and may hold negative weights."""
 
     rebalance: str = "monthly"
-    allow_short: bool = False
     #: Fraction of the equity the weights apply to (the rest stays cash for costs and slippage).
     position_pct: Annotated[float, Meta(gt=0, le=1)] = 1.0
 
@@ -213,7 +213,7 @@ class PortfolioStrategy(Strategy):
             weight = float(weights.get(symbol, 0.0))
             if not math.isfinite(weight):
                 raise InputError(f"target weight of {symbol} is not a number: {weight}")
-            if weight < 0 and not self.config.allow_short:
+            if weight < 0 and not getattr(self.config, "allow_short", False):
                 weight = 0.0  # a cash account cannot hold a short position
             if not universe.has_bar[row, slot] or marks[slot] <= 0:
                 continue

@@ -23,6 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: The alignment rule of every portfolio run (settings, README, `strategy show`).
+ALIGNMENT_RULE = (
+    "each symbol trades on its own bars (nothing forward-filled is traded; a later listing or a "
+    "missing day has no bar then); the account is marked at each symbol's last known close; no "
+    "symbol's bars are dropped for another's"
+)
+
 ALLOCATION_EQUAL = "equal"
 ALLOCATION_INVERSE_VOL = "inverse-vol"
 #: Trailing returns in the inverse-volatility estimate, and the fewest it is computed from.
@@ -134,6 +141,7 @@ class Universe:
 
 
 __all__ = [
+    "ALIGNMENT_RULE",
     "ALLOCATION_EQUAL",
     "ALLOCATION_INVERSE_VOL",
     "VOL_MIN_RETURNS",
