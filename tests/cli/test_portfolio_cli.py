@@ -199,3 +199,14 @@ def test_strategy_list_and_show_have_the_portfolio_strategies() -> None:
     shown = invoke("strategy", "show", "rotation")
     assert "lookback" in shown.output and "top" in shown.output
     assert "last known close" in shown.output
+
+
+def test_sweep_and_walk_forward_of_several_symbols_say_so(database_url: str) -> None:
+    for command in (
+        ["sweep", "--engine", "nautilus", "--grid", "fast_period=5,10"],
+        ["walk-forward", "--grid", "fast_period=5,10", "--train", "100", "--test", "50"],
+    ):
+        result = invoke("backtest", *command, "--strategy", "sma", "--symbol", "AAPL,MSFT")
+        assert result.exit_code != 0
+        assert "several symbols (or a portfolio strategy) are for `backtest run`" in result.output
+    assert list_runs() == []

@@ -395,6 +395,11 @@ def run_sweep(
     plan_options, request_options = split_plan_options(options)
     plan = (plan if plan is not None else SweepPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
+    if req.is_portfolio:
+        raise InputError(
+            "several symbols (or a portfolio strategy) are for `backtest run` in this version; "
+            "sweep or walk forward one symbol at a time"
+        )
     if plan.engine == "vector" and not has_vector(req.strategy):
         raise InputError(
             f"strategy {req.strategy} has no vector implementation; sweep it with --engine nautilus"
