@@ -294,6 +294,11 @@ def connect_command(
     "--sec-type", type=click.Choice(SEC_TYPES, case_sensitive=False), default="STK", show_default=True
 )
 @click.option("--con-id", type=int, help="IB contract id (names the contract exactly).")
+@click.option(
+    "--expiry",
+    help="A future's contract month, YYYYMM (or last trading day, YYYYMMDD); "
+    "--sec-type CONTFUT (IB's continuous future) takes none.",
+)
 @click.option("--host", help="IB Gateway/TWS host (default: IBKR_HOST).")
 @click.option("--port", type=int, help="API port (default: IBKR_PORT).")
 @click.option("--client-id", type=int, help="API client id (default: IBKR_CLIENT_ID).")

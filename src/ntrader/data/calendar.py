@@ -12,6 +12,7 @@ need a calendar (``--help``, reports, CSV runs) do not pay for it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -24,10 +25,13 @@ __all__ = [
     "EXTENDED_HOURS",
     "MARKET_TZ",
     "REGULAR_HOURS",
+    "TradingHours",
     "early_closes",
     "holidays",
     "session_dates",
     "sessions",
+    "trading_dates",
+    "trading_sessions",
 ]
 
 CALENDAR_NAME = "XNYS"
@@ -46,9 +50,14 @@ DateLike = pd.Timestamp | dt.date | str
 
 @lru_cache(maxsize=4)
 def _calendar(first_year: int, last_year: int) -> Any:
+    return _named(CALENDAR_NAME, first_year, last_year)
+
+
+@lru_cache(maxsize=8)
+def _named(name: str, first_year: int, last_year: int) -> Any:
     import exchange_calendars as xcals  # slow import: only when a calendar is needed
 
-    return xcals.get_calendar(CALENDAR_NAME, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    return xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
 
 
 @lru_cache(maxsize=4)
@@ -103,3 +112,104 @@ def early_closes(start: DateLike, end: DateLike) -> dict[dt.date, dt.time]:
         for day, close in zip(table.index, local, strict=True)
         if close.time() < regular
     }
+
+
+# -- instruments that trade other hours (futures, forex) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradingHours:
+    """When an instrument trades: the dates of an exchange calendar, each with one session.
+
+    ``calendar`` names the exchange_calendars calendar whose sessions are the trading dates
+    ("CMES" for CME futures, "24/5" for forex); ``open``/``close`` are wall-clock times in ``tz``;
+    ``overnight``: a date's session opens the calendar day before (CME Globex: 17:00 Chicago the
+    day before to 16:00; IDEALPRO: 17:15 to 17:00 New York). A date the calendar closes early
+    (CME's half days) ends at the calendar's close when that is earlier.
+    """
+
+    calendar: str
+    tz: str
+    open: dt.time
+    close: dt.time
+    overnight: bool = False
+
+    @classmethod
+    def from_ib(cls, text: str, tz: str, calendar: str) -> TradingHours | None:
+        """The hours of IB's ``tradingHours``/``liquidHours`` text ("20240102:1700-20240103:1600;...").
+
+        The first open day gives the daily session; None when IB sent none.
+        """
+        for part in text.split(";"):
+            if "CLOSED" in part or "-" not in part:
+                continue
+            begin, end = part.split("-", 1)
+            try:
+                day_a, time_a = begin.split(":")
+                day_b, time_b = end.split(":")
+                opens = dt.datetime.strptime(time_a, "%H%M").time()
+                closes = dt.datetime.strptime(time_b, "%H%M").time()
+            except ValueError:
+                continue
+            return cls(calendar, _zone(tz), opens, closes, overnight=day_a != day_b)
+        return None
+
+    def to_json(self) -> list[str | bool]:
+        return [self.calendar, self.tz, f"{self.open:%H:%M}", f"{self.close:%H:%M}", self.overnight]
+
+    @classmethod
+    def from_json(cls, row: list[str | bool]) -> TradingHours:
+        name, tz, opens, closes, overnight = row
+        return cls(
+            str(name),
+            str(tz),
+            dt.time.fromisoformat(str(opens)),
+            dt.time.fromisoformat(str(closes)),
+            bool(overnight),
+        )
+
+
+_ZONES = {"US/Eastern": "America/New_York", "US/Central": "America/Chicago", "EST": "America/New_York"}
+
+
+def _zone(name: str) -> str:
+    """An IANA zone for IB's ``timeZoneId`` (IB sends "US/Eastern", "US/Central", ...)."""
+    return _ZONES.get(name, name or MARKET_TZ)
+
+
+def _calendar_schedule(name: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    calendar = _named(name, min(_FIRST_YEAR, first.year), max(_LAST_YEAR, last.year))
+    schedule = calendar.schedule[["open", "close"]]
+    index = pd.DatetimeIndex(schedule.index)
+    index = (index.tz_localize(None) if index.tz is not None else index).normalize()
+    frame = pd.DataFrame({"close": schedule["close"].to_numpy()}, index=index)
+    frame["early"] = frame.index.isin(pd.DatetimeIndex(calendar.early_closes).tz_localize(None).normalize())
+    return frame.loc[first:last]
+
+
+def trading_dates(name: str, start: DateLike, end: DateLike) -> pd.DatetimeIndex:
+    """Trading dates (naive midnight) of calendar ``name`` from start to end inclusive."""
+    first, last = _day(start), _day(end)
+    if last < first:
+        return pd.DatetimeIndex([])
+    return pd.DatetimeIndex(_calendar_schedule(name, first, last).index)
+
+
+def trading_sessions(
+    hours: TradingHours, start: DateLike, end: DateLike
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(open, close) in UTC of the sessions dated start..end (inclusive) under ``hours``."""
+    first, last = _day(start), _day(end)
+    if last < first:
+        return []
+    table = _calendar_schedule(hours.calendar, first, last)
+    out = []
+    for day, calendar_close, early in zip(table.index, table["close"], table["early"], strict=True):
+        date = day.date()
+        open_date = date - dt.timedelta(days=1) if hours.overnight else date
+        opens = pd.Timestamp(dt.datetime.combine(open_date, hours.open)).tz_localize(hours.tz)
+        closes = pd.Timestamp(dt.datetime.combine(date, hours.close)).tz_localize(hours.tz)
+        if early:
+            closes = min(closes, pd.Timestamp(calendar_close).tz_convert(hours.tz))
+        out.append((opens.tz_convert("UTC"), closes.tz_convert("UTC")))
+    return out

@@ -10,6 +10,7 @@ before anything new is stored.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
@@ -54,13 +55,13 @@ def plan_overlap(
     if len(earlier):
         day = earlier[-1].normalize()
         nearest = min(windows, key=lambda w: w.start)
-        widened = RequestWindow(min(day, nearest.start), nearest.end)
+        widened = dataclasses.replace(nearest, start=min(day, nearest.start))
     else:
         day = stored[0].normalize()
         nearest = max(windows, key=lambda w: w.end)
-        widened = RequestWindow(nearest.start, max(day + _DAY, nearest.end))
+        widened = dataclasses.replace(nearest, end=max(day + _DAY, nearest.end))
     rest = [w for w in windows if w is not nearest]
-    if widened.span <= max_span:
+    if widened.span <= max_span or widened.open_end:
         return [widened, *rest], Overlap(widened, probe_only=False, day=day)
     probe = RequestWindow(day, day + _DAY)
     return [probe, *windows], Overlap(probe, probe_only=True, day=day)

@@ -34,7 +34,7 @@ __all__ = ["SEC_TYPES", "ConnectionInfo", "IBClient", "make_contract"]
 log = logging.getLogger(__name__)
 
 #: ``--sec-type`` choices. IB has no ETF type: an ETF is a stock (STK) to it.
-SEC_TYPES: tuple[str, ...] = ("STK", "ETF", "FUT", "CASH", "IND")
+SEC_TYPES: tuple[str, ...] = ("STK", "ETF", "FUT", "CONTFUT", "CASH", "IND")
 
 #: IBKR_MARKET_DATA_TYPE values and IB's codes for reqMarketDataType.
 MARKET_DATA_TYPES: dict[str, int] = {"REALTIME": 1, "FROZEN": 2, "DELAYED": 3, "DELAYED_FROZEN": 4}
@@ -50,8 +50,12 @@ def make_contract(
     exchange: str = "SMART",
     currency: str = "USD",
     con_id: int | None = None,
+    expiry: str = "",
 ) -> Contract:
-    """An IB contract for a symbol (STK SMART USD by default), or for a contract id alone."""
+    """An IB contract for a symbol (STK SMART USD by default), or for a contract id alone.
+
+    ``expiry`` is a future's contract month (YYYYMM) or last trading day (YYYYMMDD).
+    """
     kind = sec_type.strip().upper()
     if kind not in SEC_TYPES:
         raise InputError(f"unknown security type {sec_type!r}; use one of {', '.join(SEC_TYPES)}")
@@ -65,6 +69,7 @@ def make_contract(
     contract.secType = "STK" if kind == "ETF" else kind
     contract.exchange = exchange.strip().upper()
     contract.currency = currency.strip().upper()
+    contract.lastTradeDateOrContractMonth = expiry.strip()
     return contract
 
 

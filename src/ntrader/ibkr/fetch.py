@@ -46,9 +46,11 @@ from ntrader.ibkr.instruments import (
     manifest_entry,
     parse_queries,
     to_instrument,
+    what_to_show_for,
 )
 from ntrader.ibkr.options import WHAT_TO_SHOW, FetchOptions, resolve_options
 from ntrader.ibkr.pacing import PacingLimiter, PacingRules, ledger_for
+from ntrader.ibkr.planning import closures_for, complete_end, covered, open_ended
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
 from ntrader.ibkr.requests import IBRequests, WindowFailed
 from ntrader.ibkr.series import Collected, SeriesWrites
@@ -158,7 +160,7 @@ class FetchService(IBRequests, SeriesWrites):
         progress: Progress | None = None,
     ) -> FetchReport:
         opts = self.options
-        start, end = period.start_ts, _complete_end(period.end_ts, bar_size)
+        start, end = period.start_ts, complete_end(period.end_ts, bar_size)
         manifest = Manifest.load(opts.catalog_path)
         if opts.max_window is not None:
             cap = parse_duration(opts.max_window)
@@ -166,9 +168,13 @@ class FetchService(IBRequests, SeriesWrites):
         results = []
         try:
             for query in queries:
-                result = SymbolFetch(
-                    query.symbol.upper(), bar_size.name, opts.what_to_show, opts.use_rth, start, end
-                )
+                what = what_to_show_for(query, opts.what_to_show)
+                result = SymbolFetch(query.symbol.upper(), bar_size.name, what, opts.use_rth, start, end)
+                if what != opts.what_to_show:
+                    result.notes.append(
+                        f"{query.symbol}.{query.currency}: IB has no {opts.what_to_show} bars for "
+                        f"forex; asked {what}"
+                    )
                 results.append(result)
                 try:
                     await self._fetch_one(_Job(query, result, manifest, bar_size, progress))
@@ -227,14 +233,16 @@ class FetchService(IBRequests, SeriesWrites):
         )
         everything = plan(max_span=span)
         cached = self._cached(job)
-        windows = [w for w in everything if not _covered(w, cached)]
+        windows = [w for w in everything if not covered(w, cached)]
         if cached and windows:
             # Re-plan over the uncovered parts only, so a half-covered window asks for its rest alone.
             windows = plan(cached=cached, max_span=span)
         windows.sort(key=lambda w: w.start, reverse=self.options.newest_first)
+        if windows and job.query.sec_type == "CONTFUT":
+            windows = [open_ended(windows, result, job.size)]
         # The fewest requests that can cover what is missing: IB's longest accepted windows.
         result.minimum_requests = len(windows) if span is None else len(plan(cached=cached))
-        result.cached_windows = len(everything) - sum(1 for w in everything if not _covered(w, cached))
+        result.cached_windows = len(everything) - sum(1 for w in everything if not covered(w, cached))
         return windows
 
     def _shorter(
@@ -281,7 +289,7 @@ class FetchService(IBRequests, SeriesWrites):
         job.series = SeriesKey(entry["instrument_id"], job.size.name, result.what_to_show, result.use_rth)
         result.source = job.series.source
         job.bar_type = bar_type_text(job.series, job.size)
-        job.closures = Closures.nyse(result.start, result.end)
+        job.closures = closures_for(entry, result)
         contract = job.query.resolved_contract(entry)
         windows = self._plan(job)
         if windows:
@@ -356,7 +364,7 @@ class FetchService(IBRequests, SeriesWrites):
             try:
                 frame = await self._window(contract, window, job, done)
             except WindowTooLong as exc:
-                if window.span <= MAX_DURATION[job.size.name]:  # not even IB's documented limit
+                if window.open_end or window.span <= MAX_DURATION[job.size.name]:  # cannot be cut
                     result.failed_windows.append(((window.start, window.end), str(exc)))
                     done += 1
                     continue
@@ -385,21 +393,6 @@ class FetchService(IBRequests, SeriesWrites):
                 got.frames.append(frame)
                 result.bars_received += len(frame)
             job.tell(done=done)
-
-
-def _covered(window: RequestWindow, cached: Sequence[Range]) -> bool:
-    return any(a <= window.start and window.end <= b for a, b in cached)
-
-
-def _complete_end(end: pd.Timestamp, size: BarSize, now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """``end`` cut back to the last bar that has finished: IB's current bar is still changing.
-
-    A window ending in the future would be answered with a partial bar that the manifest then
-    marks as fetched for good.
-    """
-    now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    limit = now.floor("D") if size.is_daily else now.floor(f"{int(size.duration.total_seconds())}s")
-    return min(end, limit)
 
 
 def _split_knobs(knobs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -136,5 +136,6 @@ class SeriesWrites:
                 holidays=job.closures.holidays,
                 extended_hours=not result.use_rth,
                 early_closes=job.closures.early_closes,
+                hours=job.closures.hours,
             )
             result.gaps = find_gaps(expected, pd.DatetimeIndex(stored.index), job.size.name)

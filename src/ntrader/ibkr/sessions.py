@@ -34,10 +34,15 @@ def us_equity_early_closes(start: pd.Timestamp, end: pd.Timestamp) -> dict[dt.da
 
 @dataclass(frozen=True, eq=False)
 class Closures:
-    """New York dates the exchange is closed all day, and dates whose regular session ends early."""
+    """New York dates the exchange is closed all day, and dates whose regular session ends early.
+
+    ``hours``: the instrument's own trading hours (futures, forex) when they are not a US
+    equity's; then they alone say when bars are expected, and the NYSE's dates do not apply.
+    """
 
     holidays: Collection[dt.date] = frozenset()
     early_closes: Mapping[dt.date, dt.time] = field(default_factory=dict)
+    hours: calendar.TradingHours | None = None
 
     @classmethod
     def nyse(cls, start: pd.Timestamp, end: pd.Timestamp) -> Closures:

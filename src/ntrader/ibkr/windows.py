@@ -118,6 +118,8 @@ class RequestWindow:
 
     start: pd.Timestamp
     end: pd.Timestamp
+    #: Sent with an empty end date (IB counts back from now): IB's continuous futures take no other.
+    open_end: bool = False
 
     @property
     def span(self) -> pd.Timedelta:
@@ -125,11 +127,16 @@ class RequestWindow:
 
     @property
     def duration_str(self) -> str:
+        if self.open_end:
+            # Counted back from the moment IB answers, a little after ``end``: a day more reaches start.
+            return duration_to_str(self.span.ceil("D") + pd.Timedelta(days=1))
         return duration_to_str(self.span)
 
     @property
     def end_datetime_str(self) -> str:
         """The end in IB's explicit-UTC form, so TWS never applies its own login time zone."""
+        if self.open_end:
+            return ""
         return f"{to_utc(self.end):%Y%m%d-%H:%M:%S}"
 
 
@@ -184,6 +191,7 @@ def plan_windows(
         raise InputError(f"empty range: start {lo} is not before end {hi}")
     holidays = closures.holidays if closures is not None else None
     early_closes = closures.early_closes if closures is not None else None
+    hours = closures.hours if closures is not None else None
     limit = WINDOW[name] if max_span is None else max_span
     windows: list[RequestWindow] = []
     for s, e in _subtract(lo, hi, cached):
@@ -192,7 +200,8 @@ def plan_windows(
             w_start = max(s, cursor - limit)
             window = RequestWindow(w_start, cursor)
             cursor = w_start
-            if skip_closed and not _could_trade(window, name, holidays, extended_hours, early_closes):
+            closed = (holidays, early_closes, hours)
+            if skip_closed and not _could_trade(window, name, closed, extended_hours):
                 continue
             windows.append(window)
     windows.sort(key=lambda w: w.start)
@@ -224,16 +233,19 @@ def recut_windows(
 def _could_trade(
     window: RequestWindow,
     bar_size: str,
-    holidays: Collection[dt.date] | None,
+    closed: tuple[Collection[dt.date] | None, EarlyCloses | None, calendar.TradingHours | None],
     extended_hours: bool,
-    early_closes: EarlyCloses | None = None,
 ) -> bool:
+    holidays, early_closes, hours = closed
     if bar_size == "1-DAY":
         # Daily bars are stamped at midnight UTC: the window must hold a trading date's midnight.
-        return bool(len(bar_starts(window.start, window.end, BAR_LENGTH[bar_size], holidays=holidays)))
+        starts = bar_starts(window.start, window.end, BAR_LENGTH[bar_size], holidays=holidays, hours=hours)
+        return bool(len(starts))
     return any(
         s_open < window.end and window.start < s_close
-        for s_open, s_close in _sessions(window.start, window.end, holidays, extended_hours, early_closes)
+        for s_open, s_close in _sessions(
+            window.start, window.end, holidays, extended_hours, early_closes, hours
+        )
     )
 
 
@@ -243,12 +255,17 @@ def _sessions(
     holidays: Collection[dt.date] | None,
     extended_hours: bool,
     early_closes: EarlyCloses | None = None,
+    hours: calendar.TradingHours | None = None,
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """(open, close) in UTC of every weekday session whose New York date is near [lo, hi).
 
     A date in ``early_closes`` ends at its early close (regular hours) or four hours later
-    (extended hours).
+    (extended hours). With an instrument's own ``hours`` (futures, forex), its sessions instead.
     """
+    if hours is not None:
+        return calendar.trading_sessions(
+            hours, (lo - pd.Timedelta(days=1)).date(), (hi + pd.Timedelta(days=2)).date()
+        )
     open_t, close_t = _EXTENDED if extended_hours else _RTH
     skip = set(holidays or ())
     early = early_closes or {}
@@ -284,6 +301,7 @@ def bar_starts(
     holidays: Collection[dt.date] | None = None,
     extended_hours: bool = False,
     early_closes: EarlyCloses | None = None,
+    hours: calendar.TradingHours | None = None,
 ) -> pd.DatetimeIndex:
     """Start times (UTC) of the bars a US equity produces in [start, end) for bars of ``step``.
 
@@ -293,11 +311,16 @@ def bar_starts(
     starting at the open (an hourly session is 09:30, 10:00, ..., 15:00, as IB returns it).
     Dates in ``holidays`` (New York dates) are left out; a date in ``early_closes`` ends at its
     early close (13:00 on an NYSE half day, so its last one-minute bar starts at 12:59).
+    With an instrument's own ``hours`` its calendar's dates and sessions are used instead (a
+    daily bar per trading date, intraday bars over each session: nights of forex included).
     """
     lo, hi = to_utc(start), to_utc(end)
     skip = set(holidays or ())
     if hi <= lo:
         return pd.DatetimeIndex([], tz="UTC")
+    if step >= pd.Timedelta(days=1) and hours is not None:
+        dates = calendar.trading_dates(hours.calendar, lo.date(), hi.date()).tz_localize("UTC")
+        return pd.DatetimeIndex(dates[(dates >= lo) & (dates < hi)])
     if step >= pd.Timedelta(days=1):
         days = pd.date_range(lo.normalize(), hi, freq="D")
         days = days[(days >= lo) & (days < hi) & (days.dayofweek < 5)]
@@ -305,7 +328,7 @@ def bar_starts(
             days = days[[d.date() not in skip for d in days]]
         return pd.DatetimeIndex(days)
     parts: list[pd.DatetimeIndex] = []
-    for s_open, s_close in _sessions(lo, hi, holidays, extended_hours, early_closes):
+    for s_open, s_close in _sessions(lo, hi, holidays, extended_hours, early_closes, hours):
         # Floor in UTC: New York is a whole number of hours off, so the grid is the same, and
         # UTC has no ambiguous wall-clock times. Only the part inside [lo, hi) is generated.
         freq = _freq(step)
@@ -329,8 +352,9 @@ def expected_sessions(
     holidays: Collection[dt.date] | None = None,
     extended_hours: bool = False,
     early_closes: EarlyCloses | None = None,
+    hours: calendar.TradingHours | None = None,
 ) -> pd.DatetimeIndex:
-    """Bar timestamps a US equity should have in [start, end) during regular trading hours.
+    """Bar timestamps a US equity (or an instrument of ``hours``) should have in [start, end).
 
     Weekdays only; daily bars are stamped at midnight UTC of the date, intraday bars at their
     start. The exchange calendar is not known here: a weekday holiday shows up as a gap unless
@@ -345,6 +369,7 @@ def expected_sessions(
         holidays=holidays,
         extended_hours=extended_hours,
         early_closes=early_closes,
+        hours=hours,
     )
 
 

@@ -184,6 +184,7 @@ def synthetic_bars(
     use_rth: bool = True,
     holidays: Collection[dt.date] | None = None,
     early_closes: Mapping[dt.date, dt.time] | None = None,
+    starts: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """The bars the fake gateway serves for ``symbol`` starting in [start, end), UTC-indexed.
 
@@ -192,13 +193,15 @@ def synthetic_bars(
     the regular session), so high >= max(open, close), low <= min(open, close), volume > 0.
     Sessions follow the NYSE calendar: no bars on its holidays, and its half days end at 13:00
     New York (17:00 outside regular hours). ``holidays`` / ``early_closes`` (New York dates)
-    replace the calendar's when given.
+    replace the calendar's when given. ``starts``: the bars' start times when they follow other
+    hours than the NYSE's (futures, forex).
     """
     symbol = symbol.upper()
     daily = bar_size >= _DAY
     lo, hi = _utc(start), _utc(end)
     closed = nyse_closures(lo, hi, holidays, early_closes)
-    starts = served_bar_starts(lo, hi, bar_size, use_rth, closed)
+    if starts is None:
+        starts = served_bar_starts(lo, hi, bar_size, use_rth, closed)
     rows: list[tuple[float, float, float, float, int]] = []
     for ts in starts:
         if daily:

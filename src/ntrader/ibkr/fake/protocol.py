@@ -326,6 +326,16 @@ class StockInfo:
     valid_exchanges: tuple[str, ...] = field(
         default=("SMART", "AMEX", "NYSE", "CBOE", "ARCA", "ISLAND", "NASDAQ", "IEX")
     )
+    # Beyond stocks (futures, forex): the fields IB fills in for them.
+    sec_type: str = "STK"
+    local_symbol: str = ""
+    last_trade: str = ""  # lastTradeDateOrContractMonth
+    multiplier: str = ""
+    trading_class: str = "NMS"
+    contract_month: str = ""
+    under_symbol: str = ""
+    under_sec_type: str = ""
+    min_size: float = 1
 
 
 def contract_details(
@@ -340,27 +350,27 @@ def contract_details(
     fields: list[object] = [IN.CONTRACT_DATA]
     if version < MIN_SERVER_VER_SIZE_RULES:
         fields.append(8)
-    fields += [req_id, stock.symbol, "STK", ""]  # lastTradeDateOrContractMonth
+    fields += [req_id, stock.symbol, stock.sec_type, stock.last_trade]  # lastTradeDateOrContractMonth
     if version >= MIN_SERVER_VER_LAST_TRADE_DATE:
-        fields.append("")  # lastTradeDate
+        fields.append(stock.last_trade)  # lastTradeDate
     fields += [
         0.0,  # strike
         "",  # right
         exchange,
         stock.currency,
-        stock.symbol,  # localSymbol
-        "NMS",  # marketName
-        "NMS",  # tradingClass
+        stock.local_symbol or stock.symbol,  # localSymbol
+        stock.trading_class,  # marketName
+        stock.trading_class,  # tradingClass
         stock.con_id,
         stock.min_tick,
-        "",  # multiplier
+        stock.multiplier,
         "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,GAT,GTC,LIT,LMT,MKT,MOC,STP",
         ",".join(stock.valid_exchanges),
         1,  # priceMagnifier
         0,  # underConId
         stock.long_name,
         stock.primary_exchange,
-        "",  # contractMonth
+        stock.contract_month,  # contractMonth
         stock.industry,
         stock.category,
         stock.subcategory,
@@ -369,16 +379,14 @@ def contract_details(
         liquid_hours,
         "",  # evRule
         0,  # evMultiplier
-        1,  # secIdList count
-        "ISIN",
-        stock.isin,
+        *((1, "ISIN", stock.isin) if stock.isin else (0,)),  # secIdList
         1,  # aggGroup
-        "",  # underSymbol
-        "",  # underSecType
+        stock.under_symbol,  # underSymbol
+        stock.under_sec_type,  # underSecType
         "26,26,26,26,26,26,26,26",  # marketRuleIds
-        "",  # realExpirationDate
+        stock.last_trade,  # realExpirationDate
         stock.stock_type,
-        1,  # minSize
+        stock.min_size,  # minSize
         1,  # sizeIncrement
         100,  # suggestedSizeIncrement
     ]

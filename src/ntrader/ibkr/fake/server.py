@@ -14,6 +14,7 @@ import pandas as pd
 from ibapi.message import OUT
 
 from ntrader.data import calendar
+from ntrader.ibkr.fake import markets
 from ntrader.ibkr.fake import protocol as wire
 from ntrader.ibkr.fake.bars import (
     ny_text,
@@ -104,8 +105,36 @@ class _Session:
         # Anything else (market data type, account updates, ...) gets no answer, which is what
         # a Gateway without the relevant data would do and never breaks a client.
 
+    def derivative_details(self, req: wire.ContractDetailsRequest) -> None:
+        """Futures and forex: every listed month for a future without an expiry, as IB answers."""
+        spec = req.contract
+        found = markets.contracts(spec)
+        self.gw.contract_requests.append(
+            ContractRecord(
+                req.req_id,
+                self.client_id,
+                spec.symbol.upper(),
+                spec.sec_type,
+                spec.exchange,
+                spec.primary_exchange,
+                spec.currency,
+                bool(found),
+            )
+        )
+        if not found:
+            self.send(wire.error(self.version, req.req_id, wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT))
+            return
+        trading, liquid = markets.hours_text(spec)
+        exchange = markets.find(spec).exchange  # type: ignore[union-attr]
+        for contract in found:
+            self.send(wire.contract_details(self.version, req.req_id, contract, trading, liquid, exchange))
+        self.send(wire.contract_details_end(req.req_id))
+
     def contract_details(self, req: wire.ContractDetailsRequest) -> None:
         spec = req.contract
+        if spec.sec_type in markets.SEC_TYPES:
+            self.derivative_details(req)
+            return
         symbol = spec.symbol.upper() or spec.local_symbol.upper() or self.gw.symbol_of(spec.con_id)
         found = self.gw.knows(symbol) and spec.sec_type in ("STK", "") and spec.currency in ("USD", "")
         self.gw.contract_requests.append(
@@ -135,6 +164,15 @@ class _Session:
     def head_timestamp(self, req: wire.HeadTimestampRequest) -> None:
         symbol = req.contract.symbol.upper() or req.contract.local_symbol.upper()
         self.gw.head_requests.append(symbol)
+        if req.contract.sec_type in markets.SEC_TYPES:
+            refused = markets.refusal(req.contract, "MIDPOINT", "")
+            if refused is not None:
+                self.send(wire.error(self.version, req.req_id, refused[1], refused[2]))
+                return
+            first = pd.Timestamp(_FIRST_LISTING, tz="UTC")
+            text = str(int(first.timestamp())) if req.format_date == 2 else f"{first:%Y%m%d-%H:%M:%S}"
+            self.send(wire.head_timestamp(req.req_id, text))
+            return
         if not self.gw.knows(symbol):
             self.send(wire.error(self.version, req.req_id, wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT))
             return
@@ -202,7 +240,13 @@ class _Session:
         if paced_out or record.number in faults.pacing_violation_on:
             self.fail(record, "pacing", wire.ERR_HISTORICAL, wire.PACING_VIOLATION_TEXT)
             return
-        if not self.gw.knows(record.symbol):
+        other_hours = req.contract.sec_type in markets.SEC_TYPES
+        if other_hours:
+            refused = markets.refusal(req.contract, req.what_to_show, req.end_datetime)
+            if refused is not None:
+                self.fail(record, *refused)
+                return
+        elif not self.gw.knows(record.symbol):
             self.fail(record, "unknown", wire.ERR_NO_SECURITY, wire.NO_SECURITY_TEXT)
             return
         if record.symbol in faults.no_permission_symbols:
@@ -235,13 +279,16 @@ class _Session:
             return
         start = end - pd.Timedelta(seconds=seconds)
         frame = synthetic_bars(
-            record.symbol,
+            f"{record.symbol}.{req.contract.sec_type}" if other_hours else record.symbol,
             start,
             end,
             step,
             use_rth=req.use_rth,
             holidays=self.gw.holidays,
             early_closes=self.gw.early_closes,
+            starts=markets.served_starts(req.contract, start, end, step, req.use_rth)
+            if other_hours
+            else None,
         )
         factor = self.gw.splits.get(record.symbol)
         if factor:
