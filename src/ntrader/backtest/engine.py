@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -117,6 +117,8 @@ class EngineSetup:
     venue_options: dict[str, Any] | None = None
     #: (phase, bars done, bars total) while the engine runs; see ntrader.backtest.progress.
     progress: Callable[[str, int, int], None] | None = None
+    #: `--adjust raw`: cash per share by ex-date (the bar's open time), credited by DividendModule.
+    dividends: pd.Series | None = None
 
 
 @dataclass
@@ -133,6 +135,7 @@ class _EngineEnd:
     skipped: int
     halt_reason: str | None
     stopped_ns: int
+    dividends: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def run_engine(
@@ -180,6 +183,11 @@ def _run(
     config = setup.config_factory(instrument.id, bar_type)
     # A cash account cannot sell short; strategies that may go short get a margin account at 1x.
     margin = bool(getattr(config, "allow_short", False))
+    dividends = None
+    if setup.dividends is not None and len(setup.dividends):
+        from ntrader.backtest.dividends import DividendModule
+
+        dividends = DividendModule(instrument.id, setup.dividends)
     engine.add_venue(
         venue=Venue(setup.venue),
         oms_type=OmsType.NETTING,
@@ -188,6 +196,7 @@ def _run(
         base_currency=USD,
         starting_balances=[Money(setup.capital, USD)],
         fee_model=setup.fee_model,
+        modules=[dividends] if dividends is not None else None,
         **{**fill_venue_options(setup.fill_at), **(setup.venue_options or {})},
     )
     bind_clock = getattr(setup.fee_model, "bind_clock", None)
@@ -228,7 +237,9 @@ def _run(
         engine.run()
     except Exception as exc:  # a strategy that raises stops the run: record it, never hide it
         halt_reason = f"the strategy raised {describe_raised(exc, setup.strategy_class)}"
-    return _read_end(engine, strategy, instrument, setup, halt_reason or _engine_halt_reason(engine))
+    end = _read_end(engine, strategy, instrument, setup, halt_reason or _engine_halt_reason(engine))
+    end.dividends = list(dividends.credits) if dividends is not None else []
+    return end
 
 
 def _read_end(
@@ -280,6 +291,11 @@ def _result(
         fills = [f for f in fills if f.timestamp < halted_at]
     next_open = setup.fill_at == FILL_NEXT_OPEN
     equity = equity_curve(bars, setup.bar_size, fills, setup.capital, fills_at_open=next_open)
+    credits = [c for c in end.dividends if halted_at is None or c[0] < halted_at.value]
+    if credits:
+        from ntrader.backtest.dividends import dividend_cash
+
+        equity = equity + dividend_cash(pd.DatetimeIndex(bars.index), credits)
     last_close = float(bars["close"].iloc[-1])
     status = STATUS_HALTED if halt_reason else STATUS_COMPLETED
     if status == STATUS_COMPLETED:
@@ -312,6 +328,9 @@ def _result(
         orders_rejected=end.rejected,
         unfilled_at_end=end.unfilled,
         skipped_on_last_bar=end.skipped,
+        extra={"dividends": {"paid": len(credits), "cash": round(sum(c[2] for c in credits), 2)}}
+        if setup.dividends is not None
+        else {},
     )
 
 

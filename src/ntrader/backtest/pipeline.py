@@ -129,6 +129,7 @@ def run_strategy(
         liquidity=request.liquidity,
         progress=progress,
         venue=bars.attrs.get("venue", DEFAULT_VENUE),
+        dividends=bars.attrs.get("dividends"),  # --adjust raw: credited as cash
     )
 
 
@@ -172,6 +173,7 @@ def run_settings(request: BacktestRequest, result: RunResult) -> dict[str, Any]:
         "instrument_id": result.instrument_id,
         "fill_at": request.fill_at,
         "adjust": request.adjust,
+        **({"dividends": result.extra["dividends"]} if "dividends" in result.extra else {}),
         "commission": request.commission.describe(),
         "liquidity": describe_liquidity(request.liquidity),
         **result.order_summary(),

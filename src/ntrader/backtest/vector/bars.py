@@ -86,6 +86,13 @@ def prepare_bars(bars: pd.DataFrame, bar_size: BarSize, *, next_open: bool = Fal
     the engine also gets an opening trade tick per bar (it changes what a close offers)."""
     if bars.empty:
         raise InputError("no bars to backtest")
+    dividends = bars.attrs.get("dividends")
+    if dividends is not None and len(dividends):
+        raise InputError(
+            f"the vector engine does not credit dividends ({len(dividends)} in the period with "
+            "--adjust raw); "
+            "use --engine nautilus, or --adjust splits or total-return"
+        )
     index = pd.DatetimeIndex(bars.index)
     close_times = bar_size.close_times(index)
     open_times = bar_size.open_times(index)
