@@ -35,6 +35,9 @@ def test_sweep_confirmation_in_worker_processes_shows_bars_within_the_runs(datab
     assert re.search(r"[\d,]+ bars/s", frames), frames
     assert "bars/s" not in out and "Confirming" not in out
     assert f"Saved sweep {sweep.id}" in out
+    # The first line comes at once, before the bars are loaded and the engine is imported.
+    assert 0 <= frames.find("Loading the bars") < frames.find("Screening"), frames
+    assert "Loading the bars" not in frames[frames.find("Screening") :], "the loading line is removed"
 
 
 def test_sweep_confirmation_in_this_process_shows_bars_too(database_url):
@@ -75,4 +78,5 @@ def test_walk_forward_on_a_terminal_counts_its_folds(database_url):
     frames = ANSI.sub("", terminal).replace("\r", "\n")
     shown = {int(k) for k in re.findall(rf"Walk-forward fold (\d+) of {folds}\b", frames)}
     assert 1 in shown and shown <= set(range(1, folds + 1)), frames
+    assert 0 <= frames.find("Loading the bars") < frames.find("Walk-forward fold"), frames
     assert "Walk-forward fold" not in out

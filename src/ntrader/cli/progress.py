@@ -29,6 +29,8 @@ class _CountColumn(ProgressColumn):
     """ "3/10 runs", "120,000/480,000 bars": done of total, with the task's unit."""
 
     def render(self, task: Task) -> Text:
+        if task.total is None and not task.completed:
+            return Text("")
         total = "?" if task.total is None else f"{task.total:,.0f}"
         unit = str(task.fields.get("unit", ""))
         return Text(f"{task.completed:,.0f}/{total}" + (f" {unit}" if unit else ""))
@@ -68,9 +70,20 @@ class PhaseBars:
         self.tasks: dict[str, Any] = {}
         self.done: dict[str, int] = {}
         self._drawn = 0.0
+        self._loading: TaskID | None = None
+
+    def loading(self, label: str = "Loading the bars") -> PhaseBars:
+        """Say at once what comes first (imports, reading the bars take seconds); the line goes
+        when the first phase starts."""
+        self._loading = self.progress.add_task(label, total=None, unit="")
+        self.progress.refresh()
+        return self
 
     def __call__(self, phase: str, advance: int, total: int) -> None:
         bars = phase.endswith("-bars")
+        if self._loading is not None:
+            self.progress.remove_task(self._loading)
+            self._loading = None
         if phase not in self.tasks:
             label = "  bars in the runs" if bars else self.LABELS.get(phase, phase)
             unit = "bars" if bars else self.UNITS.get(phase, "")
