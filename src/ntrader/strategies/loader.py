@@ -36,7 +36,9 @@ def load_user_strategy(reference: str) -> StrategySpec:
     if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
         raise InputError(f"{reference} is not a subclass of nautilus_trader.trading.strategy.Strategy")
     config_class = find_config_class(cls)
-    for required in ("instrument_id", "bar_type"):
+    # A portfolio strategy sees every symbol: its config names no single instrument.
+    portfolio = bool(getattr(cls, "is_portfolio", False))
+    for required in () if portfolio else ("instrument_id", "bar_type"):
         if required not in config_class.__struct_fields__:
             raise InputError(
                 f"{config_class.__name__} needs an {required!r} field: subclass "
@@ -54,10 +56,18 @@ def load_user_strategy(reference: str) -> StrategySpec:
 
 
 def find_config_class(cls: type[Strategy]) -> type[StrategyConfig]:
-    """The config class: a `config_class` attribute, else the annotation of `__init__`'s config."""
+    """The config class: a `config_class` attribute, else the annotation of `__init__`'s config (a
+    portfolio strategy: first its class annotation `config: MyConfig`, as its docs show)."""
     explicit = getattr(cls, "config_class", None)
     if inspect.isclass(explicit) and issubclass(explicit, StrategyConfig):
         return explicit
+    if getattr(cls, "is_portfolio", False):
+        try:
+            declared = typing.get_type_hints(cls).get("config")
+        except Exception:
+            declared = None
+        if inspect.isclass(declared) and issubclass(declared, StrategyConfig):
+            return declared
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # unresolvable forward references: fall through to the error below
