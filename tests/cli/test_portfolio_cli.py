@@ -210,3 +210,35 @@ def test_sweep_and_walk_forward_of_several_symbols_say_so(database_url: str) -> 
         assert result.exit_code != 0
         assert "several symbols (or a portfolio strategy) are for `backtest run`" in result.output
     assert list_runs() == []
+
+
+def test_a_basket_on_ibkr_bars_fetches_each_symbol(database_url: str, make_gateway, monkeypatch) -> None:
+    from ntrader.config import get_settings
+    from ntrader.data import parse_period
+    from ntrader.data.store import load_stored_bars
+
+    gateway = make_gateway()
+    monkeypatch.setenv("IBKR_PORT", str(gateway.port))
+    get_settings.cache_clear()
+    args = ["backtest", "run", "--strategy", "sma", "--symbol", "AAPL,MSFT,SPY", "--data-source", "ibkr",
+            "--start", "2023-01-01", "--end", "2023-06-30",
+            "-p", "fast_period=3", "-p", "slow_period=8"]  # fmt: skip
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert {r.symbol for r in gateway.historical_requests} == {"AAPL", "MSFT", "SPY"}
+    assert document["settings"]["instrument_id"] == "AAPL.SMART,MSFT.SMART,SPY.SMART"  # one account
+    assert _run_symbols(database_url, document["id"]) == ["AAPL", "MSFT", "SPY"]
+    trades = load_trades(document["id"])
+    assert set(trades["symbol"]) == {"AAPL", "MSFT", "SPY"}
+    period = parse_period("2023-01-01", "2023-06-30")
+    bars = {s: load_stored_bars(s, period, bar_size="1-DAY", source="ibkr") for s in ("AAPL", "MSFT", "SPY")}
+    _check_account(document["id"], bars)
+    # Everything is stored now: the same run without fetching asks IB nothing and gives the same curve.
+    requests = len(gateway.historical_requests)
+    again = invoke(*args, "--no-fetch", "--json")
+    assert again.exit_code == 0, again.output
+    assert len(gateway.historical_requests) == requests
+    np.testing.assert_allclose(
+        load_equity(json.loads(again.output)["id"]).to_numpy(), load_equity(document["id"]).to_numpy()
+    )
