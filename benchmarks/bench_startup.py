@@ -34,8 +34,12 @@ CASES = [
 ]
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB and stderr of one run."""
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS in MB, stderr and CPU seconds (user + system) of one run.
+
+    On an idle machine a start-up's wall time is about its CPU time; on a busy one the wall time
+    grows with the load while the CPU time stays near what an idle run takes.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     assert process.stderr is not None
@@ -45,16 +49,17 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}): {err}")
-    return elapsed, usage.ru_maxrss / 1024, err
+    return elapsed, usage.ru_maxrss / 1024, err, usage.ru_utime + usage.ru_stime
 
 
-def median_of(argv: list[str], env: dict[str, str], repeat: int) -> tuple[float, float, str]:
+def median_of(argv: list[str], env: dict[str, str], repeat: int) -> tuple[float, float, str, float]:
     measure(argv, env)  # warm the file cache
     runs = [measure(argv, env) for _ in range(repeat)]
     return (
         statistics.median(r[0] for r in runs),
         statistics.median(r[1] for r in runs),
         "".join(r[2] for r in runs),
+        statistics.median(r[3] for r in runs),
     )
 
 
@@ -72,22 +77,26 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        print(f"{'command':<34} {'median s':>9} {'target':>7} {'peak MB':>8} {'target':>7}")
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        header = f"{'command':<34} {'median s':>9} {'target':>7} {'peak MB':>8} {'target':>7} {'CPU s':>6}"
+        print(header)
         for label, argv, seconds, megabytes in CASES:
-            wall, rss, _ = median_of(argv, env, args.repeat)
+            wall, rss, _, cpu = median_of(argv, env, args.repeat)
             mb_target = f"≤ {megabytes}" if megabytes else "–"
             ok = wall <= seconds and (megabytes is None or rss <= megabytes)
             verdict = "ok" if ok else "OVER"
-            print(f"{label:<34} {wall:>9.3f} {'≤ ' + str(seconds):>7} {rss:>8.0f} {mb_target:>7}  {verdict}")
+            figures = f"{wall:>9.3f} {'≤ ' + str(seconds):>7} {rss:>8.0f} {mb_target:>7} {cpu:>6.3f}"
+            print(f"{label:<34} {figures}  {verdict}")
         uv = shutil.which("uv")
         if uv is not None:
-            bare, _, _ = median_of([ENTRY, "--help"], env, args.repeat)
-            wrapped, _, err = median_of([uv, "run", "ntrader", "--help"], env, args.repeat)
+            bare, _, _, _ = median_of([ENTRY, "--help"], env, args.repeat)
+            wrapped, _, err, _ = median_of([uv, "run", "ntrader", "--help"], env, args.repeat)
             extra = wrapped - bare
             verdict = "ok" if extra <= 0.2 and not err.strip() else "OVER"
             line = f"bare {bare:.3f}: {extra:+.3f} s (≤ +0.2)"
             print(f"{'uv run ntrader --help':<34} {wrapped:>9.3f}   {line}  {verdict}")
             print(f"{'  its stderr':<34} {err.strip()[:60] or '(empty)'}")
+        print(f"load average {os.getloadavg()[0]:.2f} after the runs")
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
