@@ -147,12 +147,14 @@ def test_missing_file_and_bad_timezone(tmp_path):
 
 
 def test_header_is_case_insensitive_and_extra_columns_are_ignored(tmp_path):
-    header = "Date,Open,HIGH,Low,Close,Adj Close,Volume"
-    text = rows(*(line.replace(",1000", ",99,1000") for line in GOOD[:1]), header=header)
+    header = "Date,Open,HIGH,Low,Close,Adj Close,Volume,Note"
+    text = rows(*(line.replace(",1000", ",99,1000,x") for line in GOOD[:1]), header=header)
     bars = read_csv_bars(write(tmp_path, text))
     assert list(bars.frame.columns) == ["open", "high", "low", "close", "volume"]
     assert bars.frame.iloc[0].tolist() == [100.0, 101.0, 99.0, 100.5, 1000.0]
-    assert bars.notes == ("ignored column(s): Adj Close",)
+    # Adj Close is read (events are inferred from it: none in one row); other columns are ignored.
+    assert bars.notes == ("ignored column(s): Note",)
+    assert bars.event_source == "inferred" and bars.events is not None and bars.events.empty
 
 
 def test_unsorted_rows_are_sorted_with_a_note(tmp_path, database_url):

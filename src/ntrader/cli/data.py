@@ -59,7 +59,9 @@ def import_csv_command(
     """Check a CSV file of bars and store them (all or nothing; bars already stored are skipped).
 
     The header needs timestamp,open,high,low,close,volume (any case; other columns are ignored).
-    Timestamps are dates (YYYY-MM-DD) or ISO 8601 date-times.
+    Timestamps are dates (YYYY-MM-DD) or ISO 8601 date-times. Optional: split (4, 4:1 or 4/1 on the
+    ex-date row) and dividend (cash per share on the ex-date row), or adj_close (events inferred
+    from it); they are stored as events for `backtest run --adjust`.
 
     \b
     Example:
@@ -96,6 +98,12 @@ def import_csv_command(
         )
     else:
         out(f"Inserted {result.inserted:,} bars (source '{result.source}').")
+    if result.event_source is not None:
+        how = "from its split/dividend columns" if result.event_source == "csv" else "inferred from adj_close"
+        out(
+            f"Events: {result.events} split/dividend event(s) {how}; stored {result.events_inserted} new "
+            f"({result.events - result.events_inserted} already stored)."
+        )
     if result.quality is not None:
         out(result.quality.summary_line())
 
@@ -320,6 +328,12 @@ def connect_command(
     default=0.05,
     show_default=True,
     help="Safety margin on IB's pacing windows, as a fraction (0.05: ten minutes become 630 s).",
+)
+@click.option(
+    "--events",
+    is_flag=True,
+    help="Also ask IB's daily ADJUSTED_LAST bars (one request) and store the splits and dividends "
+    "they imply (daily stock bars only).",
 )
 @click.option(
     "--on-basis-change",

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ntrader.data.bars import BAR_COLUMNS, BarSize, parse_bar_size
+from ntrader.data.csv_events import EVENT_ALIASES, event_frame, event_values
 from ntrader.errors import InputError
 
 REQUIRED_COLUMNS = ("timestamp", *BAR_COLUMNS)
@@ -39,6 +40,10 @@ class CsvBars:
     frame: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
     was_sorted: bool = False
+    #: Splits and dividends (ex_date, kind, value) from the file's optional columns, or None.
+    events: pd.DataFrame | None = None
+    #: Where the events came from: "csv" (split/dividend columns) or "inferred" (from adj_close).
+    event_source: str = "csv"
 
     @property
     def rows(self) -> int:
@@ -109,6 +114,17 @@ def _map_columns(fields: list[str], label: str, header_row: int) -> dict[str, st
                 column=required,
             )
         found[required] = fields[hits[0]]
+    for optional, aliases in EVENT_ALIASES.items():
+        hits = [i for i, name in enumerate(names) if name in aliases]
+        if len(hits) > 1:
+            raise InputError(
+                f"column appears {len(hits)} times ({', '.join(repr(fields[i]) for i in hits)})",
+                file=label,
+                row=header_row,
+                column=optional,
+            )
+        if hits:
+            found[optional] = fields[hits[0]]
     return found
 
 
@@ -151,6 +167,9 @@ class _Reader:
         types = {columns["timestamp"]: pa.string()}
         for name in BAR_COLUMNS:
             types[columns[name]] = pa.string() if numbers_as_text else pa.float64()
+        for name in EVENT_ALIASES:
+            if name in columns:
+                types[columns[name]] = pa.string()  # "4:1" splits; checked in csv_events
         convert = pacsv.ConvertOptions(
             include_columns=list(types), column_types=types, strings_can_be_null=True
         )
@@ -376,6 +395,7 @@ def read_csv_bars(
         raise InputError("no bars below the header", file=label, row=header_row + 1)
     stamps = reader.timestamps(table[columns["timestamp"]].combine_chunks(), problems)
     _value_checks(values, stamps, problems, reader.line)
+    optional = event_values(table, columns, lambda *p: problems.append(_Problem(*p)))
     if problems:
         worst = min(problems, key=lambda p: (p.index, p.order))
         raise reader.fail(worst.index, worst.column, worst.message)
@@ -385,10 +405,20 @@ def read_csv_bars(
     if extra:
         notes.append(f"ignored column(s): {', '.join(extra)}")
     index = pd.DatetimeIndex(stamps).tz_localize("UTC")
-    frame = pd.DataFrame({name: values[name] for name in BAR_COLUMNS}, index=index, copy=False)
+    frame = pd.DataFrame(
+        {**{name: values[name] for name in BAR_COLUMNS}, **optional}, index=index, copy=False
+    )
     was_sorted = not index.is_monotonic_increasing
     if was_sorted:
         frame = frame.iloc[np.argsort(stamps, kind="stable")]
         notes.append("rows were not in time order; sorted them by timestamp")
     frame.index.name = "timestamp"
-    return CsvBars(path=path, frame=frame, notes=tuple(notes), was_sorted=was_sorted)
+    events, event_source = event_frame(frame)
+    return CsvBars(
+        path=path,
+        frame=frame[list(BAR_COLUMNS)] if optional else frame,
+        notes=tuple(notes),
+        was_sorted=was_sorted,
+        events=events,
+        event_source=event_source,
+    )

@@ -58,6 +58,11 @@ class ImportResult:
     last: pd.Timestamp
     notes: tuple[str, ...]
     quality: QualityReport | None = None
+    #: Splits and dividends the file held (its split/dividend columns, or inferred from adj_close),
+    #: how many were new to the database, and where they came from.
+    events: int = 0
+    events_inserted: int = 0
+    event_source: str | None = None
 
     @property
     def already_stored(self) -> int:
@@ -76,6 +81,9 @@ class ImportResult:
             "last": self.last.isoformat(),
             "notes": list(self.notes),
             "quality": self.quality.to_json_dict() if self.quality is not None else None,
+            "events": self.events,
+            "events_inserted": self.events_inserted,
+            "event_source": self.event_source,
         }
 
 
@@ -188,6 +196,12 @@ def import_csv(
     symbol, source, size = _symbol(symbol), _source(source), _size(bar_size)
     bars = read_csv_bars(path, bar_size=size, timezone=timezone)
     inserted = write_bars(bars.frame, symbol=symbol, bar_size=size, source=source, url=url, progress=progress)
+    events, events_inserted = 0, 0
+    if bars.events is not None:
+        # After the bars: their transaction is done; the events' is its own (idempotent, so a
+        # re-import completes whatever an interrupted one left out).
+        events = len(bars.events)
+        events_inserted = save_events(symbol, size, source, bars.events, source=bars.event_source, url=url)
     return ImportResult(
         file=str(path),
         symbol=symbol,
@@ -199,6 +213,9 @@ def import_csv(
         last=bars.frame.index[-1],
         notes=bars.notes,
         quality=check_bars(bars.frame, size, symbol=symbol, source=source),
+        events=events,
+        events_inserted=events_inserted,
+        event_source=bars.event_source if bars.events is not None else None,
     )
 
 
