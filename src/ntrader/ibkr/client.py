@@ -109,7 +109,12 @@ class _Bridge(EWrapper, EClient):  # type: ignore[misc]
     def managedAccounts(self, accountsList: str) -> None:
         self.owner._post(self.owner._on_accounts, self, accountsList)
 
-    def error(self, reqId: int, errorCode: int, errorString: str, *args: Any) -> None:
+    def error(self, reqId: int, *args: Any) -> None:
+        # ibapi 10.45+ (Nautilus 1.231) passes (errorTime, errorCode, errorString, json); older ones
+        # (errorCode, errorString, json).
+        errorCode, errorString = (
+            (args[1], args[2]) if len(args) > 2 and isinstance(args[1], int) else args[:2]
+        )
         self.last_error = (errorCode, errorString)
         self.owner._post(self.owner._on_error, self, reqId, errorCode, errorString)
 
