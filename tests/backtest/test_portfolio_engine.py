@@ -225,3 +225,20 @@ def test_next_open_is_refused_for_portfolio_strategies() -> None:
 
     with pytest.raises(InputError, match="portfolio strategies fill at the bar's close"):
         _portfolio(_bars(("SPY", "TLT")), "rotation", {"top": 1, "lookback": 20}, fill_at="next-open")
+
+
+def test_trades_add_up_to_the_account_when_positions_are_trimmed() -> None:
+    # A rebalance trims and tops up positions that stay open: their trades' P&L (realized on the
+    # shares sold, marked at the last close on the rest) still adds up to the account's gain.
+    bars = _bars(("SPY", "TLT"))
+    result = _portfolio(bars, "rebalance", {"weights": "SPY:0.6,TLT:0.4", "rebalance": "monthly"})
+    assert any(f.side == "SELL" for f in result.fills) and result.trades["exit_time"].isna().all()
+    assert result.trades["pnl"].sum() == pytest.approx(result.final_equity - result.capital, abs=0.01)
+    for symbol in ("SPY", "TLT"):
+        mine = [f for f in result.fills if f.symbol == symbol]
+        held = sum(f.quantity if f.side == "BUY" else -f.quantity for f in mine)
+        cash = sum(-f.quantity * f.price if f.side == "BUY" else f.quantity * f.price for f in mine)
+        paid = sum(f.commission for f in mine)
+        last = bars[symbol]["close"].iloc[-1]
+        (trade,) = result.trades[result.trades["symbol"] == symbol].itertuples()
+        assert trade.pnl == pytest.approx(cash + held * last - paid, abs=1e-6)

@@ -253,8 +253,10 @@ def _close_trade(
     entry_price = trade["entry_cost"] / qty
     direction = 1.0 if trade["side"] == "LONG" else -1.0
     if open_:
+        # Realized on the shares already sold (a trimmed position), marked at the last price on the rest.
         mark = entry_price if last_price is None else last_price
-        gross = direction * (mark - entry_price) * qty
+        realized = trade["exit_value"] - trade["exit_qty"] * entry_price
+        gross = direction * (realized + (mark - entry_price) * (qty - trade["exit_qty"]))
         exit_price = None
     else:
         exit_price = trade["exit_value"] / trade["exit_qty"]
