@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -68,3 +67,37 @@ def test_version_is_the_installed_one():
 
     assert ".".join(map(str, nautilus_version())) == ".".join(nautilus_trader.__version__.split(".")[:2])
     assert at_least(1, 221) and not at_least(99, 0)
+
+
+def test_skipping_the_analyzers_trade_records_changes_no_fill():
+    from ntrader.backtest.engine import run_engine
+    from ntrader.data import parse_bar_size
+    from ntrader.strategies import get_strategy
+
+    spec = get_strategy("sma")
+    bars = generate_bars("AAPL", "2024-03-04", "2024-03-15", "1-MINUTE")
+    recorded: list[object] = []
+
+    def run(skip: bool):
+        import ntrader.backtest.engine as engine_module
+
+        original = engine_module.skip_trade_records
+        engine_module.skip_trade_records = original if skip else (lambda engine: recorded.append(engine))
+        try:
+            return run_engine(
+                bars,
+                symbol="AAPL",
+                bar_size=parse_bar_size("1-MINUTE"),
+                strategy_class=spec.strategy_class,
+                config_factory=lambda iid, bt: spec.build_config(
+                    {**spec.defaults(), "fast_period": 5, "slow_period": 20}, instrument_id=iid, bar_type=bt
+                ),
+                capital=100_000.0,
+            )
+        finally:
+            engine_module.skip_trade_records = original
+
+    skipped, kept = run(True), run(False)
+    assert recorded and len(kept.fills) >= 20
+    assert skipped.fills == kept.fills
+    assert skipped.equity.equals(kept.equity)

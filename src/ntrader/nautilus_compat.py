@@ -130,6 +130,24 @@ def subscribe_fills(actor: Any, instrument_id: Any, handler: Any = None) -> None
     actor.msgbus.subscribe(topic=f"events.fills.{instrument_id}", handler=handler)
 
 
+def skip_trade_records(engine: Any) -> None:
+    """Stop the portfolio's analyzer recording each closed position during the run.
+
+    In 1.231 (not in 1.221) `Portfolio.update_position` calls `PortfolioAnalyzer.record_trade`
+    for every closed position, whatever `run_analysis` says, and each call `pd.concat`s the new P&L
+    onto all earlier ones: the run slows with the square of its trades (at 40 000 one-minute SMA bars,
+    60 % of the engine's time; measured in benchmarks/bench_backtest.py). No config turns it off.
+    ntrader computes its own figures and never reads the analyzer, so its recorder is a no-op.
+    """
+    analyzer = getattr(engine.portfolio, "analyzer", None)
+    if analyzer is not None and hasattr(analyzer, "record_trade"):
+        analyzer.record_trade = _ignore
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
 def _own_float64(values: Any) -> np.ndarray:
     # A writable, contiguous copy: pandas 3 hands out read-only views, which Nautilus's typed
     # memoryviews (`double[:]`) reject with "buffer source array is read-only".
@@ -203,6 +221,7 @@ __all__ = [
     "bar_close_takes_rest",
     "close_offers",
     "nautilus_version",
+    "skip_trade_records",
     "subscribe_fills",
     "wrangle_bars",
 ]

@@ -49,7 +49,7 @@ from ntrader.backtest.result import (
 )
 from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError, StrategyFailed
-from ntrader.nautilus_compat import wrangle_bars
+from ntrader.nautilus_compat import skip_trade_records, wrangle_bars
 from ntrader.strategies.base import ExecutionRules
 from ntrader.strategies.loader import describe_raised
 
@@ -232,6 +232,7 @@ def _run(
         from ntrader.backtest.progress import BarCounter
 
         engine.add_actor(BarCounter(bar_type, len(nautilus_bars), setup.progress))
+    skip_trade_records(engine)  # Nautilus 1.231's per-trade pd.concat: see nautilus_compat
     halt_reason = None
     try:
         engine.run()

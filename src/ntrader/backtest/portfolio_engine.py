@@ -68,7 +68,7 @@ from ntrader.backtest.result import (
 )
 from ntrader.data.bars import BAR_COLUMNS, BarSize
 from ntrader.errors import InputError, StrategyFailed
-from ntrader.nautilus_compat import subscribe_fills
+from ntrader.nautilus_compat import skip_trade_records, subscribe_fills
 from ntrader.strategies.base import ExecutionRules
 from ntrader.strategies.loader import describe_raised
 from ntrader.strategies.universe import ALLOCATION_EQUAL, Universe
@@ -282,6 +282,7 @@ def _run(engine: BacktestEngine, frames: dict[str, pd.DataFrame], setup: Portfol
         from ntrader.backtest.progress import BarCounter
 
         engine.add_actor(BarCounter(tuple(run.bar_types), total, setup.progress))
+    skip_trade_records(engine)  # Nautilus 1.231's per-trade pd.concat: see nautilus_compat
     halt_reason = None
     try:
         engine.run()
