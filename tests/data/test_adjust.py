@@ -105,6 +105,16 @@ def test_events_are_inferred_back_from_an_adjusted_close():
     assert list(found_dividends.index) == list(dividends.index)
 
 
+@pytest.mark.parametrize("decimals", [2, 4, 6])
+def test_a_rounded_vendor_adj_close_gives_the_events_and_no_noise(decimals):
+    bars, splits, dividends = raw_series()
+    adj_close = vendor_adj_close(bars["close"], splits, dividends).round(decimals)
+    found_splits, found_dividends = infer_events(bars["close"], adj_close)
+    pd.testing.assert_series_equal(found_splits, splits, check_names=False, check_freq=False)
+    assert list(found_dividends.index) == list(dividends.index)
+    np.testing.assert_allclose(found_dividends.to_numpy(), dividends.to_numpy(), atol=0.02)
+
+
 def test_bad_adjustments_are_one_clear_error():
     bars, splits, dividends = raw_series()
     with pytest.raises(InputError, match="adjustment must be one of raw, splits, total-return"):

@@ -109,6 +109,15 @@ def _day(frame: pd.DataFrame, at: int) -> str:
     return str(pd.DatetimeIndex(frame.index)[at].date())
 
 
+def _step(values: np.ndarray) -> float:
+    """The rounding step of `values` (0.01 for cents), 0 when they carry more than 8 decimals."""
+    for decimals in range(9):
+        scaled = values * 10.0**decimals
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+            return 10.0**-decimals
+    return 0.0
+
+
 def infer_events(
     close: pd.Series, adj_close: pd.Series, *, tolerance: float = 0.02
 ) -> tuple[pd.Series, pd.Series]:
@@ -117,16 +126,22 @@ def infer_events(
     near a split ratio is a split, otherwise a dividend of ``previous close × (1 − 1 / ratio change)``
     (the vendors' convention: prices before the ex-date times ``1 − dividend / previous close``).
 
+    Vendors round both series (to cents, or 4-6 decimals): a change within twice what that rounding
+    can move the ratio is noise, not an event, and so is a "negative dividend" (the ratio falling).
+
     Returns (splits, dividends) indexed by the ex-date bars, in the basis as traded on those dates.
     """
     raw = close.to_numpy(dtype="float64")
-    factor = adj_close.to_numpy(dtype="float64") / raw
+    adj = adj_close.to_numpy(dtype="float64")
+    factor = adj / raw
     change = factor[1:] / factor[:-1]  # > 1 over a dividend's ex-date; ~ the split ratio over a split
-    moved = np.flatnonzero(np.abs(change - 1) > 1e-6) + 1
+    noise = _step(adj) / 2 * (1 / adj[1:] + 1 / adj[:-1]) + _step(raw) / 2 * (1 / raw[1:] + 1 / raw[:-1])
+    moved = np.flatnonzero(np.abs(change - 1) > np.maximum(2 * noise, 1e-6)) + 1
     nearest = _SPLIT_RATIOS[np.abs(_SPLIT_RATIOS[None, :] / change[moved - 1, None] - 1).argmin(axis=1)]
     is_split = np.abs(nearest / change[moved - 1] - 1) < tolerance
     index = pd.DatetimeIndex(close.index)
     splits = pd.Series(nearest[is_split], index=index[moved[is_split]], name="split")
     at = moved[~is_split]
+    at = at[change[at - 1] > 1]
     dividends = pd.Series(raw[at - 1] * (1 - 1 / change[at - 1]), index=index[at], name="dividend")
     return splits, dividends
