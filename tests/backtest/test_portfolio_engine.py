@@ -242,3 +242,26 @@ def test_trades_add_up_to_the_account_when_positions_are_trimmed() -> None:
         last = bars[symbol]["close"].iloc[-1]
         (trade,) = result.trades[result.trades["symbol"] == symbol].itertuples()
         assert trade.pnl == pytest.approx(cash + held * last - paid, abs=1e-6)
+
+
+def test_a_strategy_that_raises_halts_the_portfolio_run_at_that_time() -> None:
+    from ntrader.strategies.sma import SMACrossover
+
+    class Breaks(SMACrossover):
+        def on_signal_bar(self, bar):  # type: ignore[no-untyped-def]
+            if str(bar.bar_type.instrument_id).startswith("MSFT") and bar.ts_event >= STOP.value:
+                raise RuntimeError("boom")
+            super().on_signal_bar(bar)
+
+    bars = _bars(start="2022-01-01", end="2022-12-31")
+    STOP = DAY.close_times(pd.DatetimeIndex(bars["MSFT"].index))[120]
+    spec = get_strategy("sma")
+    broken = StrategySpec(
+        name="breaks", strategy_class=Breaks, config_class=spec.config_class, description=""
+    )
+    result = _basket(bars, broken, {"fast_period": 5, "slow_period": 20})
+    assert result.status == "halted"
+    assert "boom" in (result.halt_reason or "")
+    assert result.halted_at is not None and result.equity.index[-1] < result.halted_at
+    assert all(f.timestamp < result.halted_at for f in result.fills)
+    assert len(result.equity) == 120  # the bars that closed before the engine stopped
