@@ -201,14 +201,32 @@ def test_strategy_list_and_show_have_the_portfolio_strategies() -> None:
     assert "last known close" in shown.output
 
 
-def test_sweep_and_walk_forward_of_several_symbols_say_so(database_url: str) -> None:
-    for command in (
-        ["sweep", "--engine", "nautilus", "--grid", "fast_period=5,10"],
-        ["walk-forward", "--grid", "fast_period=5,10", "--train", "100", "--test", "50"],
-    ):
-        result = invoke("backtest", *command, "--strategy", "sma", "--symbol", "AAPL,MSFT")
-        assert result.exit_code != 0
-        assert "several symbols (or a portfolio strategy) are for `backtest run`" in result.output
+def test_a_nautilus_sweep_of_a_basket_saves_portfolio_runs(database_url: str) -> None:
+    from ntrader.backtest import run_backtest
+
+    args = ["backtest", "sweep", "--strategy", "sma", "--symbol", "AAPL,MSFT", "--start", "2022-01-01",
+            "--end", "2023-12-31", "--grid", "fast_period=5,10", "-p", "slow_period=30"]  # fmt: skip
+    refused = invoke(*args)
+    assert refused.exit_code != 0 and "sweep them with --engine nautilus" in refused.output
+    result = invoke(*args, "--engine", "nautilus", "--workers", "2", "--top", "2", "--json")
+    assert result.exit_code == 0, result.output
+    runs = list_runs()
+    assert len(runs) == 2
+    for run in runs:
+        assert run.symbol == "AAPL,MSFT" and _run_symbols(database_url, run.id) == ["AAPL", "MSFT"]
+        assert set(load_trades(run.id)["symbol"]) == {"AAPL", "MSFT"}
+        assert "portfolio" in run.metrics and run.settings["portfolio"]["mode"] == "basket"
+        # Each confirmed run is the run `backtest run` gives for its parameters.
+        alone = run_backtest("sma", "AAPL,MSFT", "2022-01-01", "2023-12-31", params=run.params, save=False)
+        np.testing.assert_allclose(load_equity(run.id).to_numpy(), alone.result.equity.to_numpy(), atol=1e-6)
+    assert {r.params["fast_period"] for r in runs} == {5, 10}
+
+
+def test_walk_forward_of_several_symbols_says_why_not(database_url: str) -> None:
+    result = invoke("backtest", "walk-forward", "--strategy", "sma", "--symbol", "AAPL,MSFT",
+                    "--grid", "fast_period=5,10", "--train", "100", "--test", "50")  # fmt: skip
+    assert result.exit_code != 0
+    assert "walk-forward runs on the vector engine, which does not cover several symbols" in result.output
     assert list_runs() == []
 
 

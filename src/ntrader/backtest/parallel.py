@@ -90,7 +90,7 @@ def resolve_ray_address(ray_address: str | None) -> str | None:
 
 
 def run_tasks(
-    bars: pd.DataFrame,
+    bars: Any,
     tasks: Sequence[EngineTask],
     *,
     workers: int | None = None,
@@ -98,14 +98,17 @@ def run_tasks(
     progress: Progress | None = None,
     bar_progress: BarProgress | None = None,
 ) -> list[EngineOutput]:
-    """Every task on the same bars, results in the order of `tasks`.
+    """Every task on the same bars (a frame; a portfolio: one frame per symbol), results in the
+    order of `tasks`.
 
     Ray when `ray_address` (or `NTRADER_RAY_ADDRESS`) is set; else a process pool of `workers`
     processes (default: the number of cores); one worker or one task runs in this process.
     """
     if not tasks:
         return []
-    tally = _BarTally(len(tasks), len(bars), progress, bar_progress)
+    from ntrader.backtest.portfolio_data import bar_count
+
+    tally = _BarTally(len(tasks), bar_count(bars), progress, bar_progress)
     address = resolve_ray_address(ray_address)
     if address is not None:
         return _run_ray(bars, tasks, address, tally)

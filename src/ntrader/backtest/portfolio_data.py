@@ -30,6 +30,24 @@ if TYPE_CHECKING:
     from ntrader.backtest.pipeline import PreparedBars
 
 
+def clock_frame(bars: Any) -> pd.DataFrame:
+    """A single-symbol frame as it is; a portfolio's bars as one frame on the union of their times
+    (no columns) carrying the account's venue: what sweeps read a run's clock and venue from."""
+    if not isinstance(bars, dict):
+        return bars
+    from ntrader.backtest.portfolio_engine import portfolio_venue
+
+    union = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in bars.values()))))
+    frame = pd.DataFrame(index=union)
+    frame.attrs["venue"] = portfolio_venue(bars)
+    return frame
+
+
+def bar_count(bars: Any) -> int:
+    """Bars the engine replays: a frame's rows, or every symbol's."""
+    return sum(len(f) for f in bars.values()) if isinstance(bars, dict) else len(bars)
+
+
 def csv_for(directory: Path, symbol: str) -> Path:
     """`DIR/SYMBOL.csv` (any case of the name); an InputError when the directory has none."""
     wanted = f"{symbol}.csv".lower()
@@ -245,7 +263,9 @@ def portfolio_settings(request: BacktestRequest, result: RunResult) -> dict[str,
 
 __all__ = [
     "ALIGNMENT_RULE",
+    "bar_count",
     "benchmark_closes",
+    "clock_frame",
     "csv_for",
     "load_symbol_bars",
     "measure_portfolio",

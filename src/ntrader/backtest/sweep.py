@@ -29,7 +29,8 @@ from ntrader.backtest.grid import (
     parse_grid_values,
 )
 from ntrader.backtest.parallel import EngineOutput, EngineTask, resolve_ray_address, run_tasks
-from ntrader.backtest.pipeline import PreparedBars, prepare
+from ntrader.backtest.pipeline import PreparedBars, prepare, symbols_label
+from ntrader.backtest.portfolio_data import bar_count, clock_frame
 from ntrader.backtest.request import BacktestRequest, as_request
 from ntrader.config import get_settings
 from ntrader.db.sweeps import NewSweep, save_sweep
@@ -288,9 +289,9 @@ def _verdict(
     if plan.trials_from_history:
         earlier = trials_screened(
             strategy=request.strategy,
-            symbol=request.symbol,
+            symbol=symbols_label(request.symbols),
             bar_type=request.bar_size.bar_type(
-                symbol=request.symbol, venue=prepared.bars.attrs.get("venue", DEFAULT_VENUE)
+                symbol=request.symbol, venue=clock_frame(prepared.bars).attrs.get("venue", DEFAULT_VENUE)
             ),
             start=period.start_ts.to_pydatetime(),
             end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
@@ -306,7 +307,7 @@ def _verdict(
             trials=trials + earlier,
             # The screen annualised the trials' Sharpe ratios with the bars' measured factor.
             periods_per_year=measure_annualization(
-                request.bar_size.close_times(pd.DatetimeIndex(prepared.bars.index))
+                request.bar_size.close_times(pd.DatetimeIndex(clock_frame(prepared.bars).index))
             ).factor,
         )
     )
@@ -335,14 +336,14 @@ def _save_sweep(
         NewSweep(
             kind="sweep",
             strategy=request.strategy,
-            symbol=request.symbol,
+            symbol=symbols_label(request.symbols),
             bar_type=request.bar_size.bar_type(
-                symbol=request.symbol, venue=prepared.bars.attrs.get("venue", DEFAULT_VENUE)
+                symbol=request.symbol, venue=clock_frame(prepared.bars).attrs.get("venue", DEFAULT_VENUE)
             ),
             data_source=request.data_source,
             start=period.start_ts.to_pydatetime(),
             end=pd.Timestamp(period.end, tz="UTC").to_pydatetime(),
-            bars=len(prepared.bars),
+            bars=bar_count(prepared.bars),
             capital=request.capital,
             engine=plan.engine,
             metric=plan.metric,
@@ -395,10 +396,10 @@ def run_sweep(
     plan_options, request_options = split_plan_options(options)
     plan = (plan if plan is not None else SweepPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
-    if req.is_portfolio:
+    if req.is_portfolio and plan.engine == "vector":
         raise InputError(
-            "several symbols (or a portfolio strategy) are for `backtest run` in this version; "
-            "sweep or walk forward one symbol at a time"
+            "the vector engine does not cover several symbols (or portfolio strategies) yet; "
+            "sweep them with --engine nautilus"
         )
     if plan.engine == "vector" and not has_vector(req.strategy):
         raise InputError(
@@ -447,7 +448,7 @@ def run_sweep(
         rows=rows,
         expansion=grid.expansion,
         grid=grid.grid,
-        bars=len(prepared.bars),
+        bars=bar_count(prepared.bars),
         notes=notes,
         validation=validation,
     )

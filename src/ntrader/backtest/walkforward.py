@@ -207,8 +207,8 @@ def walk_forward(
     req = as_request(request, legacy, request_options)
     if req.is_portfolio:
         raise InputError(
-            "several symbols (or a portfolio strategy) are for `backtest run` in this version; "
-            "sweep or walk forward one symbol at a time"
+            "walk-forward runs on the vector engine, which does not cover several symbols (or portfolio "
+            "strategies) yet; walk forward one symbol at a time, or sweep them with --engine nautilus"
         )
     if not has_vector(req.strategy):
         raise InputError(f"walk-forward needs a vector implementation; strategy {req.strategy} has none")
