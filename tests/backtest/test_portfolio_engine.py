@@ -265,3 +265,41 @@ def test_a_strategy_that_raises_halts_the_portfolio_run_at_that_time() -> None:
     assert result.halted_at is not None and result.equity.index[-1] < result.halted_at
     assert all(f.timestamp < result.halted_at for f in result.fills)
     assert len(result.equity) == 120  # the bars that closed before the engine stopped
+
+
+def test_inverse_vol_sizes_each_entry_by_the_pandas_weights() -> None:
+    bars = _bars(("AAPL", "MSFT", "SPY", "TLT"))
+    result = _basket(
+        bars, get_strategy("sma"), {"fast_period": 5, "slow_period": 20}, allocation="inverse-vol"
+    )
+    assert result.status == "completed", result.halt_reason
+    times = {s: DAY.close_times(pd.DatetimeIndex(f.index)) for s, f in bars.items()}
+    sigma = pd.DataFrame(
+        {
+            s: f["close"].set_axis(times[s]).pct_change().rolling(63, min_periods=20).std()
+            for s, f in bars.items()
+        }
+    )
+    inverse = 1.0 / sigma
+    known = inverse.notna().sum(axis=1)
+    weights = inverse.div(inverse.sum(axis=1), axis=0).mul(known / 4, axis=0).where(inverse.notna(), 0.25)
+    assert not np.allclose(weights.iloc[-1], 0.25)  # the weights differ: the symbols' volatility does
+    expected, _ = _replay(bars, result)
+    checked = 0
+    cash_before = result.capital
+    fills = sorted(result.fills, key=lambda f: f.timestamp)
+    for fill in fills:
+        row = expected.index.get_loc(fill.timestamp)
+        if fill.side == "BUY" and row > 0:
+            before = result.positions.iloc[row - 1]
+            equity = (
+                expected.iloc[row - 1]
+                + (before * (result.closes.iloc[row] - result.closes.iloc[row - 1])).sum()
+            )
+            target = int(equity * 0.95 * weights.loc[fill.timestamp, fill.symbol] // fill.price)
+            if cash_before > (target + 2) * fill.price + 10:  # not cut by the cash
+                assert abs(fill.quantity - target) <= 1, (fill, target)
+                checked += 1
+        sign = 1 if fill.side == "BUY" else -1
+        cash_before -= sign * fill.quantity * fill.price + fill.commission
+    assert checked >= 20
