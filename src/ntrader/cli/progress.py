@@ -12,6 +12,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TaskID,
     TextColumn,
@@ -264,6 +265,33 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         self.progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.stop()
+
+
+class Working:
+    """One line on stderr while a command works (a spinner, what it does, the time so far), on a
+    terminal only and gone when it is done: for steps of seconds with nothing to count."""
+
+    def __init__(self, message: str, enabled: bool = True) -> None:
+        console = err_console()
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn(message, markup=False),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not (enabled and console.is_terminal),
+        )
+
+    def __enter__(self) -> Working:
+        self.progress.start()
+        self.progress.add_task("working", total=None)
+        self.progress.refresh()  # at once: the work may hold the GIL before the display's thread runs
         return self
 
     def __exit__(

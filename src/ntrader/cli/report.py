@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ntrader.cli.options import RECORD_ID, format_options, json_option
+from ntrader.cli.progress import Working
 from ntrader.cli.render import console, echo_export, echo_json
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 # pandas, plotly and the exports it never touches. The choices are the library's (tests check).
 EXPORT_FORMATS = ("text", "csv", "json", "html")
 SWEEP_FORMATS = ("text", "html")
+_FORMAT_NAMES = {"text": "text report", "csv": "CSV", "json": "JSON document", "html": "HTML report"}
 
 
 @click.group()
@@ -100,9 +102,10 @@ def export_command(run_id: int, fmt: str, output: Path | None, equity: bool) -> 
       ntrader report export 1 --format csv -o trades.csv
       ntrader report export 1 --format json --equity > run-1.json
     """
-    from ntrader.reports import export_run
+    with Working(f"Building the {_FORMAT_NAMES[fmt]} of run {run_id}"):
+        from ntrader.reports import export_run
 
-    export = export_run(run_id, fmt, output, equity=equity)
+        export = export_run(run_id, fmt, output, equity=equity)
     echo_export(export)
 
 
@@ -215,24 +218,28 @@ def validate_command(run_id: int | None, sweep_id: int | None, samples: int | No
       ntrader report validate 12 --monte-carlo 5000
       ntrader report validate --sweep 3 --json
     """
-    from ntrader.db.sweeps import get_sweep
-    from ntrader.reports.sweep import render_sweep_text
-    from ntrader.reports.validation import run_validation_lines, validate_run, validate_sweep
-
     if (run_id is None) == (sweep_id is None):
         raise click.UsageError("give a RUN_ID or --sweep ID (one of them)")
+    what = f"sweep {sweep_id}" if sweep_id is not None else f"run {run_id}"
+    with Working(f"Validating {what}", enabled=not as_json):
+        from ntrader.reports.validation import run_validation_lines, validate_run, validate_sweep
+
+        result = validate_sweep(sweep_id, samples=samples) if sweep_id is not None else None
+        block = validate_run(run_id, samples=samples) if run_id is not None else None
     if sweep_id is not None:
-        result = validate_sweep(sweep_id, samples=samples)
+        assert result is not None
         if as_json:
             echo_json(result)
             return
+        from ntrader.db.sweeps import get_sweep
+        from ntrader.reports.sweep import render_sweep_text
+
         record = get_sweep(sweep_id)
         click.echo(render_sweep_text(record, width=console().width, full_validation=True), nl=False)
         if result["best_run"] is not None:
             click.echo("\n".join(run_validation_lines(result["best_run"])))
         return
-    assert run_id is not None
-    block = validate_run(run_id, samples=samples)
+    assert block is not None
     if as_json:
         echo_json(block)
         return
