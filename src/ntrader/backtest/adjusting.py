@@ -43,8 +43,10 @@ def events_on_bars(bars: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.Series,
 def _stored_events(request: BacktestRequest) -> pd.DataFrame | None:
     if request.data_source not in ("csv", "ibkr"):
         return None
-    if request.csv_file is not None:
-        return None  # a file run without import: its bars only
+    if request.csv_file is not None:  # a file run without import: the file's own event columns
+        from ntrader.data.csv import read_csv_bars
+
+        return read_csv_bars(request.csv_file, bar_size=request.bar_size).events
     from ntrader.data.store import read_events
 
     return read_events(request.symbol, request.bar_size, request.data_source, url=request.database_url)

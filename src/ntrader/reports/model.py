@@ -114,7 +114,17 @@ class RunReport:
             ("Engine", r.engine_version),
         ]
         # The validation block has its own section (`report validate`, the HTML tearsheet).
-        shown = {"bar_size", "symbols", "fill_at", "commission", "costs", "halt", "validation", *_ORDER_KEYS}
+        shown = {
+            "bar_size",
+            "symbols",
+            "fill_at",
+            "adjust",
+            "commission",
+            "costs",
+            "halt",
+            "validation",
+            *_ORDER_KEYS,
+        }
         rows += [(_label(k), _text(v)) for k, v in r.settings.items() if k not in shown]
         costs = costs_text(r.settings)
         if costs is not None:
@@ -194,8 +204,26 @@ def conventions(record: RunRecord, metrics: Metrics) -> list[tuple[str, str]]:
         ("SQN", c.sqn_formula),
         ("Buy & hold", c.buy_and_hold_basis),
         ("Fills", FILL_MODES.get(fill, fill)),
+        ("Prices", adjust_text(record.settings)),
         ("Commission", _commission(commission)),
     ]
+
+
+#: `--adjust` as the reports describe it (runs saved before the option existed ran on raw prices).
+ADJUST_TEXT = {
+    "raw": "raw: as traded; dividends credited as cash at the ex-date",
+    "splits": "splits: back-adjusted for splits (prices and volumes); dividends not counted",
+    "total-return": "total-return: back-adjusted for splits and dividends (subtracted from earlier prices)",
+}
+
+
+def adjust_text(settings: dict[str, Any]) -> str:
+    mode = str(settings.get("adjust", "raw"))
+    text = ADJUST_TEXT.get(mode, mode)
+    paid = settings.get("dividends")
+    if mode == "raw" and isinstance(paid, dict):
+        text += f" ({paid.get('paid', 0)} paid, {paid.get('cash', 0):,.2f})"
+    return text
 
 
 def run_bar_size(record: RunRecord) -> BarSize | None:

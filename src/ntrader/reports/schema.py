@@ -122,6 +122,9 @@ _CONVENTIONS = {
         "buy_and_hold_basis": _STRING,
         "short_period_rule": _STRING,
         "fill_at": _described(_STRING, "close: the signal bar's close; next_open: the next bar's open."),
+        "adjust": _described(
+            {"enum": ["raw", "splits", "total-return"]}, "How the prices were adjusted for splits/dividends."
+        ),
         "commission": _described({"type": ["string", "object"]}, "The run's commission model."),
         "metrics_source": _described(
             {"enum": ["stored", "recomputed"]}, "recomputed: rebuilt from an older stored format."
@@ -304,6 +307,7 @@ def run_document(report: RunReport, *, include_equity: bool = False) -> dict[str
     conventions = {
         **metrics.pop("conventions"),
         "fill_at": str(record.settings.get("fill_at", "close")),
+        "adjust": str(record.settings.get("adjust", "raw")),
         "commission": record.settings.get("commission", "none"),
         "metrics_source": report.metrics_source,
     }
