@@ -3,6 +3,7 @@
 from ntrader.strategies.base import SignalStrategy, SignalStrategyConfig
 from ntrader.strategies.mean_reversion import MeanReversion, MeanReversionConfig
 from ntrader.strategies.momentum import Momentum, MomentumConfig, WilderRSI
+from ntrader.strategies.portfolio import PortfolioStrategy, PortfolioStrategyConfig
 from ntrader.strategies.registry import get_strategy, list_strategies
 from ntrader.strategies.signals import SignalCache, SignalFunction, no_signal
 from ntrader.strategies.sma import SMACrossover, SMACrossoverConfig
@@ -14,6 +15,8 @@ __all__ = [
     "Momentum",
     "MomentumConfig",
     "Parameter",
+    "PortfolioStrategy",
+    "PortfolioStrategyConfig",
     "SMACrossover",
     "SMACrossoverConfig",
     "SignalCache",
