@@ -92,7 +92,8 @@ def _replay(bars: dict, result: RunResult) -> tuple[pd.Series, list[float]]:
     return pd.Series(out, index=pd.DatetimeIndex(times)), cash_after_fills
 
 
-def test_basket_of_one_is_the_single_symbol_run() -> None:
+@pytest.mark.parametrize("fill_at", ["close", "next-open"])
+def test_basket_of_one_is_the_single_symbol_run(fill_at: str) -> None:
     bars = _bars(("AAPL",))
     spec = get_strategy("sma")
     single = run_engine(
@@ -103,8 +104,9 @@ def test_basket_of_one_is_the_single_symbol_run() -> None:
         config_factory=lambda i, b: spec.build_config(spec.defaults(), instrument_id=i, bar_type=b),
         capital=100_000.0,
         fee_model=parse_commission("ibkr-fixed").fee_model(),
+        fill_at=fill_at,
     )
-    basket = _basket(bars, spec)
+    basket = _basket(bars, spec, fill_at=fill_at)
     assert len(single.fills) > 10
     assert [(f.timestamp, f.side, f.quantity, f.price, f.commission) for f in basket.fills] == [
         (f.timestamp, f.side, f.quantity, f.price, f.commission) for f in single.fills
@@ -113,9 +115,10 @@ def test_basket_of_one_is_the_single_symbol_run() -> None:
     pd.testing.assert_frame_equal(basket.trades.drop(columns="symbol"), single.trades)
 
 
-def test_basket_shares_one_account_and_never_overdraws() -> None:
+@pytest.mark.parametrize("fill_at", ["close", "next-open"])
+def test_basket_shares_one_account_and_never_overdraws(fill_at: str) -> None:
     bars = _bars()
-    result = _basket(bars, get_strategy("sma"), {"fast_period": 5, "slow_period": 20})
+    result = _basket(bars, get_strategy("sma"), {"fast_period": 5, "slow_period": 20}, fill_at=fill_at)
     assert result.status == "completed", result.halt_reason
     assert set(result.trades["symbol"]) == set(SYMBOLS)
     assert {f.symbol for f in result.fills} == set(SYMBOLS)
@@ -126,7 +129,8 @@ def test_basket_shares_one_account_and_never_overdraws() -> None:
     held = (result.positions != 0).sum(axis=1)
     assert held.max() >= 2
     entries = [f for f in result.fills if f.side == "BUY"]
-    equity_before = expected.shift(1).reindex(pd.DatetimeIndex([f.timestamp for f in entries]))
+    # The equity the entry was sized on: the account at the last bar close before the fill.
+    equity_before = [expected[expected.index < f.timestamp].iloc[-1] for f in entries]
     for fill, equity in zip(entries, equity_before, strict=True):
         assert fill.quantity * fill.price <= equity * 0.95 / 3 + fill.price
 
