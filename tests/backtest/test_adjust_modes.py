@@ -77,3 +77,20 @@ def test_raw_refuses_a_split_inside_the_period_and_hands_the_dividends_to_the_en
     pd.testing.assert_frame_equal(late, bars.loc["2024-07-01":], check_freq=False)
     np.testing.assert_array_equal(late.attrs["dividends"].index, DIVIDEND_DAYS[2:])
     np.testing.assert_allclose(late.attrs["dividends"].to_numpy(), [0.2, 0.2])
+
+
+def test_intraday_bars_use_the_daily_series_events(database_url):
+    from ntrader.data.mock import generate_bars
+
+    minutes = generate_bars("ADJ", "2024-06-06", "2024-06-11", "1-HOUR")
+    write_bars(minutes, symbol="ADJ", bar_size="1-HOUR", source="csv", url=database_url)
+    split = pd.DataFrame({"ex_date": [SPLIT_DAY], "kind": ["split"], "value": [2.0]})
+    save_events("ADJ", "1-DAY", "csv", split, source="csv", url=database_url)
+    hourly = BacktestRequest.build(
+        "sma_crossover", "ADJ", "2024-06-06", "2024-06-11", data_source="csv", bar_size="1-HOUR"
+    )
+    got = prepare(hourly).bars
+    before = minutes.index < SPLIT_DAY  # the split belongs to the first bar of 10 June (13:30 UTC)
+    np.testing.assert_allclose(got.loc[before, "close"], minutes.loc[before, "close"] / 2)
+    np.testing.assert_allclose(got.loc[~before, "close"], minutes.loc[~before, "close"])
+    assert before.sum() and (~before).sum()

@@ -6,8 +6,9 @@
   (`bars.attrs["dividends"]`, see `ntrader.backtest.dividends`). A split inside the period is
   refused: Nautilus has no way to change an open position's share count.
 
-An event belongs to the first bar at or after its ex-date; events on or before the period's first
-bar, or after its last, change nothing in it and are left out.
+Events are the request's series' own, else (intraday bars) those stored with the symbol's daily
+series from the same source. An event belongs to the first bar at or after its ex-date; events on
+or before the period's first bar, or after its last, change nothing in it and are left out.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ def _stored_events(request: BacktestRequest) -> pd.DataFrame | None:
         return read_csv_bars(request.csv_file, bar_size=request.bar_size).events
     from ntrader.data.store import read_events
 
-    return read_events(request.symbol, request.bar_size, request.data_source, url=request.database_url)
+    events = read_events(request.symbol, request.bar_size, request.data_source, url=request.database_url)
+    if events.empty and request.bar_size.name != "1-DAY":
+        # Corporate actions are per symbol, not per bar size: IB's come with the daily series.
+        events = read_events(request.symbol, "1-DAY", request.data_source, url=request.database_url)
+    return events
 
 
 def adjusted(bars: pd.DataFrame, request: BacktestRequest) -> pd.DataFrame:
