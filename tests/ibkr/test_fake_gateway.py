@@ -35,6 +35,7 @@ from ntrader.ibkr.fake import (
 from ntrader.ibkr.fake import protocol as wire
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import BAR_SIZE_SETTING, expected_sessions, find_gaps, plan_windows
+from ntrader.nautilus_compat import at_least
 
 HALF_DAY = {dt.date(2024, 7, 3): dt.time(13, 0)}
 
@@ -604,7 +605,8 @@ def test_nautilus_historic_client_against_the_fake(
     assert aapl["type"] == "Equity" and aapl["id"] == "AAPL.NASDAQ"
     assert aapl["isin"] == "US0378331005" and aapl["price_increment"] == "0.01"
     assert msft["type"] == "Equity" and msft["id"] == "MSFT.NASDAQ"
-    assert report["unknown_instruments"] == []
+    # Nautilus 1.221 answers an unknown symbol (IB error 200) with no instrument; 1.231 never answers.
+    assert report["unknown_instruments"] == ([] if not at_least(1, 222) else "timeout")
 
     daily = report["daily"]
     assert daily["count"] == 4  # 2 to 5 January 2024
@@ -715,10 +717,15 @@ async def _nautilus_probe(port: int, silent_port: int) -> dict[str, Any]:
     # The failure cases each cost Nautilus a full timeout; run them side by side.
     async def unknown_instrument() -> None:
         t0 = time.monotonic()
-        unknown = await asyncio.wait_for(
-            client.request_instruments(instrument_ids=[InstrumentId.from_str("ZZZZ.NASDAQ")]), 30
-        )
-        report["unknown_instruments"] = [str(i.id) for i in unknown]
+        try:
+            unknown = await asyncio.wait_for(
+                client.request_instruments(instrument_ids=[InstrumentId.from_str("ZZZZ.NASDAQ")]), 15
+            )
+            report["unknown_instruments"] = [str(i.id) for i in unknown]
+        except TimeoutError:
+            # Nautilus 1.231 cancels the request's future on IB's error 200 and its caller then
+            # waits for the outer timeout instead of returning [] (1.221 returned [] at once).
+            report["unknown_instruments"] = "timeout"
         report["unknown_seconds"] = time.monotonic() - t0
 
     async def pacing_fault() -> None:
