@@ -39,6 +39,7 @@ from ntrader.ibkr.catalog import (
 )
 from ntrader.ibkr.client import IBClient
 from ntrader.ibkr.errors import AdjustmentChanged, IBError, WindowTooLong
+from ntrader.ibkr.events import EventFetch
 from ntrader.ibkr.instruments import (
     CONTRACT_FIELDS,
     InstrumentQuery,
@@ -52,7 +53,7 @@ from ntrader.ibkr.options import WHAT_TO_SHOW, FetchOptions, resolve_options
 from ntrader.ibkr.pacing import PacingLimiter, PacingRules, ledger_for
 from ntrader.ibkr.planning import closures_for, complete_end, covered, open_ended
 from ntrader.ibkr.report import FetchProgress, FetchReport, Range, SymbolFetch
-from ntrader.ibkr.requests import IBRequests, WindowFailed
+from ntrader.ibkr.requests import WindowFailed
 from ntrader.ibkr.series import Collected, SeriesWrites
 from ntrader.ibkr.sessions import Closures, us_equity_early_closes, us_equity_holidays
 from ntrader.ibkr.windows import (
@@ -116,7 +117,7 @@ class _Job:
             )
 
 
-class FetchService(IBRequests, SeriesWrites):
+class FetchService(EventFetch, SeriesWrites):
     """Fetches bars for several instruments over one lazily opened, self-healing IB connection.
 
     ``sleep`` is how back-offs wait; every other knob is in ``options`` (or given as keywords).
@@ -316,6 +317,8 @@ class FetchService(IBRequests, SeriesWrites):
             # Whatever arrived is kept, even when the fetch stops half-way: the next one resumes.
             self._store(job, got)
         self._check(job)
+        if self.options.events:
+            await self._events(job, contract)
 
     async def _rebase(
         self, job: _Job, contract: Any, stored: pd.DataFrame, mismatch: AdjustmentChanged

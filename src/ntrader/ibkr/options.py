@@ -30,7 +30,8 @@ class FetchOptions:
     ``max_window`` (an IB duration such as "1 D") caps every request below the longest window IB
     accepts for the bar size; a gateway that refuses a window gets IB's documented limit anyway.
     ``on_basis_change``: "refetch" (re-fetch the stored series on IB's new price basis and replace
-    it) or "fail" (refuse, keeping the stored series as it is).
+    it) or "fail" (refuse, keeping the stored series as it is). ``events``: also ask IB's daily
+    ADJUSTED_LAST bars and store the splits and dividends they imply (``bar_events``).
     """
 
     what_to_show: str = "TRADES"
@@ -51,6 +52,7 @@ class FetchOptions:
     empty_max_age: float = 86_400.0
     max_window: str | None = None
     on_basis_change: str = "refetch"
+    events: bool = False
 
     def __post_init__(self) -> None:
         policy = self.on_basis_change.strip().lower()

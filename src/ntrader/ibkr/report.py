@@ -58,6 +58,7 @@ class SymbolFetch:
     gaps: list[Range] = field(default_factory=list)
     error: str | None = None
     first_available: pd.Timestamp | None = None  # IB's head timestamp: nothing exists before it
+    events: int = 0  # splits and dividends inferred from IB's ADJUSTED_LAST bars
     notes: list[str] = field(default_factory=list)  # what the fetch did besides fetching (e.g. re-based)
 
     @property
@@ -97,6 +98,7 @@ class SymbolFetch:
             "gaps": [rng(r) for r in self.gaps],
             "error": self.error,
             "first_available": self.first_available.isoformat() if self.first_available is not None else None,
+            "events": self.events,
             "notes": list(self.notes),
         }
 

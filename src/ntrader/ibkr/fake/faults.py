@@ -83,13 +83,20 @@ class Market:
       (e.g. ``{"MSFT": ("PINK", "NASDAQ")}``).
     - ``splits``: split factors since the synthetic prices began: IB serves TRADES split-adjusted,
       so a gateway "after the split" divides every price by the factor.
+    - ``dividends``: cash dividends per symbol as (ex-date, per share in the served basis): TRADES
+      ignore them, as IB's do; ADJUSTED_LAST bars before each ex-date are scaled down by them.
     """
 
     listed: Mapping[str, dt.date] = field(default_factory=dict)
     listings: Mapping[str, Sequence[str]] = field(default_factory=dict)
     splits: Mapping[str, float] = field(default_factory=dict)
+    dividends: Mapping[str, Sequence[tuple[dt.date, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        paid = {
+            s.upper(): tuple(sorted((d, float(v)) for d, v in rows)) for s, rows in self.dividends.items()
+        }
+        object.__setattr__(self, "dividends", paid)
         object.__setattr__(self, "listed", {s.upper(): d for s, d in self.listed.items()})
         listings = {s.upper(): tuple(x.upper() for x in ex) for s, ex in self.listings.items()}
         object.__setattr__(self, "listings", listings)

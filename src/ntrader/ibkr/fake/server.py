@@ -14,6 +14,7 @@ import pandas as pd
 from ibapi.message import OUT
 
 from ntrader.data import calendar
+from ntrader.ibkr.fake import adjusted as adjusted_last
 from ntrader.ibkr.fake import markets
 from ntrader.ibkr.fake import protocol as wire
 from ntrader.ibkr.fake.bars import (
@@ -270,6 +271,11 @@ class _Session:
             self.fail(record, "invalid", wire.ERR_INVALID_REQUEST, text)
             return
         bar_seconds = int(step.total_seconds())
+        adjusted = req.what_to_show.upper() == "ADJUSTED_LAST"
+        why = adjusted_last.refusal(req.end_datetime, bar_seconds) if adjusted else None
+        if why is not None:
+            self.fail(record, "invalid", wire.ERR_INVALID_REQUEST, why)
+            return
         too_long = (faults.enforce_max_duration and seconds > max_duration_seconds(bar_seconds)) or (
             faults.enforce_accepted_duration
             and seconds > max_duration_seconds(bar_seconds, ACCEPTED_DURATION_BY_BAR_SECONDS)
@@ -297,6 +303,8 @@ class _Session:
                 **{c: (frame[c] / factor).round(2) for c in ("open", "high", "low", "close")},
                 volume=(frame["volume"] * factor).round(),
             )
+        if adjusted:
+            frame = adjusted_last.dividend_adjusted(frame, self.gw.market.dividends.get(record.symbol, ()))
         listed = self.gw.listed.get(record.symbol)
         if listed is not None:
             frame = frame[frame.index >= pd.Timestamp(listed, tz="UTC")]
