@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import click
+
 from ntrader.cli import cli
 from ntrader.cli.options import MARKET_OPTIONS
 
 
 def _options(path: str) -> dict[str, tuple[str | None, object]]:
     command = cli
-    for name in path.split():
-        command = command.commands[name]  # type: ignore[attr-defined]
+    for name in path.split():  # get_command loads the lazily registered groups
+        command = command.get_command(click.Context(command), name)  # type: ignore[attr-defined]
     return {p.name: (getattr(p, "help", None), p.default) for p in command.params if p.name}
 
 
