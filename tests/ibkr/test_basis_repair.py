@@ -57,6 +57,8 @@ def test_a_split_between_two_cli_fetches_refetches_and_replaces_the_series(
         "AAPL 1-DAY: IB's prices changed basis (a split or dividend adjustment since the last fetch; "
         "now 0.25 times the stored ones); re-fetched 2023-01-03 → 2024-06-28 and replaced the stored bars"
     ) in " ".join(second.output.split())
+    # Requests sent: the join's window, then the two windows of the re-fetch; all three were needed.
+    assert "│ 3 (3) " in second.output
 
     stored = read_bars("AAPL", "1-DAY", "ibkr", url=database_url)
     # Every stored close is on the new basis: IB's unadjusted prices / 4, not a 97 -> 24 jump.

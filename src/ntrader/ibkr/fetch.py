@@ -338,7 +338,10 @@ class FetchService(EventFetch, SeriesWrites):
             closures=job.closures,
             max_span=self._max_span.get(name),
         )
+        if windows and job.query.sec_type == "CONTFUT":
+            windows = [open_ended(windows, result, job.size)]  # IB takes no end date for it
         result.windows_planned = job.windows_total = result.windows_planned + len(windows)
+        result.minimum_requests += len(windows)  # the re-fetch is needed too
         got = Collected()
         try:
             await self._run_windows(job, contract, windows, (empty_bars(), None), got)
