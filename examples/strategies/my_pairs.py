@@ -24,7 +24,7 @@ class PairsConfig(PortfolioStrategyConfig, frozen=True):
     entry_z: float = 2.0
     exit_z: float = 0.5
     allow_short: bool = False
-    rebalance: str = "daily"
+    rebalance: str = "bar"  # decide on every bar
 
 
 class Pairs(PortfolioStrategy):

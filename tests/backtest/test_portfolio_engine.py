@@ -307,3 +307,20 @@ def test_inverse_vol_sizes_each_entry_by_the_pandas_weights() -> None:
         sign = 1 if fill.side == "BUY" else -1
         cash_before -= sign * fill.quantity * fill.price + fill.commission
     assert checked >= 20
+
+
+def test_the_rebalance_calendar_follows_new_york_dates() -> None:
+    assert calendar_due(pd.DatetimeIndex([], tz="UTC"), "daily").size == 0
+    index = pd.DatetimeIndex(
+        ["2024-03-28 19:59", "2024-03-28 20:00", "2024-04-01 13:31", "2024-04-01 14:00", "2024-04-08 14:00"],
+        tz="UTC",
+    )
+    assert calendar_due(index, "bar").tolist() == [True] * 5
+    assert calendar_due(index, "daily").tolist() == [True, False, True, False, True]
+    assert calendar_due(index, "weekly").tolist() == [True, False, True, False, True]
+    assert calendar_due(index, "monthly").tolist() == [True, False, True, False, False]
+    assert calendar_due(index, "quarterly").tolist() == [True, False, True, False, False]
+    assert calendar_due(index, "never").tolist() == [True, False, False, False, False]
+    # 2024-03-29 01:00 UTC is still 28 March in New York.
+    late = pd.DatetimeIndex(["2024-03-28 20:00", "2024-03-29 01:00"], tz="UTC")
+    assert calendar_due(late, "daily").tolist() == [True, False]

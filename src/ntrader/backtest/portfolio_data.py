@@ -137,7 +137,10 @@ def _adjusted(bars: pd.DataFrame, request: BacktestRequest, symbol: str) -> pd.D
 
     from ntrader.backtest.adjusting import adjusted
 
-    out = adjusted(bars, replace(request, symbol=symbol, symbols=(symbol,)))
+    csv_file = request.csv_file
+    if csv_file is not None and csv_file.is_dir():
+        csv_file = csv_for(csv_file, symbol)  # the symbol's own file (its event columns, if any)
+    out = adjusted(bars, replace(request, symbol=symbol, symbols=(symbol,), csv_file=csv_file))
     dividends = out.attrs.get("dividends")
     if dividends is not None and len(dividends):
         raise InputError(

@@ -17,8 +17,9 @@ A user's portfolio strategy needs a config and one method::
 How it runs (the engine wrapper, `ntrader.backtest.portfolio_engine`, sets it up):
 
 - The decision is taken once per bar time, after every symbol that has a bar then has been seen,
-  on the `rebalance` calendar: `daily` (every bar time), `weekly`, `monthly`, `quarterly` (the first
-  bar time of each new week, month, quarter; the first bar time of the run always) or `never`
+  on the `rebalance` calendar: `bar` (every bar time), `daily`, `weekly`, `monthly`, `quarterly` (the
+  first bar time of each new day, week, month, quarter, New York dates; the first bar time of the run
+  always) or `never`
   (only the first bar time, and whatever `rebalance_due` adds, e.g. a drift band).
 - Targets are whole shares: floor(weight × equity / close), equity being the account's cash plus
   every position at its last known close. A symbol without a bar at that time is not traded.
@@ -54,7 +55,8 @@ if TYPE_CHECKING:
 
 #: `rebalance` choices → the pandas period a calendar rebalance starts (None: every bar / never).
 REBALANCE_PERIODS: dict[str, str | None] = {
-    "daily": None,
+    "bar": None,
+    "daily": "D",
     "weekly": "W",
     "monthly": "M",
     "quarterly": "Q",
@@ -75,14 +77,16 @@ def calendar_due(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
     due = np.zeros(len(index), dtype=bool)
     if len(index) == 0:
         return due
-    if key == "daily":
+    if key == "bar":
         due[:] = True
         return due
     period = REBALANCE_PERIODS[key]
     if period is not None:
         # New York's calendar: a US session's date, not its UTC close time.
         local = index.tz_convert("America/New_York")
-        if period == "W":
+        if period == "D":
+            labels = np.asarray(local.year * 10_000 + local.month * 100 + local.day, dtype="int64")
+        elif period == "W":
             iso = local.isocalendar()
             labels = np.asarray(iso["year"] * 100 + iso["week"], dtype="int64")
         elif period == "M":
@@ -95,7 +99,7 @@ def calendar_due(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
 
 
 class PortfolioStrategyConfig(StrategyConfig, frozen=True):
-    """rebalance: daily|weekly|monthly|quarterly|never. A config that adds `allow_short: bool = True`
+    """rebalance: bar|daily|weekly|monthly|quarterly|never. A config that adds `allow_short: bool = True`
     gets a 1x margin account and may hold negative weights."""
 
     rebalance: str = "monthly"

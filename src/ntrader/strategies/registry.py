@@ -71,12 +71,13 @@ BUILTINS: tuple[StrategySpec, ...] = (
         config_class=RotationConfig,
         description="Momentum rotation across the run's symbols (a portfolio strategy).",
         rule=(
-            "On each `rebalance` date (daily, or the first bar of each week, month or quarter; the first "
-            "bar always) rank the symbols by their return over the last `lookback` bars (close now / "
-            "close `lookback` bars back − 1, last known closes); hold the `top` K equally weighted "
-            "(1/K of equity each, whole shares), the others flat. A symbol without a close `lookback` "
-            "bars back is not ranked; until one can be ranked the account stays in cash. Sells first, "
-            "then buys with what the cash covers. Fills at the rebalance bar's close."
+            "On each `rebalance` date (the first bar of each day, week, month or quarter, or every bar "
+            "with rebalance=bar; the first bar always) rank the symbols by their return over the last "
+            "`lookback` bars (close now / close `lookback` bars back − 1, last known closes); hold the "
+            "`top` K equally weighted (1/K of equity each, whole shares), the others flat. A symbol "
+            "without a close `lookback` bars back is not ranked; until one can be ranked the account "
+            "stays in cash. Sells first, then buys with what the cash covers. Fills at the rebalance "
+            "bar's close."
         ),
     ),
     StrategySpec(
@@ -87,8 +88,8 @@ BUILTINS: tuple[StrategySpec, ...] = (
         description="Fixed target weights, rebalanced on a calendar and/or a drift band (portfolio).",
         rule=(
             "Hold `weights` (SYMBOL:WEIGHT,..., sum <= 1, the rest cash) in whole shares: on the first "
-            "bar, on each `rebalance` date (daily, weekly, monthly, quarterly; never = only the first "
-            "bar) and whenever a symbol's weight drifts more than `band` from its target (0: calendar "
+            "bar, on each `rebalance` date (bar, daily, weekly, monthly, quarterly; never = only the "
+            "first bar) and whenever a symbol's weight drifts more than `band` from its target (0: calendar "
             "only). Sells first, then buys with what the cash covers. Fills at the bar's close."
         ),
     ),

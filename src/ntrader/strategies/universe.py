@@ -77,6 +77,8 @@ class Universe:
     weights: np.ndarray
     #: Nanoseconds of `closes.index` (for lookups by the engine clock).
     close_ns: np.ndarray
+    #: `closes` as a float array, 0 where a symbol has no close yet (the marks, read per order).
+    marks_table: np.ndarray
 
     @classmethod
     def build(
@@ -104,6 +106,7 @@ class Universe:
             has_bar=has_bar,
             weights=weights,
             close_ns=ns,
+            marks_table=np.nan_to_num(panel.to_numpy(dtype="float64")),
         )
 
     def row(self, ts_ns: int) -> int:
@@ -115,7 +118,7 @@ class Universe:
         row = self.row(ts_ns)
         if row < 0:
             return np.zeros(len(self.symbols))
-        return np.nan_to_num(self.closes.iloc[row].to_numpy(dtype="float64"))
+        return self.marks_table[row]
 
     def weight(self, slot: int, ts_ns: int) -> float:
         row = self.row(ts_ns)
