@@ -94,3 +94,16 @@ def test_intraday_bars_use_the_daily_series_events(database_url):
     np.testing.assert_allclose(got.loc[before, "close"], minutes.loc[before, "close"] / 2)
     np.testing.assert_allclose(got.loc[~before, "close"], minutes.loc[~before, "close"])
     assert before.sum() and (~before).sum()
+
+
+def test_a_config_file_takes_the_adjust_key_and_names_its_line(tmp_path):
+    from ntrader.backtest.config_file import load_run_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("strategy: sma\nsymbol: ADJ\ndata_source: csv\nadjust: total-return\n")
+    assert load_run_config(path).to_request().adjust == "total-return"
+    path.write_text("strategy: sma\nsymbol: ADJ\n")
+    assert load_run_config(path).to_request().adjust == "splits"
+    path.write_text("strategy: sma\nsymbol: ADJ\nadjust: dividends\n")
+    with pytest.raises(InputError, match=r"line 3: field 'adjust'"):
+        load_run_config(path)
