@@ -260,3 +260,16 @@ def test_a_basket_on_ibkr_bars_fetches_each_symbol(database_url: str, make_gatew
     np.testing.assert_allclose(
         load_equity(json.loads(again.output)["id"]).to_numpy(), load_equity(document["id"]).to_numpy()
     )
+
+
+def test_a_yaml_config_lists_the_symbols(database_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "sixty-forty.yaml"
+    config.write_text(
+        "strategy: rebalance\nsymbol: [spy, tlt]\nstart: 2023-01-01\nend: 2023-12-31\n"
+        "params:\n  weights: SPY:0.6,TLT:0.4\n  rebalance: monthly\nbenchmark: SPY\n"
+    )
+    result = invoke("backtest", "run-config", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["symbol"] == "SPY,TLT" and document["settings"]["portfolio"]["benchmark"] == "SPY"
+    assert _run_symbols(database_url, document["id"]) == ["SPY", "TLT"]

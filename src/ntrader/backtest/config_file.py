@@ -26,6 +26,7 @@ class RunConfig(BaseModel):
 
     strategy: str
     params: dict[str, Any] = Field(default_factory=dict)
+    #: One symbol, or several (a portfolio run): "SPY,TLT" or a YAML list.
     symbol: str
     start: date | None = None
     end: date | None = None
@@ -38,6 +39,8 @@ class RunConfig(BaseModel):
     adjust: Literal["raw", "splits", "total-return"] = "splits"
     csv_file: Path | None = None
     no_fetch: bool = False
+    allocation: Literal["equal", "inverse-vol"] = "equal"
+    benchmark: str | None = None
 
     def request_options(self) -> dict[str, Any]:
         """The fields as `BacktestRequest.build` keywords (strategy, symbol, start, end apart)."""
@@ -49,12 +52,17 @@ class RunConfig(BaseModel):
         options = {**self.request_options(), "database_url": database_url}
         return BacktestRequest.build(self.strategy, self.symbol, self.start, self.end, **options)
 
-    @field_validator("symbol")
+    @field_validator("symbol", mode="before")
     @classmethod
-    def _symbol(cls, value: str) -> str:
-        if not value.strip():
+    def _symbol(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ",".join(value)
+        if not isinstance(value, str):
+            return value  # pydantic says what is wrong with it
+        text = value
+        if not text.strip():
             raise ValueError("must not be empty")
-        return value.strip().upper()
+        return text.strip().upper()
 
 
 def _key_lines(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
