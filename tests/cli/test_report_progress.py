@@ -40,3 +40,22 @@ def test_validate_says_so_on_a_terminal_and_json_stays_clean(database_url):
     assert code == 0, terminal
     assert "psr" in json.dumps(json.loads(out)).lower()
     assert "Validating" not in terminal
+
+
+def test_a_sweep_report_in_html_says_so_at_once_on_a_terminal(database_url, tmp_path):
+    from ntrader.db.sweeps import list_sweeps
+
+    swept = CliRunner().invoke(
+        cli,
+        ["backtest", "sweep", "--strategy", "sma", "--symbol", "AAPL", "--grid", "fast_period=5:10:5",
+         "--grid", "slow_period=20:30:10", "--no-confirm", "--json"],
+    )  # fmt: skip
+    assert swept.exit_code == 0, swept.output
+    (sweep,) = list_sweeps()
+    page = tmp_path / "sweep.html"
+    code, out, terminal = run_on_a_terminal(
+        "report", "sweep", str(sweep.id), "--format", "html", "-o", str(page)
+    )
+    assert code == 0, terminal
+    assert f"Building the HTML report of sweep {sweep.id}" in ANSI.sub("", terminal)
+    assert out.strip() == f"Wrote {page}" and page.stat().st_size > 0

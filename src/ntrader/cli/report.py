@@ -189,13 +189,15 @@ def sweep_command(sweep_id: int, fmt: str, output: Path | None, as_json: bool) -
       ntrader report sweep 1 --format html -o sweep.html
       ntrader report sweep 1 --json
     """
-    from ntrader.db.sweeps import get_sweep
-    from ntrader.reports.sweep import export_sweep
-
     if as_json:
+        from ntrader.db.sweeps import get_sweep
+
         echo_json(get_sweep(sweep_id).to_json_dict())
         return
-    export = export_sweep(sweep_id, fmt, output)
+    with Working(f"Building the {_FORMAT_NAMES[fmt]} of sweep {sweep_id}"):
+        from ntrader.reports.sweep import export_sweep  # plotly, for the heatmap
+
+        export = export_sweep(sweep_id, fmt, output)
     echo_export(export)
 
 
