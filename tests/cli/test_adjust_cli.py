@@ -73,6 +73,8 @@ def imported(tmp_path: Path, database_url: str) -> Path:
     path = event_csv(tmp_path, "4:1")
     out = invoke("data", "import-csv", str(path), "--symbol", "ADJ")
     assert "Inserted 252 bars (source 'csv')." in out
+    # The split the file declares is not reported as an unadjusted jump.
+    assert "Quality: no problems in 252 bars over 252 sessions." in out
     assert (
         "Events: 5 split/dividend event(s) from its split/dividend columns; stored 5 new (0 already stored)."
         in out
@@ -92,7 +94,8 @@ def test_sma_does_not_trade_on_the_split_day_in_splits_mode(imported, database_u
     bars, _, _ = raw_series()
     plain = bars.set_axis(bars.index.strftime("%Y-%m-%d"))
     plain.to_csv(tmp_path / "plain.csv", index_label="date")
-    invoke("data", "import-csv", str(tmp_path / "plain.csv"), "--symbol", "NOEVENTS")
+    blind_import = invoke("data", "import-csv", str(tmp_path / "plain.csv"), "--symbol", "NOEVENTS")
+    assert "Quality: 1 jumps that look like an unadjusted split" in blind_import
     blind = run_json("-s", "sma", "--symbol", "NOEVENTS")
     assert ("2024-05-15", "2024-06-10") in trade_days(database_url, blind["id"])
     assert blind["final_equity"] < 0.5 * run["final_equity"]
