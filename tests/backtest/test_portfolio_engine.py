@@ -324,3 +324,18 @@ def test_the_rebalance_calendar_follows_new_york_dates() -> None:
     # 2024-03-29 01:00 UTC is still 28 March in New York.
     late = pd.DatetimeIndex(["2024-03-28 20:00", "2024-03-29 01:00"], tz="UTC")
     assert calendar_due(late, "daily").tolist() == [True, False]
+
+
+def test_a_curve_that_disagrees_with_the_account_is_inconsistent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ntrader.backtest.portfolio_engine as portfolio_engine
+
+    real = portfolio_engine.portfolio_curves
+
+    def off_by_a_dollar(*args: Any, **kwargs: Any) -> Any:
+        equity, closes, positions = real(*args, **kwargs)
+        return equity + 1.0, closes, positions
+
+    monkeypatch.setattr(portfolio_engine, "portfolio_curves", off_by_a_dollar)
+    result = _basket(_bars(end="2022-12-31"), get_strategy("sma"))
+    assert result.status == "inconsistent"
+    assert "differs from the account's balance plus the open positions" in (result.halt_reason or "")
