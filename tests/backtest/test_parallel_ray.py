@@ -71,3 +71,31 @@ def test_sweep_confirmations_on_ray_equal_the_pool(local_ray, tmp_path, monkeypa
     rayed = run_sweep("sma", "MSFT", "2021-01-01", "2023-12-31", **common)
     assert [r.confirmed for r in rayed.confirmed] == [r.confirmed for r in pooled.confirmed]
     assert len(rayed.confirmed) == 3
+
+
+def test_bar_progress_sums_the_runs_bars_in_the_pool_in_process_and_on_ray(local_ray, monkeypatch):
+    monkeypatch.setattr("ntrader.backtest.progress.REPORT_EVERY", 0.0)  # every bar (in this process)
+    bars = generate_bars("AAPL", "2021-01-01", "2023-12-31")
+    total = 3 * len(bars)
+    plain = summary(run_tasks(bars, tasks(), workers=1))
+    for options in ({"workers": 2}, {"workers": 1}, {"ray_address": "auto"}):
+        heard: list[tuple[int, int]] = []
+        runs: list[int] = []
+        outputs = run_tasks(
+            bars,
+            tasks(),
+            progress=runs.append,
+            bar_progress=lambda d, t, seen=heard: seen.append((d, t)),
+            **options,
+        )
+        assert summary(outputs) == plain, options  # counting bars changes no run
+        assert heard[0] == (0, total) and heard[-1] == (total, total), options
+        assert {t for _, t in heard} == {total}
+        done = [d for d, _ in heard]
+        assert done == sorted(done), options  # never goes back
+        assert sum(runs) == 3
+        if "ray_address" in options:  # Ray's tasks report when they finish: a run's bars at a time
+            assert set(done) <= {0, len(bars), 2 * len(bars), total}, options
+        elif options["workers"] == 1:  # from inside the engine, bar by bar
+            assert done[:3] == [0, 0, 1] and len(set(done)) > total // 2, options
+        # The pool's counts within runs: tests/cli/test_sweep_progress.py (longer runs than these).
