@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ntrader.data.adjust import adjust_bars
 from ntrader.data.csv import read_csv_bars
 from ntrader.data.store import import_csv, read_bars, read_events
 from ntrader.errors import InputError
@@ -100,3 +101,23 @@ def test_a_file_without_event_columns_has_no_events(tmp_path, database_url):
     assert (result.events, result.event_source) == (0, None)
     assert result.to_json_dict()["events"] == 0 and count_rows(database_url, "bar_events") == 0
     assert DIVIDEND_DAYS.size == 4
+
+
+def test_a_split_the_prices_do_not_show_is_noted_and_not_stored(tmp_path, database_url):
+    # Yahoo-style: Close already split-adjusted, the split still listed in "Stock Splits".
+    bars, splits, dividends = raw_series()
+    adjusted = adjust_bars(bars, splits, None, "splits")
+    out = adjusted.set_axis(adjusted.index.strftime("%Y-%m-%d"))
+    out["Dividends"] = (
+        dividends.reindex(bars.index).fillna(0.0) / np.where(bars.index < SPLIT_DAY, 4, 1)
+    ).to_numpy()
+    out["Stock Splits"] = splits.reindex(bars.index).fillna(0.0).to_numpy()
+    path = tmp_path / "yahoo.csv"
+    out.to_csv(path, index_label="Date")
+    result = import_csv(path, symbol="ADJ")
+    assert result.notes == (
+        "the 4:1 split on 2024-06-10 is not in the prices (no jump at its ex-date: they are already "
+        "split-adjusted), so it is not stored",
+    )
+    assert [k for _, k, _, _ in stored()] == ["dividend"] * 4
+    assert (result.events, result.events_inserted) == (4, 4)

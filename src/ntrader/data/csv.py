@@ -413,7 +413,8 @@ def read_csv_bars(
         frame = frame.iloc[np.argsort(stamps, kind="stable")]
         notes.append("rows were not in time order; sorted them by timestamp")
     frame.index.name = "timestamp"
-    events, event_source = event_frame(frame)
+    events, event_source, event_notes = event_frame(frame)
+    notes += event_notes
     return CsvBars(
         path=path,
         frame=frame[list(BAR_COLUMNS)] if optional else frame,

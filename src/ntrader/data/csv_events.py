@@ -100,22 +100,38 @@ def event_values(table: pa.Table, columns: dict[str, str], problem: Problem) -> 
     return out
 
 
-def event_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+def _already_adjusted(frame: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    """The file's splits its prices show (a jump of about 1/ratio at the ex-date open), and a note for
+    each they do not (Yahoo's Close is already split-adjusted: adjusting it again would be wrong)."""
+    splits = frame["split"].dropna()
+    close, opens = frame["close"].to_numpy(), frame["open"].to_numpy()
+    at = pd.DatetimeIndex(frame.index).get_indexer(pd.DatetimeIndex(splits.index))
+    prior = np.maximum(at - 1, 0)
+    gap = np.log(opens[at] / close[prior])
+    shown = (at > 0) & (np.abs(gap + np.log(splits.to_numpy())) < np.abs(gap))
+    notes = [
+        f"the {ratio:g}:1 split on {pd.Timestamp(day).date()} is not in the prices (no jump at its "
+        "ex-date: they are already split-adjusted), so it is not stored"
+        for day, ratio in splits[~shown].items()
+    ]
+    return splits[shown], notes
+
+
+def event_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str, list[str]]:
     """Events (ex_date, kind, value) of a checked, sorted bar frame carrying the optional columns,
-    and their source: ``csv`` from split/dividend columns, ``inferred`` from adj_close."""
+    their source (``csv`` from split/dividend columns, ``inferred`` from adj_close), and notes."""
     if "split" in frame or "dividend" in frame:
+        notes: list[str] = []
+        series: dict[str, pd.Series] = {}
+        if "split" in frame:
+            series["split"], notes = _already_adjusted(frame)
+        if "dividend" in frame:
+            series["dividend"] = frame["dividend"].dropna()
         parts = [
-            pd.DataFrame(
-                {
-                    "ex_date": frame.index[frame[kind].notna()],
-                    "kind": kind,
-                    "value": frame[kind].dropna().to_numpy(),
-                }
-            )
-            for kind in ("split", "dividend")
-            if kind in frame
+            pd.DataFrame({"ex_date": v.index, "kind": kind, "value": v.to_numpy(dtype="float64")})
+            for kind, v in series.items()
         ]
-        return pd.concat(parts, ignore_index=True), "csv"
+        return pd.concat(parts, ignore_index=True), "csv", notes
     if "adj_close" in frame:
         from ntrader.data.adjust import infer_events
 
@@ -124,5 +140,5 @@ def event_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
             pd.DataFrame({"ex_date": s.index, "kind": kind, "value": s.to_numpy()})
             for kind, s in (("split", splits), ("dividend", dividends[dividends > 0]))
         ]
-        return pd.concat(parts, ignore_index=True), "inferred"
-    return None, "csv"
+        return pd.concat(parts, ignore_index=True), "inferred", []
+    return None, "csv", []
