@@ -127,3 +127,22 @@ def test_raw_buy_and_hold_with_dividends_equals_total_return_to_the_cent(importe
     assert "· prices: total-return" in invoke("report", "summary", str(total["id"]))
     exported = json.loads(invoke("report", "export", str(total["id"]), "--format", "json"))
     assert exported["conventions"]["adjust"] == "total-return"
+
+
+def test_data_check_judges_a_stored_series_with_its_stored_splits_applied(imported, tmp_path):
+    """A split stored in bar_events is a known event, not an unadjusted jump; the same bars stored
+    without their split are still flagged."""
+    checked = CliRunner().invoke(cli, ["data", "check", "ADJ", "--json"])
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.output)
+    assert {f["check"]: f["count"] for f in report["checks"]}.get("splits", 0) == 0
+
+    blind = tmp_path / "blind.csv"
+    lines = imported.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name.lower() not in ("split", "dividend")]
+    blind.write_text("\n".join(",".join(row.split(",")[i] for i in keep) for row in lines) + "\n")
+    invoke("data", "import-csv", str(blind), "--symbol", "BLIND")
+    flagged = CliRunner().invoke(cli, ["data", "check", "BLIND", "--json"])
+    assert flagged.exit_code == 1, flagged.output
+    assert {f["check"]: f["count"] for f in json.loads(flagged.output)["checks"]}["splits"] == 1

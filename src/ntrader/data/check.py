@@ -345,13 +345,16 @@ def check_stored(
     url: str | None = None,
 ) -> QualityReport:
     """Every check on a stored series (NotFoundError when nothing is stored, saying what is)."""
-    from ntrader.data.store import load_stored_bars, resolve_period  # store imports csv/db: lazily
+    # store imports csv/db: lazily.
+    from ntrader.data.store import load_stored_bars, read_events, resolve_period, splits_applied
 
     size = parse_bar_size(bar_size) if isinstance(bar_size, str) else bar_size
     period = resolve_period(symbol, start, end, data_source=source, bar_size=size, url=url)
     bars = load_stored_bars(symbol, period, bar_size=size, source=source, url=url)
+    # A split stored with the series is a known event, not an unadjusted jump.
+    events = read_events(symbol, size, source, url=url)
     return check_bars(
-        bars,
+        splits_applied(bars, events),
         size,
         symbol=symbol.upper(),
         source=source.lower(),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars, parse_bar_size
 from ntrader.data.check import QualityReport, check_bars
-from ntrader.data.csv import CsvBars, read_csv_bars
+from ntrader.data.csv import read_csv_bars
 from ntrader.data.period import Period, parse_period
 from ntrader.data.symbol import parse_symbol
 from ntrader.db import barstore
@@ -212,23 +212,23 @@ def import_csv(
         first=bars.frame.index[0],
         last=bars.frame.index[-1],
         notes=bars.notes,
-        quality=check_bars(_splits_applied(bars), size, symbol=symbol, source=source),
+        quality=check_bars(splits_applied(bars.frame, bars.events), size, symbol=symbol, source=source),
         events=events,
         events_inserted=events_inserted,
         event_source=bars.event_source if bars.events is not None else None,
     )
 
 
-def _splits_applied(bars: CsvBars) -> pd.DataFrame:
-    """The bars the quality check judges: a split the file declares is not an unadjusted jump."""
-    events = bars.events
+def splits_applied(frame: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+    """The bars a quality check judges: with the declared or stored splits among `events` applied
+    (a known split is not an unadjusted jump)."""
     if events is None or not (events["kind"] == "split").any():
-        return bars.frame
+        return frame
     from ntrader.data.adjust import adjust_bars
 
     splits = events[events["kind"] == "split"]
     return adjust_bars(
-        bars.frame, pd.Series(splits["value"].to_numpy(), index=pd.DatetimeIndex(splits["ex_date"]))
+        frame, pd.Series(splits["value"].to_numpy(), index=pd.DatetimeIndex(splits["ex_date"]))
     )
 
 
