@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import inspect
 import itertools
 import json
 import os
@@ -42,6 +43,10 @@ HALF_DAY = {dt.date(2024, 7, 3): dt.time(13, 0)}
 WAIT = 10.0  # upper bound for any reply from a local gateway; tests normally take milliseconds
 
 
+#: The handshake's length-prefixed text (ibapi 10.45 renamed it from make_msg).
+_initial_msg = getattr(comm, "make_initial_msg", comm.make_msg)
+
+
 class Client(EWrapper, EClient):
     """A real ibapi client that records every callback we care about."""
 
@@ -76,7 +81,11 @@ class Client(EWrapper, EClient):
     def managedAccounts(self, accountsList: str) -> None:
         self._note(lambda: setattr(self, "accounts", accountsList))
 
-    def error(self, reqId: int, errorCode: int, errorString: str, *args: Any) -> None:
+    def error(self, reqId: int, *args: Any) -> None:
+        # ibapi 10.45+ (Nautilus 1.231): (errorTime, errorCode, errorString, json); 10.30: no errorTime.
+        errorCode, errorString = (
+            (args[1], args[2]) if len(args) > 2 and isinstance(args[1], int) else args[:2]
+        )
         self._note(lambda: self.errors.append((reqId, errorCode, errorString)))
 
     def currentTime(self, time: int) -> None:
@@ -188,7 +197,7 @@ def test_handshake_negotiates_the_newest_version_and_sends_ids(gateway: FakeGate
 
 def test_version_outside_our_range_is_refused(gateway: FakeGateway) -> None:
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=WAIT) as sock:
-        sock.sendall(wire.API_PREFIX + comm.make_msg("v100..150"))
+        sock.sendall(wire.API_PREFIX + _initial_msg("v100..150"))
         sock.settimeout(WAIT)
         assert sock.recv(1024) == b""  # closed without a reply
 
@@ -524,7 +533,10 @@ def test_enforced_pacing_rejects_an_identical_request(
 
 
 def test_malformed_request_is_rejected_and_the_connection_kept(client: Client) -> None:
-    client.sendMsg(comm.make_field(20) + comm.make_field("not-a-number"))  # REQ_HISTORICAL_DATA
+    if "msgId" in inspect.signature(client.sendMsg).parameters:  # ibapi 10.45+
+        client.sendMsg(20, comm.make_field("not-a-number"))  # REQ_HISTORICAL_DATA
+    else:
+        client.sendMsg(comm.make_field(20) + comm.make_field("not-a-number"))
     assert client.wait_for(lambda: any(e[1] == 321 for e in client.errors))
     client.history(9, "AAPL", "20240106-00:00:00", "1 D", "1 day")
     assert client.wait_for(lambda: 9 in client.bars_done)
@@ -540,7 +552,7 @@ def test_run_forever_serves_until_cancelled() -> None:
             if gateway._server is not None:
                 break
         reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
-        writer.write(wire.API_PREFIX + comm.make_msg("v100..187"))
+        writer.write(wire.API_PREFIX + _initial_msg("v100..187"))
         header = await asyncio.wait_for(reader.readexactly(4), WAIT)
         payload = await reader.readexactly(int.from_bytes(header, "big"))
         task.cancel()
@@ -558,7 +570,7 @@ def test_async_context_manager_and_end_date_parsing() -> None:
     async def main() -> tuple[int, int]:
         async with FakeGateway(port=0) as gw:
             reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-            writer.write(wire.API_PREFIX + comm.make_msg("v100..187"))
+            writer.write(wire.API_PREFIX + _initial_msg("v100..187"))
             header = await asyncio.wait_for(reader.readexactly(4), WAIT)
             payload = await reader.readexactly(int.from_bytes(header, "big"))
             writer.close()
