@@ -256,15 +256,16 @@ def exposure_time(
         if flags.size == 0:
             return 0.0
         return float(np.count_nonzero(flags) / flags.size)
-    bars = pd.DatetimeIndex(index.index if isinstance(index, pd.Series) else index)
+    # One resolution for both sides of searchsorted (pandas 3 infers us for parsed times).
+    bars = pd.DatetimeIndex(index.index if isinstance(index, pd.Series) else index).as_unit("ns")
     n = len(bars)
     if n == 0:
         return 0.0
     frame = validate_trades(trades)
     if frame.empty:
         return 0.0
-    entries = _align_tz(pd.DatetimeIndex(frame["entry_time"]), bars)
-    exits = _align_tz(pd.DatetimeIndex(frame["exit_time"]), bars)
+    entries = _align_tz(pd.DatetimeIndex(frame["entry_time"]), bars).as_unit("ns")
+    exits = _align_tz(pd.DatetimeIndex(frame["exit_time"]), bars).as_unit("ns")
     side: Literal["left", "right"] = "right" if fills_at_open else "left"
     first = np.minimum(bars.searchsorted(entries, side=side), n)
     # Held from the entry's bar up to the bar before the exit's bar; an open trade to the end.

@@ -63,7 +63,7 @@ def validate_trades(trades: pd.DataFrame | None) -> pd.DataFrame:
     frame = trades.copy()
     try:
         for name in ("entry_time", "exit_time"):
-            frame[name] = pd.to_datetime(frame[name], utc=True)
+            frame[name] = pd.to_datetime(frame[name], utc=True).dt.as_unit("ns")  # pandas 3: us
         for name in ("entry_price", "exit_price", "quantity", "pnl", "commission"):
             frame[name] = pd.to_numeric(frame[name]).astype("float64")
     except (TypeError, ValueError) as exc:
