@@ -162,17 +162,18 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
     symbols = SYMBOLS[: args.symbols]
     start, end = period_for(args.days)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores before the runs")
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores before the runs", flush=True)
     bars = {s: generate_bars(s, start, end, "1-MINUTE") for s in symbols}
     n = sum(len(f) for f in bars.values())
     best: dict[str, tuple[float, int]] = {}
-    for _ in range(args.rounds):
+    for round_no in range(1, args.rounds + 1):
         for name, run in (
             ("default", lambda: raw_nautilus(bars, run_analysis=True)),
             ("no_analysis", lambda: raw_nautilus(bars, run_analysis=False)),
             ("ntrader", lambda: ntrader_run(symbols, start, end)),
         ):
             seconds, fills = run()
+            print(f"  round {round_no}: {name:<12} {seconds:7.2f} s, {fills} fills", flush=True)
             if name not in best or seconds < best[name][0]:
                 best[name] = (seconds, fills)
     rate = {name: n / seconds for name, (seconds, _) in best.items()}
