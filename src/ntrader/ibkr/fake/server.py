@@ -442,8 +442,9 @@ class FakeGateway:
         """Serve until cancelled (e.g. by Ctrl-C under ``asyncio.run``)."""
         await self.start()
         try:
-            assert self._server is not None
-            await self._server.serve_forever()
+            # Not Server.serve_forever(): on cancel, Python 3.12's version awaits wait_closed(), which
+            # now waits for every open client connection, before aclose() could drop them (a hang).
+            await asyncio.Event().wait()
         finally:
             await self.aclose()
 
