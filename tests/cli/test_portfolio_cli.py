@@ -273,3 +273,25 @@ def test_a_yaml_config_lists_the_symbols(database_url: str, tmp_path: Path) -> N
     document = json.loads(result.output)
     assert document["symbol"] == "SPY,TLT" and document["settings"]["portfolio"]["benchmark"] == "SPY"
     assert _run_symbols(database_url, document["id"]) == ["SPY", "TLT"]
+
+
+def test_a_portfolio_panel_compares_with_the_equal_weight_buy_and_hold(database_url: str) -> None:
+    """The account's buy & hold is the symbols' equal-weight buy & hold (computed independently here
+    from the same mock bars), not "–"; and P&L of closed trades is labelled as such, since a
+    rebalance run's positions stay open (its account P&L is in the per-symbol table)."""
+    args = ("backtest", "run", "--strategy", "rebalance", "--symbol", "SPY,TLT",
+            "--start", "2022-01-01", "--end", "2023-12-31",
+            "--param", "weights=SPY:0.6,TLT:0.4", "--param", "rebalance=quarterly")  # fmt: skip
+    shown = invoke(*args)
+    assert shown.exit_code == 0, shown.output
+    assert "Net P&L (closed)" in shown.output
+    assert "buy & hold: equal weight" in shown.output
+    run = list_runs(limit=1)[0]
+    period = pd.Timestamp("2022-01-01", tz="UTC"), pd.Timestamp("2023-12-31", tz="UTC")
+    closes = [generate_bars(s, *period, DAY)["close"] for s in ("SPY", "TLT")]
+    # Half the capital in each at its first close, held to its last: the mean of the two returns.
+    expected = float(np.mean([c.iloc[-1] / c.iloc[0] - 1.0 for c in closes]))
+    assert run.metrics["buy_and_hold_return"] is not None
+    assert abs(run.metrics["buy_and_hold_return"] - expected) < 1e-9
+    assert f"{expected:.2%}" in shown.output
+    assert "equal weight" in run.metrics["conventions"]["buy_and_hold_basis"]

@@ -11,6 +11,7 @@ it, never silently dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +211,7 @@ def measure_portfolio(request: BacktestRequest, result: RunResult, *, risk_free_
         positions=held,
         fills_at_open=request.fill_at == FILL_NEXT_OPEN,
     )
-    from ntrader.metrics.portfolio import portfolio_metrics
+    from ntrader.metrics.portfolio import EQUAL_WEIGHT_BASIS, portfolio_metrics
 
     result.extra["portfolio"] = portfolio_metrics(
         trades=result.trades,
@@ -221,7 +222,10 @@ def measure_portfolio(request: BacktestRequest, result: RunResult, *, risk_free_
         periods_per_year=float(metrics.conventions.annualization_factor),
         benchmark=benchmark_closes(request, result),
     )
-    return metrics
+    # The account's buy & hold is the symbols' equal-weight buy & hold (no single close to hold).
+    equal = result.extra["portfolio"]["benchmark"]["equal_weight"]["total_return"]
+    basis = replace(metrics.conventions, buy_and_hold_basis=EQUAL_WEIGHT_BASIS)
+    return replace(metrics, buy_and_hold_return=equal, conventions=basis)
 
 
 def benchmark_closes(request: BacktestRequest, result: RunResult) -> pd.Series | None:

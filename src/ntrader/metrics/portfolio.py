@@ -40,6 +40,12 @@ from ntrader.metrics.trades import MONEY_DECIMALS, trade_stats, validate_trades
 
 RISK_FREE_RATE = 0.0
 
+#: A portfolio run's buy & hold basis (the account's "Buy & hold return" is this benchmark's).
+EQUAL_WEIGHT_BASIS = (
+    "equal weight of the symbols: the starting capital split equally, each part bought at the "
+    "symbol's first close (cash until then), never rebalanced, no costs"
+)
+
 
 def portfolio_metrics(
     *,

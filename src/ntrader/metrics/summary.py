@@ -247,7 +247,7 @@ class Metrics:
                 ("Expectancy", _money(self.expectancy)),
                 ("SQN (√n·mean/std)", _ratio(self.sqn)),
                 (f"SQN Van Tharp (n ≤ {SQN_MAX_TRADES})", _ratio(self.sqn_van_tharp)),
-                ("Net P&L", _money(self.total_pnl)),
+                ("Net P&L (closed)", _money(self.total_pnl)),
                 ("Total commission", _money(self.total_commission)),
             ],
         }

@@ -324,6 +324,9 @@ def recompute(
     )
     if closes is None and isinstance(record.metrics.get("buy_and_hold_return"), int | float):
         metrics = replace(metrics, buy_and_hold_return=float(record.metrics["buy_and_hold_return"]))
+        if isinstance(stored.get("buy_and_hold_basis"), str):  # e.g. a portfolio's equal weight
+            basis = replace(metrics.conventions, buy_and_hold_basis=stored["buy_and_hold_basis"])
+            metrics = replace(metrics, conventions=basis)
     return metrics
 
 

@@ -225,7 +225,8 @@ def _conventions_line(record: RunRecord, metrics: Metrics) -> str:
         f"Ratios: daily returns, {c.annualization_text(brief=True)}, risk-free {c.risk_free_rate * 100:.2f}%"
         f" · fills: {record.settings.get('fill_at', 'close')}"
         f" · prices: {record.settings.get('adjust', 'raw')}"
-        f"\nbuy & hold: first close → last close, no costs"
+        f"\nbuy & hold: {'equal weight of the symbols, ' if 'portfolio' in record.metrics else ''}"
+        "first close → last close, no costs"
         f" · wins/losses on P&L in cents\ncommission: {values['Commission']}"
     )
 
