@@ -18,6 +18,7 @@ import pandas as pd
 
 from ntrader.backtest import pipeline
 from ntrader.backtest.engine import DEFAULT_VENUE, RunResult
+from ntrader.backtest.fills import FILL_NEXT_OPEN
 
 # Grid parsing lives in ntrader.backtest.grid; these names stay importable from here.
 from ntrader.backtest.grid import (
@@ -215,18 +216,21 @@ def _screen_vector(
     from ntrader.backtest.vector import prepare_bars, screen
 
     request = prepared.request
-    figures = screen(
-        prepare_bars(prepared.bars, request.bar_size),
-        request.strategy,
-        combos,
-        capital=request.capital,
-        commission=request.commission,
-        fill_at=request.fill_at,
-        liquidity=request.liquidity,
-        risk_free_rate=get_settings().risk_free_rate,
-        progress=_reporter(progress, "screen", len(combos)),
-        keep_daily=True,
-    )
+    if isinstance(prepared.bars, dict):  # several symbols: basket mode on one account
+        figures = _screen_basket(prepared, combos, progress)
+    else:
+        figures = screen(
+            prepare_bars(prepared.bars, request.bar_size),
+            request.strategy,
+            combos,
+            capital=request.capital,
+            commission=request.commission,
+            fill_at=request.fill_at,
+            liquidity=request.liquidity,
+            risk_free_rate=get_settings().risk_free_rate,
+            progress=_reporter(progress, "screen", len(combos)),
+            keep_daily=True,
+        )
     notes = []
     split = sum(1 for f in figures if f.split_orders)
     if split:
@@ -235,6 +239,32 @@ def _screen_vector(
             f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
         )
     return [_screen_dict(f) for f in figures], notes, [f.daily_returns for f in figures]
+
+
+def _screen_basket(
+    prepared: PreparedBars, combos: list[dict[str, Any]], progress: ProgressCallback | None
+) -> list[Any]:
+    """The vector screen of a basket (`ntrader.backtest.vector.basket_run`)."""
+    from ntrader.backtest.vector import VectorSettings
+    from ntrader.backtest.vector.basket_run import prepare_basket, screen_basket
+
+    request = prepared.request
+    settings = VectorSettings.of(request.capital, request.commission, request.fill_at, request.liquidity)
+    basket = prepare_basket(
+        prepared.bars,
+        request.bar_size,
+        next_open=settings.fill_at == FILL_NEXT_OPEN,
+        allocation=request.allocation,
+    )
+    return screen_basket(
+        basket,
+        request.strategy,
+        combos,
+        settings,
+        risk_free_rate=get_settings().risk_free_rate,
+        progress=_reporter(progress, "screen", len(combos)),
+        keep_daily=True,
+    )
 
 
 def _run_nautilus(
@@ -396,10 +426,9 @@ def run_sweep(
     plan_options, request_options = split_plan_options(options)
     plan = (plan if plan is not None else SweepPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
-    if req.is_portfolio and plan.engine == "vector":
+    if req.spec.is_portfolio and plan.engine == "vector":
         raise InputError(
-            "the vector engine does not cover several symbols (or portfolio strategies) yet; "
-            "sweep them with --engine nautilus"
+            "the vector engine does not cover portfolio strategies yet; sweep them with --engine nautilus"
         )
     if plan.engine == "vector" and not has_vector(req.strategy):
         raise InputError(

@@ -10,7 +10,7 @@ allocation weight (`ntrader.strategies.universe`: equal or inverse-vol).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -266,8 +266,10 @@ def screen_basket(
     *,
     risk_free_rate: float = 0.0,
     progress: Callable[[int], None] | None = None,
+    keep_daily: bool = False,
 ) -> list[ScreenFigures]:
-    """Ranking figures of every combination on one basket (indicators shared per symbol)."""
+    """Ranking figures of every combination on one basket (indicators shared per symbol);
+    `keep_daily`: also each combination's daily returns, as `screen` keeps them."""
     terms = commission_terms(settings.commission)
     caches = [SignalCache(vb) for vb in basket.bars.values()]
     out = []
@@ -282,7 +284,10 @@ def screen_basket(
             periods_per_year=basket.periods_per_year,
         )
         if result.run.ruined:
-            figure = ScreenFigures(**{**figure.__dict__, "ruined": True})
+            figure = replace(figure, ruined=True)
+        if keep_daily:
+            days = np.concatenate(([settings.capital], result.run.daily_equity))
+            figure = replace(figure, daily_returns=days[1:] / days[:-1] - 1.0)
         out.append(figure)
         if progress is not None:
             progress(1)
