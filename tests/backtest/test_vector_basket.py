@@ -17,7 +17,7 @@ import pytest
 from ntrader.backtest.costs import parse_commission
 from ntrader.backtest.portfolio_engine import PortfolioSetup, run_portfolio
 from ntrader.backtest.result import RunResult
-from ntrader.backtest.vector import VectorSettings, run_vector
+from ntrader.backtest.vector import FoldRules, VectorSettings, run_vector
 from ntrader.backtest.vector.basket_run import prepare_basket, run_basket, screen_basket
 from ntrader.data.bars import parse_bar_size
 from ntrader.data.mock import generate_bars
@@ -198,3 +198,34 @@ def test_the_screen_ranks_on_the_accounts_curve():
         assert figures.total_return == pytest.approx(float(curve.iloc[-1]) / 100_000.0 - 1.0, rel=1e-12)
         drawdown = float((curve / curve.cummax() - 1.0).min())
         assert figures.max_drawdown == pytest.approx(drawdown, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
+def test_a_window_of_one_symbol_trades_as_the_single_symbol_window(fill_at):
+    # Walk-forward windows: warm-up bars place no order, the last close sells what is held.
+    from ntrader.backtest.vector import simulate
+    from ntrader.backtest.vector.basket_run import _masks, basket_fills, run_basket_once
+    from ntrader.backtest.vector.commission import commission_terms
+    from ntrader.backtest.vector.run import fills_of
+    from ntrader.strategies.signals import SignalCache
+
+    frame = generate_bars("AAPL", "2021-01-01", "2021-12-31")
+    spec = get_strategy("sma")
+    params = {**spec.defaults(), **PARAMS["sma"]}
+    settings = VectorSettings.of(50_000.0, "ibkr-tiered", fill_at)
+    basket = prepare_basket({"AAPL": frame}, parse_bar_size("1-DAY"), next_open=fill_at == "next-open")
+    (vb,) = basket.bars.values()
+    for trade_from in (0, 60, 200):
+        single = simulate(vb, spec, params, settings, trade_from=trade_from, liquidate=True)
+        masks = _masks(basket, spec, params, [SignalCache(vb)])
+        rules = FoldRules(trade_from=trade_from, liquidate=True)
+        run = run_basket_once(basket, masks, params, settings, commission_terms(settings.commission),
+                              detail=True, rules=rules)  # fmt: skip
+        assert single.position == 0 and run.run.position == 0
+        assert len(single.fills) >= 4
+        assert [
+            (f.timestamp, f.side, f.quantity, f.price, f.commission) for f in basket_fills(basket, run)
+        ] == [
+            (f.timestamp, f.side, f.quantity, f.price, f.commission) for f in fills_of(vb, single, settings)
+        ]
+        assert run.run.cash_c == single.cash_c

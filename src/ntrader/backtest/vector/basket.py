@@ -59,14 +59,15 @@ def _simulate_basket(events, bars, tables, flags, capital_c, pct, terms, out):  
     `events`: (symbol, its bar index, kind, marks row at the engine clock, curve slot), in the
     engine's processing order; `bars`: each symbol's `VectorBars.kernel_arrays()` columns
     concatenated, with `offsets` first and entry/exit masks last; `tables`: (marks, weights), one
-    row per union close time; `flags`: (next_open, unlimited); `out`: (fills, fill symbols, equity
+    row per union close time; `flags`: (next_open, unlimited, liquidate each symbol at its last
+    close, first union close time that may trade); `out`: (fills, fill symbols, equity
     per union close time, positions).
     """
     ev_sym, ev_bar, ev_kind, ev_row, ev_slot = events
     (offsets, close_c, open_c, close_f, open_f, volume, close_offer, month_close, month_open,
      entry, exit_) = bars  # fmt: skip
     marks, weights = tables
-    next_open, unlimited = flags
+    next_open, unlimited, liquidate, trade_from = flags
     fills, fill_sym, curve, pos = out
     n_sym = len(offsets) - 1
     pending = np.zeros(n_sym, dtype=np.int64)
@@ -90,8 +91,13 @@ def _simulate_basket(events, bars, tables, flags, capital_c, pct, terms, out):  
             side = pending[s]
             pending[s] = 0
             at_open = 1
+        elif liquidate and last:
+            # A walk-forward window ends flat: each symbol sold at its own last close.
+            side = -1 if pos[s] > 0 else 0
         else:
-            if entry[g]:
+            if ev_slot[k] < trade_from:
+                pass  # warm-up bars: no decision before the window trades
+            elif entry[g]:
                 if pos[s] == 0:
                     side = 1
             elif exit_[g] and pos[s] > 0:

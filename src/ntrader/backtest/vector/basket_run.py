@@ -29,7 +29,7 @@ from ntrader.backtest.vector.bars import RAW_PER_CENT, RAW_SCALE, VectorBars, pr
 from ntrader.backtest.vector.basket import EVENT_BAR, EVENT_OPEN, _simulate_basket
 from ntrader.backtest.vector.commission import CommissionTerms, commission_terms
 from ntrader.backtest.vector.kernel import FILL_COLUMNS
-from ntrader.backtest.vector.run import ENGINE_VERSION, VectorRun, VectorSettings
+from ntrader.backtest.vector.run import ENGINE_VERSION, FoldRules, VectorRun, VectorSettings
 from ntrader.backtest.vector.screen import ScreenFigures, figures
 from ntrader.backtest.vector.signals import VectorStrategy, signal_function
 from ntrader.data.bars import BarSize
@@ -37,6 +37,8 @@ from ntrader.errors import InputError
 from ntrader.metrics.returns import DAYS_PER_YEAR, measure_annualization
 from ntrader.strategies.signals import SignalCache
 from ntrader.strategies.universe import ALLOCATION_EQUAL, Universe
+
+_WHOLE_PERIOD = FoldRules()
 
 
 def _ns(index: pd.DatetimeIndex) -> np.ndarray:
@@ -151,16 +153,24 @@ def run_basket_once(
     terms: CommissionTerms,
     *,
     detail: bool,
+    rules: FoldRules = _WHOLE_PERIOD,
 ) -> BasketRun:
-    """One pass of the compiled basket loop with these per-symbol entry/exit masks."""
-    capital_c = round(settings.capital * 100)
+    """One pass of the compiled basket loop with these per-symbol entry/exit masks; `rules`: a
+    walk-forward window's (`trade_from` counts the union close times, each symbol is liquidated
+    at its own last close)."""
+    capital_c = round((settings.capital if rules.capital is None else rules.capital) * 100)
     entries = int(sum(int(m[0].sum()) for m in masks))
     fills = np.zeros((4 * (entries + 1) if detail else 0, FILL_COLUMNS), dtype=np.int64)
     fill_sym = np.zeros(fills.shape[0], dtype=np.int64)
     curve = np.zeros(len(basket.times))
     pos = np.zeros(len(basket.symbols), dtype=np.int64)
     tables = (basket.universe.marks_table, basket.universe.weights)
-    flags = (settings.fill_at == FILL_NEXT_OPEN, settings.liquidity == LIQUIDITY_UNLIMITED)
+    flags = (
+        settings.fill_at == FILL_NEXT_OPEN,
+        settings.liquidity == LIQUIDITY_UNLIMITED,
+        rules.liquidate,
+        rules.trade_from,
+    )
     n_fills, cash, split, skipped = _simulate_basket(
         basket.events,
         basket.arrays(masks),
