@@ -221,11 +221,14 @@ def test_a_nautilus_sweep_of_a_basket_saves_portfolio_runs(database_url: str) ->
     assert {r.params["fast_period"] for r in runs} == {5, 10}
 
 
-def test_walk_forward_of_several_symbols_says_why_not(database_url: str) -> None:
-    result = invoke("backtest", "walk-forward", "--strategy", "sma", "--symbol", "AAPL,MSFT",
-                    "--grid", "fast_period=5,10", "--train", "100", "--test", "50")  # fmt: skip
+def test_walk_forward_of_a_portfolio_strategy_says_why_not(database_url: str) -> None:
+    # (Baskets of single-symbol strategies walk forward: tests/backtest/test_vector_basket_cli.py.)
+    result = invoke("backtest", "walk-forward", "--strategy", "rotation", "--symbol", "AAPL,MSFT",
+                    "--grid", "top=1,2", "--train", "100", "--test", "50")  # fmt: skip
     assert result.exit_code != 0
-    assert "walk-forward runs on the vector engine, which does not cover several symbols" in result.output
+    assert (
+        "walk-forward runs on the vector engine, which does not cover portfolio strategies" in result.output
+    )
     assert list_runs() == []
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 
 from ntrader.backtest import pipeline
 from ntrader.backtest.engine import DEFAULT_VENUE, RunResult
-from ntrader.backtest.fills import FILL_NEXT_OPEN
 
 # Grid parsing lives in ntrader.backtest.grid; these names stay importable from here.
 from ntrader.backtest.grid import (
@@ -217,7 +216,9 @@ def _screen_vector(
 
     request = prepared.request
     if isinstance(prepared.bars, dict):  # several symbols: basket mode on one account
-        figures = _screen_basket(prepared, combos, progress)
+        from ntrader.backtest.vector.basket_run import screen_request
+
+        figures = screen_request(prepared.bars, request, combos, _reporter(progress, "screen", len(combos)))
     else:
         figures = screen(
             prepare_bars(prepared.bars, request.bar_size),
@@ -239,32 +240,6 @@ def _screen_vector(
             f"two parts, the rest one tick worse (liquidity {request.liquidity}), as in Nautilus."
         )
     return [_screen_dict(f) for f in figures], notes, [f.daily_returns for f in figures]
-
-
-def _screen_basket(
-    prepared: PreparedBars, combos: list[dict[str, Any]], progress: ProgressCallback | None
-) -> list[Any]:
-    """The vector screen of a basket (`ntrader.backtest.vector.basket_run`)."""
-    from ntrader.backtest.vector import VectorSettings
-    from ntrader.backtest.vector.basket_run import prepare_basket, screen_basket
-
-    request = prepared.request
-    settings = VectorSettings.of(request.capital, request.commission, request.fill_at, request.liquidity)
-    basket = prepare_basket(
-        prepared.bars,
-        request.bar_size,
-        next_open=settings.fill_at == FILL_NEXT_OPEN,
-        allocation=request.allocation,
-    )
-    return screen_basket(
-        basket,
-        request.strategy,
-        combos,
-        settings,
-        risk_free_rate=get_settings().risk_free_rate,
-        progress=_reporter(progress, "screen", len(combos)),
-        keep_daily=True,
-    )
 
 
 def _run_nautilus(

@@ -24,7 +24,8 @@ import pandas as pd
 
 from ntrader.backtest import pipeline
 from ntrader.backtest.engine import Fill, RunResult, make_equity, round_trips
-from ntrader.backtest.pipeline import PreparedBars, prepare
+from ntrader.backtest.pipeline import PreparedBars, prepare, symbols_label
+from ntrader.backtest.portfolio_data import clock_frame
 from ntrader.backtest.request import BacktestRequest, as_request
 from ntrader.backtest.sweep import SweepGrid, SweepPlan, parse_metric, rank_key, split_plan_options
 from ntrader.backtest.vector import (
@@ -205,30 +206,38 @@ def walk_forward(
     plan_options, request_options = split_plan_options(options, WalkForwardPlan)
     plan = (plan if plan is not None else WalkForwardPlan(**plan_options)).checked()
     req = as_request(request, legacy, request_options)
-    if req.is_portfolio:
+    if req.spec.is_portfolio:
         raise InputError(
-            "walk-forward runs on the vector engine, which does not cover several symbols (or portfolio "
-            "strategies) yet; walk forward one symbol at a time, or sweep them with --engine nautilus"
+            "walk-forward runs on the vector engine, which does not cover portfolio strategies yet; "
+            "sweep them with --engine nautilus"
         )
     if not has_vector(req.strategy):
         raise InputError(f"walk-forward needs a vector implementation; strategy {req.strategy} has none")
+    from ntrader.backtest.walkforward_basket import basket_of, run_basket_fold, stitched_basket
+
     grid = SweepGrid.of(req, plan.as_sweep())
     prepared = prepare(req)
-    n = len(prepared.bars)
+    basket = isinstance(prepared.bars, dict)
+    # Several symbols: windows count the account's clock (the union of the bar times).
+    n = len(clock_frame(prepared.bars))
     if n < plan.train + 1:
         raise InputError(f"walk-forward needs more than --train ({plan.train}) bars; the period has {n}")
     starts = list(range(0, n - plan.train, plan.test))
-    all_bars = prepare_bars(prepared.bars, req.bar_size)
+    all_bars: Any = (
+        basket_of(prepared.bars, req.bar_size, req.fill_at, req.allocation)
+        if basket
+        else prepare_bars(prepared.bars, req.bar_size)
+    )
     if progress is not None:
         progress("folds", 0, len(starts))
     state = _Folds(equity=req.capital)
     for first in starts:
-        _run_fold(prepared, grid, plan, all_bars, first, state)
+        (run_basket_fold if basket else _run_fold)(prepared, grid, plan, all_bars, first, state)
         if progress is not None:
             progress("folds", 1, len(starts))
     stitched = pd.concat(state.curves)
     stitched.index.name = "timestamp"
-    result = _stitched_result(prepared, state, stitched)
+    result = (stitched_basket if basket else _stitched_result)(prepared, state, stitched)
     metrics = pipeline.measure(prepared.bars, req, result)
     validation = _validation(state, result, len(grid.combinations))
     run_id = None
@@ -255,7 +264,7 @@ def walk_forward(
     return WalkForwardOutcome(
         run_id=run_id,
         strategy=req.strategy,
-        symbol=req.symbol,
+        symbol=symbols_label(req.symbols),
         metric=plan.metric,
         folds=state.folds,
         equity=stitched,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from ntrader.errors import InputError
 from ntrader.metrics.returns import DAYS_PER_YEAR, measure_annualization
 from ntrader.strategies.signals import SignalCache
 from ntrader.strategies.universe import ALLOCATION_EQUAL, Universe
+
+if TYPE_CHECKING:
+    from ntrader.backtest.request import BacktestRequest
 
 _WHOLE_PERIOD = FoldRules()
 
@@ -76,9 +79,16 @@ class BasketBars:
 
 
 def prepare_basket(
-    frames: dict[str, pd.DataFrame], bar_size: BarSize, *, next_open: bool, allocation: str = ALLOCATION_EQUAL
+    frames: dict[str, pd.DataFrame],
+    bar_size: BarSize,
+    *,
+    next_open: bool,
+    allocation: str = ALLOCATION_EQUAL,
+    weights: np.ndarray | None = None,
 ) -> BasketBars:
-    """The arrays of a basket run; `frames` in the run's symbol order (the engine's order too)."""
+    """The arrays of a basket run; `frames` in the run's symbol order (the engine's order too).
+    `weights`: the allocation per union close time and symbol, when a window takes the whole
+    run's (walk-forward)."""
     if not frames:
         raise InputError("a basket needs at least one symbol")
     bars = {s: prepare_bars(f, bar_size, next_open=next_open) for s, f in frames.items()}
@@ -88,6 +98,8 @@ def prepare_basket(
         for s, vb in bars.items()
     }
     universe = Universe.build(closes, symbols, symbols, allocation)
+    if weights is not None:
+        universe = replace(universe, weights=np.ascontiguousarray(weights, dtype="float64"))
     union = universe.close_ns
     lead = bar_lead_ns(FILL_NEXT_OPEN if next_open else "close")
     parts = []
@@ -302,3 +314,23 @@ def screen_basket(
         if progress is not None:
             progress(1)
     return out
+
+
+def screen_request(
+    frames: dict[str, pd.DataFrame],
+    request: BacktestRequest,
+    combos: Sequence[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> list[ScreenFigures]:
+    """A sweep's screen of a basket request: its settings, allocation and risk-free rate, with each
+    combination's daily returns (the overfitting gate)."""
+    from ntrader.config import get_settings
+
+    settings = VectorSettings.of(request.capital, request.commission, request.fill_at, request.liquidity)
+    basket = prepare_basket(
+        frames, request.bar_size, next_open=settings.fill_at == FILL_NEXT_OPEN, allocation=request.allocation
+    )
+    rate = get_settings().risk_free_rate
+    return screen_basket(
+        basket, request.strategy, combos, settings, risk_free_rate=rate, progress=progress, keep_daily=True
+    )
