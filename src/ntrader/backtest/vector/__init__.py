@@ -30,6 +30,10 @@ integers), `kernel` (the compiled per-bar loop), `signals` (which signal functio
 brings: a spec's `signals`, see `ntrader.strategies.signals`), `run` (one combination, fills as
 Nautilus reports them) and `screen` (a whole grid, ranking figures). Signals and indicators are
 numpy over all bars, shared across the grid (one rolling-sum row per distinct period).
+
+Basket mode (several symbols, one cash account, as `ntrader.backtest.portfolio_engine` runs it):
+`basket` (the compiled loop over every symbol's events in the engine's processing order) and
+`basket_run` (the merged clock, one run as the portfolio engine's `RunResult`, a screened grid).
 """
 
 from ntrader.backtest.vector.bars import VectorBars, as_double, prepare_bars, to_cents
