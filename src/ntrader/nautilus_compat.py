@@ -35,10 +35,11 @@ def bar_close_takes_rest() -> bool:
 
 def _offer_sizes(volume: float, close_takes_rest: bool) -> tuple[int, int]:
     """(open/high/low size, close size) in shares of one bar's trade ticks under bar execution."""
-    if not close_takes_rest:
-        quarter = math.floor(max(volume / 4.0, 1.0) + 0.5)  # max(volume / 4, lot) as a Quantity
-        return quarter, quarter
+    # The bar's volume is a whole-share Quantity already (rounded half up) before it is split.
     whole = math.floor(volume + 0.5)
+    if not close_takes_rest:
+        quarter = math.floor(max(whole / 4.0, 1.0) + 0.5)  # max(volume / 4, lot) as a Quantity
+        return quarter, quarter
     quarter = max(whole // 4, 1)
     return quarter, (whole - 3 * quarter if 3 * quarter < whole else 1)
 
@@ -108,7 +109,7 @@ def close_offers(
         quarter = np.maximum(np.floor(whole / 4.0), 1.0)
         close = np.where(3 * quarter < whole, whole - 3 * quarter, 1.0)
     else:
-        quarter = np.floor(np.maximum(volume / 4.0, 1.0) + 0.5)
+        quarter = np.floor(np.maximum(whole / 4.0, 1.0) + 0.5)
         close = quarter
     if open_ticks:
         # The opening tick set the book to (open, the volume): the bar's open sends nothing.

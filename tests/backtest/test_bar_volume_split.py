@@ -68,7 +68,7 @@ def engine_fill_at_close(volume: float, bars: pd.DataFrame | None = None) -> lis
     return [(f.quantity, f.price) for f in result.fills]
 
 
-@pytest.mark.parametrize("volume", [3.0, 5.0, 6.0, 397.0, 398.0, 399.0, 401.0, 402.4, 402.6])
+@pytest.mark.parametrize("volume", [3.0, 5.0, 6.0, 9.7, 13.8226, 397.0, 398.0, 399.0, 401.0, 402.4, 402.6])
 def test_the_first_fill_at_the_close_is_what_the_engine_offers(volume: float):
     fills = engine_fill_at_close(volume)
     offered = available_at_close(volume)

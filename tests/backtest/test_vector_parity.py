@@ -237,6 +237,21 @@ def test_thin_minute_bars_match_nautilus(fill_at):
 
 
 @pytest.mark.parametrize("fill_at", FILLS)
+def test_fractional_volumes_split_fills_as_nautilus_does(fill_at):
+    """Volumes that are not whole shares (a reverse split's back-adjusted bars, vendors' data):
+    Nautilus rounds the bar's volume to whole shares before it splits it among the bar's ticks."""
+    bars = thin_walk()
+    bars["volume"] = bars["volume"] + np.random.default_rng(5).uniform(-0.5, 0.5, size=len(bars)).round(4)
+    bars["volume"] = bars["volume"].clip(lower=0.0)
+    params = PARAMS["sma"][0]
+    expected = nautilus(bars, "sma", params, "ibkr-fixed", fill_at, capital=20_000_000.0)
+    assert expected.split_fills >= 1, "the data must split orders"
+    actual = vector(bars, "sma", params, "ibkr-fixed", fill_at, capital=20_000_000.0)
+    assert_same(expected, actual, 2)
+    assert actual.split_fills == expected.split_fills
+
+
+@pytest.mark.parametrize("fill_at", FILLS)
 def test_unlimited_liquidity_fills_whole_orders_in_both_engines(fill_at):
     bars = thin_walk()
     params = PARAMS["sma"][0]
