@@ -23,7 +23,7 @@ def raw_series() -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     for name in ("open", "high", "low", "close"):
         bars.loc[after, name] = (bars.loc[after, name] / 4).round(2)
     bars.loc[after, "volume"] *= 4
-    splits = pd.Series([4.0], index=pd.DatetimeIndex([SPLIT_DAY]))
+    splits = pd.Series([4.0], index=pd.DatetimeIndex([SPLIT_DAY]).as_unit("ns"))  # bars are in ns
     dividends = pd.Series(np.where(DIVIDEND_DAYS < SPLIT_DAY, 0.80, 0.20), index=DIVIDEND_DAYS)
     return bars, splits, dividends
 

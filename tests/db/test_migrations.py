@@ -76,7 +76,9 @@ def test_bar_store_migration_moves_every_stored_bar(database_url):
     minutes = generate_bars("MIG", "2024-03-08", "2024-03-12", "1-MINUTE")  # across the DST change
     days = generate_bars("MIG", "2023-01-01", "2023-12-31")
     odd = pd.DataFrame([[1.5, 2.0, 1.0, 1.25, 7.0]], columns=BAR_COLUMNS)
-    odd.index = pd.DatetimeIndex([pd.Timestamp("2024-03-13 14:30:00.123456", tz="UTC")], name="timestamp")
+    odd.index = pd.DatetimeIndex(
+        [pd.Timestamp("2024-03-13 14:30:00.123456", tz="UTC")], name="timestamp"
+    ).as_unit("ns")  # stored bars read back in ns (pandas 3 parses this string to us)
     series = [(minutes, "1-MINUTE", "csv"), (days, "1-DAY", "csv"), (days.iloc[:20], "1-DAY", "ibkr"),
               (odd, "1-MINUTE", "ibkr")]  # fmt: skip
     with engine.begin() as connection:

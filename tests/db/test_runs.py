@@ -18,7 +18,7 @@ from tests.conftest import count_rows
 
 
 def test_equity_and_trades_round_trip(database_url):
-    index = pd.date_range("2024-03-04 14:31", periods=5_000, freq="min", tz="UTC")
+    index = pd.date_range("2024-03-04 14:31", periods=5_000, freq="min", tz="UTC", unit="ns")
     equity = pd.Series(100_000 + np.random.default_rng(1).normal(0, 50, len(index)).cumsum(), index=index)
     fills = [
         Fill(index[10], "BUY", 10, 101.25, 1.0),

@@ -27,10 +27,19 @@ _UPPER = ("lt", "le")
 
 
 def field_bounds(config_class: type) -> dict[str, list[tuple[str, Any]]]:
-    """{field: [(meta attribute, bound), …]} from the fields' `Annotated[..., Meta(...)]` types."""
+    """{field: [(meta attribute, bound), …]} from the fields' `Annotated[..., Meta(...)]` types.
+
+    Only the strategy's own fields: those Nautilus's `StrategyConfig` declares for every strategy
+    (e.g. 1.231's `market_exit_max_attempts`) are the engine's settings, not parameters.
+    """
+    from nautilus_trader.config import StrategyConfig
+
+    engine_fields = set(StrategyConfig.__struct_fields__)
     hints = typing.get_type_hints(config_class, include_extras=True)
     out: dict[str, list[tuple[str, Any]]] = {}
     for name in getattr(config_class, "__struct_fields__", ()):
+        if name in engine_fields:
+            continue
         found = [
             (attr, getattr(meta, attr))
             for meta in _metas(hints.get(name))
