@@ -4,7 +4,7 @@
 
 For each database, in the same run:
 - floor: pandas `read_csv(engine="pyarrow")` and a plain bulk write into `bars` with no checks
-  (SQLite: one `executemany`; PostgreSQL: binary `COPY`);
+  (SQLite: the store's own multi-row INSERTs, `sqlite_bar_rows`; PostgreSQL: binary `COPY`);
 - import: ntrader's `import_csv` (read, validate, quality summary, store in one transaction);
 - re-import: the same file again (0 new rows);
 - read: `read_bars` of one year of the stored one-minute bars into a DataFrame;
@@ -21,7 +21,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from sqlalchemy import text
 from ntrader.data.bars import BAR_COLUMNS
 from ntrader.data.store import import_csv, read_bars
 from ntrader.db import dispose_engines, get_engine
-from ntrader.db.barstore import pg_bar_rows
+from ntrader.db.barstore import pg_bar_rows, sqlite_bar_rows
 from ntrader.db.bulk import PG_HEADER
 
 PG_ADMIN = os.environ.get("NTRADER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -83,11 +82,7 @@ def floor_sqlite(path: Path, url: str) -> int:
     series_id = _series(url)
     raw = get_engine(url).raw_connection()
     try:
-        cursor: Any = raw.cursor()
-        cursor.executemany(
-            f"INSERT INTO bars (series_id, ts, {VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            zip(repeat(series_id), ns.tolist(), *(c.tolist() for c in values), strict=False),
-        )
+        sqlite_bar_rows(raw.cursor(), series_id, ns, values)
         raw.commit()
     finally:
         raw.close()
@@ -222,7 +217,7 @@ def main() -> None:
 
             def reset_pg() -> None:
                 with get_engine(pg_url).begin() as conn:
-                    conn.execute(text("TRUNCATE bars, bar_series RESTART IDENTITY"))
+                    conn.execute(text("TRUNCATE bars, bar_events, bar_series RESTART IDENTITY CASCADE"))
 
             bench("PostgreSQL", path, args.rows, pg_url, reset_pg, args.repeat)
         finally:

@@ -40,6 +40,24 @@ def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
     assert len(window) == 390 and window.index[0] == pd.Timestamp("2024-01-03 14:30", tz="UTC")
 
 
+def test_a_write_fills_the_holes_between_stored_bars_and_keeps_the_stored_ones(database_url):
+    bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
+    assert write_bars(bars.iloc[::2], symbol="MSFT", bar_size="1-MINUTE", source="csv") == 780
+    changed = bars.copy()
+    changed["close"] += 1.0  # the stored half must keep its own closes
+    assert write_bars(changed.iloc[100:], symbol="MSFT", bar_size="1-MINUTE", source="csv") == 730
+    back = read_bars("MSFT", "1-MINUTE", "csv")
+    assert len(back) == 780 + 730 and back.index.is_unique and back.index.is_monotonic_increasing
+    stored_half = back.index.isin(bars.index[::2])
+    pd.testing.assert_series_equal(back["close"][stored_half], bars["close"].iloc[::2], check_freq=False)
+    filled = back[~stored_half]
+    pd.testing.assert_series_equal(
+        filled["close"],
+        changed["close"].iloc[100:][~changed.index[100:].isin(bars.index[::2])],
+        check_freq=False,
+    )
+
+
 def test_market_data_view_keeps_the_seed_plans_columns(database_url):
     bars = generate_bars("IBM", "2024-01-02", "2024-01-03", "1-HOUR")
     write_bars(bars, symbol="IBM", bar_size="1-HOUR", source="csv")

@@ -1,8 +1,9 @@
-"""Bars in the database: bulk import (executemany on SQLite, COPY on PostgreSQL), listing and reading back."""
+"""Bars in the database: bulk import (multi-row INSERTs on SQLite, COPY on PostgreSQL), listing, reading."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -195,7 +196,16 @@ def import_csv(
     """Check a whole CSV file, then store its bars in one transaction (all or nothing)."""
     symbol, source, size = _symbol(symbol), _source(source), _size(bar_size)
     bars = read_csv_bars(path, bar_size=size, timezone=timezone)
-    inserted = write_bars(bars.frame, symbol=symbol, bar_size=size, source=source, url=url, progress=progress)
+    # The quality summary only reports, so it runs on a second core while the bars are written
+    # (the write spends most of its time in SQLite or PostgreSQL, outside the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ntrader-check") as pool:
+        quality = pool.submit(
+            check_bars, splits_applied(bars.frame, bars.events), size, symbol=symbol, source=source
+        )
+        inserted = write_bars(
+            bars.frame, symbol=symbol, bar_size=size, source=source, url=url, progress=progress
+        )
+        summary = quality.result()
     events, events_inserted = 0, 0
     if bars.events is not None:
         # After the bars: their transaction is done; the events' is its own (idempotent, so a
@@ -212,7 +222,7 @@ def import_csv(
         first=bars.frame.index[0],
         last=bars.frame.index[-1],
         notes=bars.notes,
-        quality=check_bars(splits_applied(bars.frame, bars.events), size, symbol=symbol, source=source),
+        quality=summary,
         events=events,
         events_inserted=events_inserted,
         event_source=bars.event_source if bars.events is not None else None,

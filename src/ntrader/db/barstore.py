@@ -2,8 +2,10 @@
 
 Writes take a per-series lock (PostgreSQL: a transaction advisory lock; SQLite: the database's write
 lock, taken at once), read the stamps already stored in the new bars' range, and insert only the
-others: binary ``COPY`` on PostgreSQL, one ``executemany`` on SQLite. A re-import of bars already
-stored therefore writes nothing, and two overlapping imports of one series both succeed.
+others: binary ``COPY`` on PostgreSQL; on SQLite multi-row ``INSERT … VALUES (…), (…), …`` statements
+of SQLITE_ROWS_PER_STATEMENT bars, fed from one interleaved list per chunk (measured 1.3-1.7x faster
+than ``executemany``, which pays a statement reset and a row tuple per bar). A re-import of bars
+already stored therefore writes nothing, and two overlapping imports of one series both succeed.
 
 Not ADBC on SQLite: its bulk ingest measured 1.8-4x faster than executemany here, but the driver
 links its own copy of SQLite, and two SQLite libraries on one file in one process defeat each
@@ -14,7 +16,6 @@ then "database disk image is malformed". On PostgreSQL ADBC ingest measured no f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from ntrader.data.bars import BAR_COLUMNS
 from ntrader.db.bulk import PG_HEADER
 from ntrader.db.models import Bar, BarEvent, BarSeries
 
-__all__ = ["SeriesKey", "insert_bars", "read_series", "replace_bars", "series_summaries"]
+__all__ = ["SeriesKey", "insert_bars", "read_series", "replace_bars", "series_summaries", "sqlite_bar_rows"]
 
 SeriesKey = tuple[str, str, str]  # symbol, bar type ("1-DAY"), data source
 Progress = Callable[[int, int], None]
@@ -35,6 +36,9 @@ CHUNK_ROWS = 100_000
 _IMPORT_LOCK = 0x6E74  # advisory-lock namespace of bar imports ("nt"); the second key is the series
 #: How long an import waits for another process's import into the same SQLite file (ms).
 SQLITE_BUSY_MS = 600_000
+#: Bars per SQLite INSERT statement: 6 parameters each, well under SQLite's 32 766-parameter limit;
+#: measured: 100-500 rows a statement all ran at the same speed, 1 000 slower.
+SQLITE_ROWS_PER_STATEMENT = 200
 _VALUES = ", ".join(BAR_COLUMNS)
 # Binary COPY rows: field count, then (length, value) per field, big-endian.
 _PG_IN = np.dtype(
@@ -124,7 +128,7 @@ Span = tuple[int, int] | None
 def _insert_sqlite(
     raw: Any, key: SeriesKey, ns: np.ndarray, values: np.ndarray, progress: Progress | None, span: Span
 ) -> int:
-    cursor: Any = raw.cursor()  # sqlite3's executemany takes any iterable of rows, not only lists
+    cursor: Any = raw.cursor()
     # One transaction for the whole write, taking the write lock at once: a concurrent import
     # into the same file waits for it (up to SQLITE_BUSY_MS) instead of failing.
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
@@ -133,21 +137,48 @@ def _insert_sqlite(
     if span is not None:
         cursor.execute("DELETE FROM bars WHERE series_id = ? AND ts >= ? AND ts < ?", (series_id, *span))
     if len(ns):
-        stored = cursor.execute(
-            "SELECT ts FROM bars WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
-            (series_id, int(ns[0]), int(ns[-1])),
-        )
-        keep = _new_only(ns, np.fromiter((row[0] for row in stored), dtype=np.int64))
+        keep = _new_only(ns, _sqlite_stamps(cursor, series_id, int(ns[0]), int(ns[-1])))
         ns, values = ns[keep], values[:, keep]
-    stamps = ns.tolist()
-    columns = [column.tolist() for column in values]
-    sql = f"INSERT INTO bars (series_id, ts, {_VALUES}) VALUES (?, ?{', ?' * len(BAR_COLUMNS)})"
-    for part in _chunks(len(stamps), progress):
-        cursor.executemany(
-            sql, zip(repeat(series_id), stamps[part], *(c[part] for c in columns), strict=False)
-        )
+    sqlite_bar_rows(cursor, series_id, ns, values, progress)
     raw.commit()
-    return len(stamps)
+    return len(ns)
+
+
+def sqlite_bar_rows(
+    cursor: Any, series_id: int, ns: np.ndarray, values: np.ndarray, progress: Progress | None = None
+) -> None:
+    """INSERT bars (no checks) inside the cursor's transaction: multi-row statements, chunk by chunk."""
+    width = 1 + len(BAR_COLUMNS)
+    row = f"({int(series_id)}, ?{', ?' * len(BAR_COLUMNS)})"  # series_id is our own integer
+    statement = f"INSERT INTO bars (series_id, ts, {_VALUES}) VALUES "
+    full = statement + ", ".join([row] * SQLITE_ROWS_PER_STATEMENT)
+    for part in _chunks(len(ns), progress):
+        flat: list[Any] = [None] * (width * (part.stop - part.start))
+        flat[0::width] = ns[part].tolist()
+        for i, column in enumerate(values[:, part], start=1):
+            flat[i::width] = column.tolist()
+        step = width * SQLITE_ROWS_PER_STATEMENT
+        whole = len(flat) - len(flat) % step
+        for start in range(0, whole, step):
+            cursor.execute(full, flat[start : start + step])
+        if whole < len(flat):
+            cursor.execute(statement + ", ".join([row] * ((len(flat) - whole) // width)), flat[whole:])
+
+
+def _sqlite_stamps(cursor: Any, series_id: int, first: int, last: int) -> np.ndarray:
+    """The series' stored stamps in [first, last], sorted. Read as one comma-separated text parsed by
+    numpy: integers print exactly, and it measured 2x faster than a Python int per row."""
+    text = cursor.execute(
+        "SELECT group_concat(ts) FROM (SELECT ts FROM bars WHERE series_id = ? AND ts BETWEEN ? AND ? "
+        "ORDER BY ts)",
+        (series_id, first, last),
+    ).fetchone()[0]
+    if not text:
+        return np.empty(0, dtype=np.int64)
+    stamps = np.fromstring(text, dtype=np.int64, sep=",")
+    if np.any(stamps[1:] < stamps[:-1]):  # group_concat's order is the subquery's only in practice
+        stamps.sort()
+    return stamps
 
 
 def _insert_postgres(
