@@ -134,6 +134,7 @@ def _insert_sqlite(
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
     cursor.execute("BEGIN IMMEDIATE")
     series_id = _sqlite_series(cursor, key, create=True)
+    assert series_id is not None
     if span is not None:
         cursor.execute("DELETE FROM bars WHERE series_id = ? AND ts >= ? AND ts < ?", (series_id, *span))
     if len(ns):
