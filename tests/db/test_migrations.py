@@ -1,20 +1,26 @@
-"""Migrations keep what is stored: upgrading a database with runs loses no trades or equity."""
+"""Migrations keep what is stored: upgrading a database with runs loses no trades or equity, nor any bar."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, insert, text
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from ntrader.backtest import run_backtest
 from ntrader.data.bars import BAR_COLUMNS
 from ntrader.data.mock import generate_bars
-from ntrader.data.store import list_stored, read_bars
+from ntrader.data.store import list_stored, read_bars, save_events, write_bars
 from ntrader.db.engine import _alembic_config, get_engine, upgrade
+from ntrader.db.models import Base
 from tests.conftest import count_rows
 
 TABLES = ("backtest_runs", "trades", "equity_curve")
+BAR_KEY_COLUMNS = ("series_id", "ts", *BAR_COLUMNS)
 HEAD = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
 
@@ -131,3 +137,91 @@ def test_run_symbols_migration_gives_every_stored_run_and_trade_its_symbol(datab
         trade_symbols = connection.execute(text("SELECT DISTINCT symbol FROM trades")).scalars().all()
     assert symbols == [(run_id, "AAPL")]
     assert trade_symbols == ["AAPL"]
+
+
+def _bars_state(engine) -> dict:
+    """Every stored bar, bars' primary key and foreign keys, and (SQLite) its CREATE TABLE."""
+    columns = ", ".join(BAR_KEY_COLUMNS)
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        pk = inspector.get_pk_constraint("bars")
+        fks = inspector.get_foreign_keys("bars")
+        state = {
+            "rows": connection.execute(text(f"SELECT {columns} FROM bars ORDER BY 1, 2")).all(),
+            "view_rows": connection.execute(text("SELECT COUNT(*) FROM market_data")).scalar_one(),
+            "pk": (pk["name"], pk["constrained_columns"]),
+            "fks": [
+                (
+                    fk["constrained_columns"],
+                    fk["referred_table"],
+                    fk["referred_columns"],
+                    fk["options"].get("ondelete"),
+                )
+                for fk in fks
+            ],
+            "event_fks": [fk["referred_table"] for fk in inspector.get_foreign_keys("bar_events")],
+            "sql": "",
+        }
+        if engine.dialect.name == "sqlite":
+            state["sql"] = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'bars'")
+            ).scalar_one()
+    return state
+
+
+def _insert_orphan_bar(engine) -> None:
+    """A bar of a series that does not exist, with foreign keys enforced (on SQLite too: ntrader's
+    connections turn them on)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        connection.execute(
+            text(f"INSERT INTO bars ({', '.join(BAR_KEY_COLUMNS)}) VALUES (999, 0, 1, 1, 1, 1, 1)")
+        )
+
+
+def test_bars_foreign_key_migration_keeps_every_bar_and_the_clustered_key(database_url):
+    """0007 drops bars' foreign key to bar_series (its per-row check throttled COPY) and keeps every bar,
+    the (series_id, ts) primary key and, on SQLite, WITHOUT ROWID; downgrading to 0006 restores the key
+    with the bars intact. bar_events keep theirs throughout."""
+    days = generate_bars("FKM", "2023-01-01", "2023-12-31")
+    minutes = generate_bars("FKM", "2024-03-08", "2024-03-12", "1-MINUTE")
+    write_bars(days, symbol="FKM", bar_size="1-DAY", source="csv")
+    write_bars(minutes, symbol="FKM", bar_size="1-MINUTE", source="ibkr")
+    split = pd.DataFrame({"ex_date": [days.index[100]], "kind": ["split"], "value": [4.0]})
+    assert save_events("FKM", "1-DAY", "csv", split, source="csv") == 1
+    engine = get_engine(database_url)
+    at_head = _bars_state(engine)
+    rows = at_head["rows"]
+    assert len(rows) == len(days) + len(minutes) and len({row[0] for row in rows}) == 2
+    key = ("pk_bars", ["series_id", "ts"])
+    restored_fk = [(["series_id"], "bar_series", ["id"], "CASCADE")]
+
+    _downgrade(engine, database_url, "0006")
+    before = _bars_state(engine)
+    assert before["rows"] == rows and before["view_rows"] == len(rows)
+    assert before["pk"] == key and before["fks"] == restored_fk and before["event_fks"] == ["bar_series"]
+    with pytest.raises(IntegrityError):
+        _insert_orphan_bar(engine)
+
+    assert upgrade(engine) == HEAD
+    after = _bars_state(engine)
+    assert after["rows"] == rows and after["view_rows"] == len(rows)
+    assert after["pk"] == key and after["fks"] == [] and after["event_fks"] == ["bar_series"]
+    assert after == at_head  # a migrated database is the one a new database gets
+    if engine.dialect.name == "sqlite":
+        assert before["sql"].rstrip().endswith("WITHOUT ROWID") and "FOREIGN KEY" in before["sql"]
+        assert after["sql"].rstrip().endswith("WITHOUT ROWID") and "FOREIGN KEY" not in after["sql"]
+    pd.testing.assert_frame_equal(read_bars("FKM", "1-MINUTE", "ibkr"), minutes, check_freq=False)
+
+    _insert_orphan_bar(engine)  # nothing refuses it now; the downgrade drops it (no series, unreadable)
+    _downgrade(engine, database_url, "0006")
+    assert _bars_state(engine) == before
+    assert upgrade(engine) == HEAD
+
+
+def test_models_match_the_migrated_schema(database_url):
+    """Base.metadata (what the code believes) equals the schema the migrations build, on both backends."""
+    engine = get_engine(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

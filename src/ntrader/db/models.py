@@ -53,7 +53,9 @@ class Bar(Base):
     __tablename__ = "bars"
     __table_args__ = (PrimaryKeyConstraint("series_id", "ts", name="pk_bars"), {"sqlite_with_rowid": False})
 
-    series_id: Mapped[int] = mapped_column(ForeignKey("bar_series.id", ondelete="CASCADE"))
+    # bar_series.id, without a foreign key (migration 0007): its per-row check cut COPY to a fifth, and
+    # barstore, the only writer, creates or finds the series in the same transaction as the bars.
+    series_id: Mapped[int] = mapped_column(Integer)
     ts: Mapped[int] = mapped_column(BigInteger)
     open: Mapped[float] = mapped_column(Float)
     high: Mapped[float] = mapped_column(Float)
