@@ -27,6 +27,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
 
 def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
     monkeypatch.setattr("ntrader.db.barstore.CHUNK_ROWS", 250)
+    monkeypatch.setattr("ntrader.db.barstore.PG_READ_ROWS", 250)  # reads in chunks too (PostgreSQL)
     bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
     seen: list[tuple[int, int]] = []
     inserted = write_bars(
@@ -40,7 +41,8 @@ def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
     assert len(window) == 390 and window.index[0] == pd.Timestamp("2024-01-03 14:30", tz="UTC")
 
 
-def test_a_write_fills_the_holes_between_stored_bars_and_keeps_the_stored_ones(database_url):
+def test_a_write_fills_the_holes_between_stored_bars_and_keeps_the_stored_ones(database_url, monkeypatch):
+    monkeypatch.setattr("ntrader.db.barstore.PG_READ_ROWS", 130)  # 780 stored stamps: 6 whole chunks
     bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
     assert write_bars(bars.iloc[::2], symbol="MSFT", bar_size="1-MINUTE", source="csv") == 780
     changed = bars.copy()

@@ -45,11 +45,12 @@ _PG_IN = np.dtype(
     [("fields", ">i2"), ("sid_len", ">i4"), ("sid", ">i4"), ("ts_len", ">i4"), ("ts", ">i8")]
     + [item for name in BAR_COLUMNS for item in ((f"{name}_len", ">i4"), (name, ">f8"))]
 )
-_PG_OUT = np.dtype(
-    [("fields", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")]
-    + [item for name in BAR_COLUMNS for item in ((f"{name}_len", ">i4"), (name, ">f8"))]
-)
-_PG_TS = np.dtype([("fields", ">i2"), ("ts_len", ">i4"), ("ts", ">i8")])
+#: A read's rows as the server sends them: one bytea of (ts, open, high, low, close, volume) big-endian.
+_PG_OUT = np.dtype([("ts", ">i8"), *((name, ">f8") for name in BAR_COLUMNS)])
+_PG_OUT_SQL = " || ".join(["int8send(ts)", *(f"float8send({name})" for name in BAR_COLUMNS)])
+#: The stamps' int8[] in PostgreSQL's binary array format: ndim, flags, element oid, size, lower bound.
+_PG_ARRAY_HEADER = 20
+_PG_ARRAY_ITEM = np.dtype([("len", ">i4"), ("ts", ">i8")])
 
 
 def _chunks(total: int, progress: Progress | None) -> Iterator[slice]:
@@ -84,16 +85,45 @@ def pg_bar_rows(series_id: int, ns: np.ndarray, values: np.ndarray, part: slice)
     return rows.tobytes()
 
 
-def _pg_copy_out(cursor: Any, sql: str, params: tuple[Any, ...], dtype: np.dtype) -> np.ndarray:
-    """Rows of a query through binary COPY, as one structured array (no Python object per row)."""
-    buffer = bytearray()
-    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
-        for chunk in copy:
-            buffer += chunk
-    if len(buffer) < 21:
-        return np.empty(0, dtype=dtype)
-    start = 19 + int.from_bytes(buffer[15:19], "big")  # signature, flags, header extension
-    return np.frombuffer(buffer, dtype=dtype, offset=start, count=(len(buffer) - start - 2) // dtype.itemsize)
+# Reads come back as aggregated values, not through COPY TO: libpq hands COPY data over one row at a
+# time, and that cost 1-2.5 us a row in Python (measured: 1 M stamps 0.27 s as one int8[] against
+# 1.2 s through COPY; 100 000 bars 0.08 s as one bytea against 0.18 s).
+#: Rows per aggregated value (PostgreSQL refuses values over 1 GB): long series take several queries.
+PG_READ_ROWS = 1_000_000
+
+
+def _pg_chunks(cursor: Any, aggregate: str, series_id: int, span: tuple[int, int], dtype: Any) -> np.ndarray:
+    """The rows of start <= ts < end (span) in time order, PG_READ_ROWS at a time, each chunk one value
+    `aggregate` over them decoded by `dtype` (whose "ts" field is the stamp)."""
+    parts, start = [], span[0]
+    while True:
+        cursor.execute(
+            f"SELECT {aggregate} FROM (SELECT * FROM bars WHERE series_id = %s AND ts >= %s AND ts < %s "
+            "ORDER BY ts LIMIT %s) AS chunk",
+            (series_id, start, span[1], PG_READ_ROWS),
+        )
+        blob = cursor.fetchone()[0]
+        if blob is None:
+            break
+        offset = _PG_ARRAY_HEADER if dtype is _PG_ARRAY_ITEM else 0
+        parts.append(np.frombuffer(blob, dtype=dtype, offset=offset))
+        if len(parts[-1]) < PG_READ_ROWS:
+            break
+        start = int(parts[-1]["ts"][-1]) + 1
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def _pg_stamps(cursor: Any, series_id: int, first: int, last: int) -> np.ndarray:
+    """The series' stored stamps in [first, last], sorted."""
+    aggregate = "array_send(array_agg(ts ORDER BY ts))"
+    chunks = _pg_chunks(cursor, aggregate, series_id, (first, last + 1), _PG_ARRAY_ITEM)
+    return chunks["ts"].astype(np.int64)
+
+
+def _pg_rows(cursor: Any, series_id: int, start: int, end: int) -> np.ndarray:
+    """The series' bars with start <= ts < end in time order, as one structured array."""
+    aggregate = f"string_agg({_PG_OUT_SQL}, ''::bytea ORDER BY ts)"
+    return _pg_chunks(cursor, aggregate, series_id, (start, end), _PG_OUT)
 
 
 def _pg_series(cursor: Any, key: SeriesKey, create: bool) -> int | None:
@@ -201,13 +231,7 @@ def _insert_postgres(
                 "DELETE FROM bars WHERE series_id = %s AND ts >= %s AND ts < %s", (series_id, *span)
             )
         if len(ns):
-            stored = _pg_copy_out(
-                cursor,
-                "SELECT ts FROM bars WHERE series_id = %s AND ts BETWEEN %s AND %s ORDER BY ts",
-                (series_id, int(ns[0]), int(ns[-1])),
-                _PG_TS,
-            )
-            keep = _new_only(ns, stored["ts"].astype(np.int64))
+            keep = _new_only(ns, _pg_stamps(cursor, series_id, int(ns[0]), int(ns[-1])))
             ns, values = ns[keep], values[:, keep]
         if len(ns):
             with cursor.copy(f"COPY bars (series_id, ts, {_VALUES}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -262,7 +286,6 @@ def read_series(
     engine: Engine, key: SeriesKey, start: int | None, end: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stamps (int64 ns) and values (n × 5 float64) of start <= ts < end, in time order."""
-    where = "series_id = {p} AND ts >= {p} AND ts < {p}"
     bounds = (-(2**63) if start is None else start, 2**63 - 1 if end is None else end)
     raw = engine.raw_connection()
     try:
@@ -272,12 +295,7 @@ def read_series(
                 series_id = _pg_series(cursor, key, create=False)
                 if series_id is None:
                     return np.empty(0, dtype=np.int64), np.empty((0, len(BAR_COLUMNS)))
-                rows = _pg_copy_out(
-                    cursor,
-                    f"SELECT ts, {_VALUES} FROM bars WHERE {where.format(p='%s')} ORDER BY ts",
-                    (series_id, *bounds),
-                    _PG_OUT,
-                )
+                rows = _pg_rows(cursor, series_id, *bounds)
             raw.rollback()
             ns = rows["ts"].astype(np.int64)
             return ns, np.column_stack([rows[name].astype(np.float64) for name in BAR_COLUMNS])
@@ -286,7 +304,8 @@ def read_series(
         if series_id is None:
             return np.empty(0, dtype=np.int64), np.empty((0, len(BAR_COLUMNS)))
         lite.execute(
-            f"SELECT ts, {_VALUES} FROM bars WHERE {where.format(p='?')} ORDER BY ts", (series_id, *bounds)
+            f"SELECT ts, {_VALUES} FROM bars WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (series_id, *bounds),
         )
         table = np.fromiter(lite, dtype=[("ts", np.int64), *((name, np.float64) for name in BAR_COLUMNS)])
         return table["ts"].copy(), np.column_stack([table[name] for name in BAR_COLUMNS])
