@@ -274,7 +274,7 @@ def _sessions(
     out = []
     for day in pd.date_range(first, last, freq="D"):
         date = day.date()
-        if day.dayofweek >= 5 or date in skip:
+        if day.day_of_week >= 5 or date in skip:
             continue
         s_open = pd.Timestamp(dt.datetime.combine(date, open_t)).tz_localize(NEW_YORK)
         if date in early:
@@ -323,7 +323,7 @@ def bar_starts(
         return pd.DatetimeIndex(dates[(dates >= lo) & (dates < hi)])
     if step >= pd.Timedelta(days=1):
         days = pd.date_range(lo.normalize(), hi, freq="D")
-        days = days[(days >= lo) & (days < hi) & (days.dayofweek < 5)]
+        days = days[(days >= lo) & (days < hi) & (days.day_of_week < 5)]
         if skip:
             days = days[[d.date() not in skip for d in days]]
         return pd.DatetimeIndex(days)

@@ -110,13 +110,13 @@ def measure_annualization(index: pd.Index | pd.Series) -> Annualization:
         # Weekdays and weekend days are weighed apart, so a span that happens to start on a
         # Tuesday after a holiday and end on a Friday does not inflate the count.
         calendar = pd.date_range(days[0], days[-1], freq="D")
-        weekend_span = int((calendar.dayofweek >= 5).sum())
-        weekend_data = int((days.dayofweek >= 5).sum())
+        weekend_span = int((calendar.day_of_week >= 5).sum())
+        weekend_data = int((days.day_of_week >= 5).sum())
         rate = 5 / 7 * (len(days) - weekend_data) / (span - weekend_span)
         rate += 2 / 7 * weekend_data / weekend_span
         factor = max(1, round(DAYS_PER_YEAR * rate))
         return Annualization(factor, MEASURED, len(days), span)
-    if bool((days.dayofweek >= 5).any()):
+    if bool((days.day_of_week >= 5).any()):
         return Annualization(CALENDAR_DAYS_PER_YEAR, SHORT_7_DAY, len(days), span)
     return Annualization(TRADING_DAYS_PER_YEAR, SHORT_WEEKDAY, len(days), span)
 
