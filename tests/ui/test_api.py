@@ -170,6 +170,16 @@ def test_form_is_generated_from_the_spec(client: TestClient):
         assert f'name="param_{param.name}"' in page
     for name, bounds in spec.bounds.items():
         assert bounds.replace(">", "&gt;").replace("<", "&lt;") in page, name
+    prices = re.search(r'<select name="adjust"[^>]*>(.*?)</select>', page, re.S)
+    assert prices is not None
+    assert re.findall(r"<option[^>]*>([^<]+)</option>", prices.group(1)) == ["raw", "splits", "total-return"]
+    assert "<option selected>splits</option>" in prices.group(1)  # the CLI's default
+    unknown = client.post(
+        "/api/backtests",
+        data={"strategy": "sma", "symbol": "AAPL", "adjust": "dividends"},
+        headers={"X-CSRF-Token": csrf(client)},
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"].startswith("unknown adjustment 'dividends'")
     body = client.get("/api/strategies/sma").json()
     assert [p["name"] for p in body["parameters"]] == [p.name for p in spec.parameters]
     assert {p["name"]: p["default"] for p in body["parameters"]} == spec.defaults()
@@ -243,6 +253,7 @@ def test_backtest_job_streams_progress_and_saves(client: TestClient, seeded: See
         "start": "2023-01-01",
         "end": "2023-06-30",
         "param_fast_period": "7",
+        "adjust": "total-return",
     }
     started = client.post("/api/backtests", data=data, headers={"X-CSRF-Token": csrf(client)})
     assert started.status_code == 202
@@ -259,6 +270,7 @@ def test_backtest_job_streams_progress_and_saves(client: TestClient, seeded: See
     assert stages[-1]["status"] == "done" and stages[-1]["stage"] == "done"
     run = get_run(stages[-1]["run_id"], seeded.url)
     assert run.symbol == "NVDA" and run.params["fast_period"] == 7
+    assert run.settings["adjust"] == "total-return"
     assert client.get(f"/api/jobs/{job['id']}").json()["run_id"] == run.id
     assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [job["id"]]
     redirect = client.post("/backtests", data={**data, "csrf": csrf(client)}, follow_redirects=False)

@@ -13,6 +13,7 @@ from typing import Any
 from ntrader.backtest.costs import DEFAULT_COMMISSION
 from ntrader.backtest.fills import DEFAULT_LIQUIDITY, FILL_CLOSE, FILL_MODES, LIQUIDITY_MODES
 from ntrader.backtest.request import BacktestRequest
+from ntrader.data.adjust import ADJUSTMENTS, DEFAULT_ADJUST
 from ntrader.errors import InputError
 from ntrader.strategies import StrategySpec
 from ntrader.ui.security import safe_home_path
@@ -28,12 +29,14 @@ MARKET_FIELDS: dict[str, str] = {
     "commission": DEFAULT_COMMISSION,
     "fill_at": FILL_CLOSE,
     "liquidity": DEFAULT_LIQUIDITY,
+    "adjust": DEFAULT_ADJUST,
     "csv_file": "",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "data_source": ("mock", "csv", "ibkr"),
     "fill_at": FILL_MODES,
     "liquidity": LIQUIDITY_MODES,
+    "adjust": tuple(ADJUSTMENTS),
 }
 
 
@@ -95,6 +98,7 @@ def build_request(form: dict[str, str], home: Path, database_url: str | None) ->
         "commission": form.get("commission", DEFAULT_COMMISSION) or DEFAULT_COMMISSION,
         "fill_at": form.get("fill_at", FILL_CLOSE) or FILL_CLOSE,
         "liquidity": form.get("liquidity", DEFAULT_LIQUIDITY) or DEFAULT_LIQUIDITY,
+        "adjust": form.get("adjust", DEFAULT_ADJUST) or DEFAULT_ADJUST,
         "database_url": database_url,
     }
     capital = form.get("capital", "").strip()
