@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -142,3 +143,23 @@ def test_a_csv_file_gives_bars_and_period_without_touching_the_database(database
     bars = load_bars("AAPL", period, csv_file=EXAMPLE)
     assert bars.index[-1] == pd.Timestamp("2023-06-30", tz="UTC")
     assert count_rows(database_url, "market_data") == 0
+
+
+def test_an_aggregated_read_that_lost_the_subquerys_order_is_sorted_back():
+    from ntrader.db import barstore
+
+    rows = np.zeros(3, dtype=barstore._PG_OUT)
+    rows["ts"], rows["close"] = [30, 10, 20], [3.0, 1.0, 2.0]
+
+    class Cursor:  # stands in for psycopg: one aggregated value, then the end of the series
+        def __init__(self) -> None:
+            self.blobs = [rows.tobytes()]
+
+        def execute(self, sql: str, params: tuple) -> None:
+            assert "LIMIT" in sql and params[-1] == barstore.PG_READ_ROWS
+
+        def fetchone(self) -> tuple:
+            return (self.blobs.pop(0) if self.blobs else None,)
+
+    back = barstore._pg_rows(Cursor(), 1, 0, 100)
+    assert back["ts"].tolist() == [10, 20, 30] and back["close"].tolist() == [1.0, 2.0, 3.0]

@@ -106,7 +106,12 @@ def _pg_chunks(cursor: Any, aggregate: str, series_id: int, span: tuple[int, int
         if blob is None:
             break
         offset = _PG_ARRAY_HEADER if dtype is _PG_ARRAY_ITEM else 0
-        parts.append(np.frombuffer(blob, dtype=dtype, offset=offset))
+        part = np.frombuffer(blob, dtype=dtype, offset=offset)
+        # The aggregate takes the sorted subquery's order (PostgreSQL keeps it for a plain aggregate
+        # over one subquery; an ORDER BY inside the aggregate measured 1.5x slower): checked anyway.
+        if np.any(part["ts"][1:] <= part["ts"][:-1]):
+            part = np.sort(part, order="ts")
+        parts.append(part)
         if len(parts[-1]) < PG_READ_ROWS:
             break
         start = int(parts[-1]["ts"][-1]) + 1
@@ -115,14 +120,14 @@ def _pg_chunks(cursor: Any, aggregate: str, series_id: int, span: tuple[int, int
 
 def _pg_stamps(cursor: Any, series_id: int, first: int, last: int) -> np.ndarray:
     """The series' stored stamps in [first, last], sorted."""
-    aggregate = "array_send(array_agg(ts ORDER BY ts))"
+    aggregate = "array_send(array_agg(ts))"
     chunks = _pg_chunks(cursor, aggregate, series_id, (first, last + 1), _PG_ARRAY_ITEM)
     return chunks["ts"].astype(np.int64)
 
 
 def _pg_rows(cursor: Any, series_id: int, start: int, end: int) -> np.ndarray:
     """The series' bars with start <= ts < end in time order, as one structured array."""
-    aggregate = f"string_agg({_PG_OUT_SQL}, ''::bytea ORDER BY ts)"
+    aggregate = f"string_agg({_PG_OUT_SQL}, ''::bytea)"
     return _pg_chunks(cursor, aggregate, series_id, (start, end), _PG_OUT)
 
 
