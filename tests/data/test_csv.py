@@ -89,6 +89,13 @@ BAD_CASES = {
         "timestamp",
         "duplicate timestamp 2024-01-03 (first on row 3)",
     ),
+    # Out of time order, duplicates are found by hashing instead of comparing neighbours.
+    "duplicate timestamp in an unsorted file": (
+        rows(GOOD[2], GOOD[0], GOOD[1], "2024-01-02,100.5,102,100,101.5,1200"),
+        5,
+        "timestamp",
+        "duplicate timestamp 2024-01-02 (first on row 3)",
+    ),
     "empty file": ("", 1, None, "file is empty; expected the header timestamp,open,high,low,close,volume"),
     "header only": (rows(), 2, None, "no bars below the header"),
     "semicolons": (
@@ -187,6 +194,10 @@ def test_naive_times_use_the_timezone_and_offsets_win(tmp_path):
 def test_time_that_does_not_exist_in_the_zone_is_rejected(tmp_path):
     path = write(tmp_path, rows("2024-03-10 02:30:00,1,1,1,1,1"))
     with pytest.raises(InputError, match=r"row 2, column 'timestamp': '2024-03-10 02:30:00' does not exist"):
+        read_csv_bars(path, bar_size="1-MINUTE", timezone="America/New_York")
+    # Arrow parses such stamps while reading; the message still quotes the row as written.
+    path = write(tmp_path, rows("2024-03-08 09:30,1,1,1,1,1", "2024-03-10T02:30,1,1,1,1,1"))
+    with pytest.raises(InputError, match=r"row 3, column 'timestamp': '2024-03-10T02:30' does not exist"):
         read_csv_bars(path, bar_size="1-MINUTE", timezone="America/New_York")
 
 

@@ -147,6 +147,7 @@ class _Reader:
     def __init__(self, path: Path, label: str, size: BarSize, timezone: str) -> None:
         self.path, self.label, self.size, self.timezone = path, label, size, timezone
         self._lines: np.ndarray | None = None
+        self._stamp_column = ""
 
     def line(self, index: int) -> int:
         """The editor line of data row `index` (0-based); the header is the first non-blank line."""
@@ -158,13 +159,24 @@ class _Reader:
         return InputError(message, file=self.label, row=self.line(index), column=column)
 
     def read(self, columns: dict[str, str], *, numbers_as_text: bool) -> pa.Table:
+        if not numbers_as_text:
+            # Arrow parses ISO 8601 stamps while it reads, in parallel, with the same parser as a
+            # cast (1 M one-minute bars: 0.15 s read, against 0.19 s as text plus 0.08 s to join
+            # the chunks and cast). A zone offset or a bad stamp makes it refuse the whole column:
+            # then the stamps are read as text and checked one kind at a time below.
+            with contextlib.suppress(_NotAStamp):
+                return self._read(columns, numbers_as_text=False, stamps=pa.timestamp("ns"))
+        return self._read(columns, numbers_as_text=numbers_as_text, stamps=pa.string())
+
+    def _read(self, columns: dict[str, str], *, numbers_as_text: bool, stamps: pa.DataType) -> pa.Table:
         bad_rows: list[pacsv.InvalidRow] = []
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             bad_rows.append(row)
             return "skip"
 
-        types = {columns["timestamp"]: pa.string()}
+        self._stamp_column = columns["timestamp"]
+        types = {self._stamp_column: stamps}
         for name in BAR_COLUMNS:
             types[columns[name]] = pa.string() if numbers_as_text else pa.float64()
         for name in EVENT_ALIASES:
@@ -180,12 +192,24 @@ class _Reader:
                 convert_options=convert,
             )
         except pa.ArrowInvalid as exc:
+            if pa.types.is_timestamp(stamps) and "conversion error to timestamp" in str(exc):
+                raise _NotAStamp from None
             if not numbers_as_text and "conversion error" in str(exc):
                 raise _NotANumber from None
             raise InputError(f"cannot read as CSV: {str(exc).splitlines()[0]}", file=self.label) from None
         if bad_rows:
             self._ragged(bad_rows[0], columns, convert)
         return table
+
+    def _text(self, raw: pa.Array, index: int) -> str | None:
+        """Data row `index`'s timestamp as written (read again if Arrow parsed it; errors only)."""
+        if not pa.types.is_timestamp(raw.type):
+            return raw[index].as_py()  # type: ignore[no-any-return]
+        column = self._stamp_column
+        convert = pacsv.ConvertOptions(
+            include_columns=[column], column_types={column: pa.string()}, strings_can_be_null=True
+        )
+        return pacsv.read_csv(self.path, convert_options=convert)[column][index].as_py()  # type: ignore[no-any-return]
 
     def _ragged(
         self, first: pacsv.InvalidRow, columns: dict[str, str], convert: pacsv.ConvertOptions
@@ -220,21 +244,23 @@ class _Reader:
 
     def timestamps(self, raw: pa.Array, problems: list[_Problem]) -> np.ndarray:
         """UTC nanoseconds as datetime64[ns]; NaT where a problem was recorded."""
-        if self.size.is_daily:
-            # A daily bar is a trading date: keep the date as written, whatever the zone.
-            raw = pc.replace_substring_regex(raw, pattern=_OFFSET, replacement=r"\1")
-        try:
-            naive = raw.cast(pa.timestamp("ns"))
-            values = naive.to_numpy(zero_copy_only=False)
-            offsets = None
-        except pa.ArrowInvalid:
+        offsets = None
+        if pa.types.is_timestamp(raw.type):  # parsed while reading: naive date-times only
+            values = raw.to_numpy(zero_copy_only=False)
+        else:
+            if self.size.is_daily:
+                # A daily bar is a trading date: keep the date as written, whatever the zone.
+                raw = pc.replace_substring_regex(raw, pattern=_OFFSET, replacement=r"\1")
             try:
-                aware = raw.cast(pa.timestamp("ns", tz="UTC"))
-                return self._nulls(
-                    aware.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False), raw, problems
-                )
+                values = raw.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
             except pa.ArrowInvalid:
-                values, offsets = self._mixed(raw, problems)
+                try:
+                    aware = raw.cast(pa.timestamp("ns", tz="UTC"))
+                    return self._nulls(
+                        aware.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False), raw, problems
+                    )
+                except pa.ArrowInvalid:
+                    values, offsets = self._mixed(raw, problems)
         if self.size.is_daily:
             return self._nulls(values.astype("datetime64[D]").astype("datetime64[ns]"), raw, problems)
         local = values if offsets is None else np.where(offsets, np.datetime64("NaT"), values)
@@ -290,7 +316,7 @@ class _Reader:
                     0,
                     "timestamp",
                     (
-                        f"{raw[i].as_py()!r} does not exist or is ambiguous in {self.timezone} "
+                        f"{self._text(raw, i)!r} does not exist or is ambiguous in {self.timezone} "
                         "(daylight-saving change); write it with a UTC offset"
                     ),
                 )
@@ -300,6 +326,10 @@ class _Reader:
 
 class _NotANumber(Exception):
     """Arrow could not convert a number column; the slow path finds the row."""
+
+
+class _NotAStamp(Exception):
+    """Arrow could not read the timestamp column as naive date-times; it is read as text instead."""
 
 
 def _numbers(reader: _Reader, columns: dict[str, str], problems: list[_Problem]) -> tuple[pa.Table, dict]:
@@ -326,8 +356,33 @@ PRICE_MAX = 17_014_118_346_046.0
 VOLUME_MAX = 34_028_236_692_093.0
 
 
+def _in_time_order(stamps: np.ndarray) -> bool:
+    """Whether the stamps never go back (NaT, the smallest int64, only leading)."""
+    ns = stamps.view("int64")
+    return bool(np.all(ns[1:] >= ns[:-1]))
+
+
+def _duplicated(stamps: np.ndarray, ordered: bool) -> np.ndarray | None:
+    """Rows whose (valid) stamp an earlier row has, or None when there are none."""
+    ns = stamps.view("int64")
+    if ordered:
+        # In time order a repeat follows its first: one comparison with the previous row
+        # (1 M bars: 1 ms, against 0.1 s for pandas' hashing `duplicated`).
+        duplicated = np.concatenate(([False], ns[1:] == ns[:-1]))
+    else:
+        duplicated = pd.Series(stamps).duplicated().to_numpy()
+    if not duplicated.any():
+        return None
+    duplicated = duplicated & ~np.isnat(stamps)
+    return duplicated if duplicated.any() else None
+
+
 def _value_checks(
-    values: dict[str, np.ndarray], stamps: np.ndarray, problems: list[_Problem], line: Callable[[int], int]
+    values: dict[str, np.ndarray],
+    stamps: np.ndarray,
+    ordered: bool,
+    problems: list[_Problem],
+    line: Callable[[int], int],
 ) -> None:
     def first(mask: np.ndarray, order: int, column: str, template: str, *shown: np.ndarray) -> None:
         if mask.any():
@@ -336,6 +391,13 @@ def _value_checks(
 
     for order, name in enumerate(BAR_COLUMNS, start=1):
         v = values[name]
+        # Two reductions clear a good column (NaN propagates through min and max, so it fails
+        # them too); the masks below only run to find the first bad row (1 M bars: 2 ms, not 25).
+        smallest, largest = v.min(), v.max()
+        if name in PRICE_COLUMNS and smallest > 0 and largest <= PRICE_MAX:
+            continue
+        if name not in PRICE_COLUMNS and smallest >= 0 and largest <= VOLUME_MAX:
+            continue
         first(np.isnan(v), order, name, "empty or NaN value")
         first(np.isinf(v), order, name, "value {} is not a finite number", v)
         if name in PRICE_COLUMNS:
@@ -348,9 +410,8 @@ def _value_checks(
     top, bottom = np.maximum(o, c), np.minimum(o, c)
     first(h < top, 2, "high", "high {:g} is below max(open, close) = {:g}", h, top)
     first(lo > bottom, 3, "low", "low {:g} is above min(open, close) = {:g}", lo, bottom)
-    valid = ~np.isnat(stamps)
-    duplicated = pd.Series(stamps).duplicated().to_numpy() & valid
-    if duplicated.any():
+    duplicated = _duplicated(stamps, ordered)
+    if duplicated is not None:
         i = int(duplicated.argmax())
         earlier = int(np.flatnonzero(stamps == stamps[i])[0])
         problems.append(
@@ -394,7 +455,8 @@ def read_csv_bars(
     if table.num_rows == 0:
         raise InputError("no bars below the header", file=label, row=header_row + 1)
     stamps = reader.timestamps(table[columns["timestamp"]].combine_chunks(), problems)
-    _value_checks(values, stamps, problems, reader.line)
+    ordered = _in_time_order(stamps)
+    _value_checks(values, stamps, ordered, problems, reader.line)
     optional = event_values(table, columns, lambda *p: problems.append(_Problem(*p)))
     if problems:
         worst = min(problems, key=lambda p: (p.index, p.order))
@@ -408,7 +470,7 @@ def read_csv_bars(
     frame = pd.DataFrame(
         {**{name: values[name] for name in BAR_COLUMNS}, **optional}, index=index, copy=False
     )
-    was_sorted = not index.is_monotonic_increasing
+    was_sorted = not ordered
     if was_sorted:
         frame = frame.iloc[np.argsort(stamps, kind="stable")]
         notes.append("rows were not in time order; sorted them by timestamp")
