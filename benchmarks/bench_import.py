@@ -3,13 +3,11 @@
     uv run --no-sync python benchmarks/bench_import.py [--rows 1000000] [--repeat 2] [--no-postgres]
 
 For each database, in the same run:
-- floor: pyarrow's `read_csv` and a plain bulk write into `bars` with no checks
-  (SQLite: the store's own multi-row INSERTs, `sqlite_bar_rows`; PostgreSQL: binary `COPY`);
+- floor: pyarrow's `read_csv` and a plain write of the bars' blocks into `bar_blocks`, no checks and no
+  merge with stored bars (SQLite: `sqlite_write_blocks`; PostgreSQL: binary `COPY` of `pg_block_rows`);
 - import: ntrader's `import_csv` (read, validate, quality summary, store in one transaction);
 - re-import: the same file again (0 new rows);
-- read: `read_bars` of one year of the stored one-minute bars into a DataFrame;
-- with `adbc-driver-sqlite`/`adbc-driver-postgresql` importable: ADBC bulk ingest of the same rows
-  into an empty `bars` (Arrow end to end), for comparison.
+- read: `read_bars` of one year of the stored one-minute bars into a DataFrame.
 Each run starts from an empty table; the best of `--repeat` runs is reported, with the issue's targets.
 """
 
@@ -33,11 +31,10 @@ from sqlalchemy import text
 from ntrader.data.bars import BAR_COLUMNS
 from ntrader.data.store import import_csv, read_bars
 from ntrader.db import dispose_engines, get_engine
-from ntrader.db.barstore import pg_bar_rows, sqlite_bar_rows
+from ntrader.db.barstore import block_window, encode_blocks, pg_block_rows, sqlite_write_blocks, stack_columns
 from ntrader.db.bulk import PG_HEADER
 
 PG_ADMIN = os.environ.get("NTRADER_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-VALUES = ", ".join(BAR_COLUMNS)
 TARGETS = {"import": 1_000_000, "reimport": 2_000_000, "read": 5_000_000}
 
 
@@ -78,56 +75,36 @@ def _series(url: str) -> int:
         return int(conn.execute(text("SELECT id FROM bar_series WHERE symbol = 'FLOOR'")).scalar_one())
 
 
-def floor_sqlite(path: Path, url: str) -> int:
+def _blocks(path: Path):  # type: ignore[no-untyped-def]
     ns, values = _frame(path)
+    return len(ns), encode_blocks(stack_columns(ns, values), block_window("1-MINUTE"))
+
+
+def floor_sqlite(path: Path, url: str) -> int:
+    rows, blocks = _blocks(path)
     series_id = _series(url)
     raw = get_engine(url).raw_connection()
     try:
-        sqlite_bar_rows(raw.cursor(), series_id, ns, values)
+        sqlite_write_blocks(raw.cursor(), series_id, blocks)
         raw.commit()
     finally:
         raw.close()
-    return len(ns)
+    return rows
 
 
 def floor_postgres(path: Path, url: str) -> int:
-    ns, values = _frame(path)
+    rows, blocks = _blocks(path)
     series_id = _series(url)
-    rows = pg_bar_rows(series_id, ns, values, slice(0, len(ns)))
     raw = get_engine(url).raw_connection()
     try:
         connection: Any = raw.driver_connection
-        copy_sql = f"COPY bars (series_id, ts, {VALUES}) FROM STDIN (FORMAT BINARY)"
+        copy_sql = "COPY bar_blocks (series_id, start_ts, end_ts, rows, data) FROM STDIN (FORMAT BINARY)"
         with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            copy.write(PG_HEADER + rows + b"\xff\xff")
+            copy.write(PG_HEADER + pg_block_rows(series_id, blocks) + b"\xff\xff")
         raw.commit()
     finally:
         raw.close()
-    return len(ns)
-
-
-def adbc_ingest(path: Path, url: str) -> int | None:
-    """Arrow end to end through ADBC's bulk ingest, when the drivers are installed (else None)."""
-    import pyarrow as pa
-
-    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
-    try:
-        driver = __import__(f"adbc_driver_{backend}.dbapi", fromlist=["connect"])
-    except ImportError:
-        return None
-    table = pacsv.read_csv(path)
-    ns = pa.compute.cast(table["timestamp"], pa.timestamp("ns")).cast(pa.int64())
-    series_id = _series(url)
-    columns = {"series_id": pa.array(np.full(len(ns), series_id, dtype=np.int32)), "ts": ns}
-    columns |= {c: table[c].cast(pa.float64()) for c in BAR_COLUMNS}
-    target = (
-        url.split(":///", 1)[1] if backend == "sqlite" else url.replace("postgresql+psycopg", "postgresql")
-    )
-    with driver.connect(target) as conn:
-        cursor = conn.cursor()
-        cursor.adbc_ingest("bars", pa.table(columns), mode="append")
-        conn.commit()
-    return len(ns)
+    return rows
 
 
 def read_year(url: str) -> int:
@@ -151,7 +128,7 @@ def timed(
 
 def stored(url: str) -> int:
     with get_engine(url).connect() as conn:
-        return int(conn.execute(text("SELECT COUNT(*) FROM bars")).scalar_one())
+        return int(conn.execute(text("SELECT COALESCE(SUM(rows), 0) FROM bar_blocks")).scalar_one())
 
 
 def bench(name: str, path: Path, rows: int, url: str, reset: Callable[[], None], repeats: int) -> None:
@@ -167,7 +144,6 @@ def bench(name: str, path: Path, rows: int, url: str, reset: Callable[[], None],
     for _ in range(repeats):
         keep("floor", *timed(lambda: floor(path, url), reset, url))
         assert stored(url) == rows
-        keep("adbc", *timed(lambda: adbc_ingest(path, url), reset, url))
         keep("import", *timed(lambda: ours(path, url), reset, url))
         assert stored(url) == rows
         keep("reimport", *timed(lambda: rows if ours(path, url) == 0 else None, None, url))
@@ -175,8 +151,6 @@ def bench(name: str, path: Path, rows: int, url: str, reset: Callable[[], None],
     rate = {label: counted[label] / seconds for label, seconds in best.items()}
     print(f"{name}:")
     print(f"  floor (no checks)  {rate['floor']:>12,.0f} rows/s  ({best['floor']:.2f} s)")
-    if "adbc" in rate:
-        print(f"  ADBC ingest        {rate['adbc']:>12,.0f} rows/s  ({best['adbc']:.2f} s)")
     ratio = rate["import"] / rate["floor"]
     for label, what in (("import", "import-csv"), ("reimport", "re-import (0 new)"), ("read", "read a year")):
         verdict = "meets" if rate[label] >= TARGETS[label] else "below"
@@ -218,7 +192,7 @@ def main() -> None:
 
             def reset_pg() -> None:
                 with get_engine(pg_url).begin() as conn:
-                    conn.execute(text("TRUNCATE bars, bar_events, bar_series RESTART IDENTITY CASCADE"))
+                    conn.execute(text("TRUNCATE bar_blocks, bar_events, bar_series RESTART IDENTITY CASCADE"))
 
             bench("PostgreSQL", path, args.rows, pg_url, reset_pg, args.repeat)
         finally:

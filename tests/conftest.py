@@ -16,7 +16,7 @@ from ntrader.db import dispose_engines, get_engine
 from tests.ibkr.gateway_thread import ThreadedGateway
 
 PG_ADMIN_URL = os.environ.get("NTRADER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-TABLES = ("equity_series", "equity_curve", "trades", "backtest_runs", "bars", "bar_series", "sweeps")
+TABLES = ("equity_series", "equity_curve", "trades", "backtest_runs", "bar_blocks", "bar_series", "sweeps")
 
 
 def _pg_unavailable(reason: str) -> None:

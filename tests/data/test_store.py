@@ -26,24 +26,25 @@ from tests.conftest import count_rows
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data" / "AAPL.csv"
 
 
-def test_written_bars_read_back_exactly_in_chunks(database_url, monkeypatch):
+def test_written_bars_read_back_exactly_with_progress(database_url, monkeypatch):
     monkeypatch.setattr("ntrader.db.barstore.CHUNK_ROWS", 250)
-    monkeypatch.setattr("ntrader.db.barstore.PG_READ_ROWS", 250)  # reads in chunks too (PostgreSQL)
     bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
     seen: list[tuple[int, int]] = []
     inserted = write_bars(
         bars, symbol="msft", bar_size="1-MINUTE", source="csv", progress=lambda d, t: seen.append((d, t))
     )
     assert inserted == len(bars) == 1560
-    assert seen[-1] == (1560, 1560) and len(seen) == 7
+    # One step per run of >= 250 bars: here every block (a 2048-minute window holds 390-780 of them).
+    done = [d for d, _ in seen]
+    assert seen[-1] == (1560, 1560) and len(seen) >= 3 and done == sorted(done)
+    assert all(b - a >= 250 for a, b in zip([0, *done[:-2]], done[:-1], strict=True))
     back = read_bars("MSFT", "1-MINUTE", "csv")
     pd.testing.assert_frame_equal(back, bars, check_freq=False)
     window = read_bars("MSFT", "1MIN", "csv", "2024-01-03", pd.Timestamp("2024-01-04", tz="UTC"))
     assert len(window) == 390 and window.index[0] == pd.Timestamp("2024-01-03 14:30", tz="UTC")
 
 
-def test_a_write_fills_the_holes_between_stored_bars_and_keeps_the_stored_ones(database_url, monkeypatch):
-    monkeypatch.setattr("ntrader.db.barstore.PG_READ_ROWS", 130)  # 780 stored stamps: 6 whole chunks
+def test_a_write_fills_the_holes_between_stored_bars_and_keeps_the_stored_ones(database_url):
     bars = generate_bars("MSFT", "2024-01-02", "2024-01-05", "1-MINUTE")
     assert write_bars(bars.iloc[::2], symbol="MSFT", bar_size="1-MINUTE", source="csv") == 780
     changed = bars.copy()
@@ -145,21 +146,44 @@ def test_a_csv_file_gives_bars_and_period_without_touching_the_database(database
     assert count_rows(database_url, "market_data") == 0
 
 
-def test_an_aggregated_read_that_lost_the_subquerys_order_is_sorted_back():
+def test_blocks_follow_the_time_windows_and_hold_at_most_block_bars(monkeypatch):
     from ntrader.db import barstore
 
-    rows = np.zeros(3, dtype=barstore._PG_OUT)
-    rows["ts"], rows["close"] = [30, 10, 20], [3.0, 1.0, 2.0]
+    monkeypatch.setattr(barstore, "BLOCK_BARS", 4)
+    ns = np.array([0, 1, 2, 9, 10, 11, 12, 13, 14, 15, 16, 30], dtype=np.int64)
+    values = np.vstack([ns * 1.5 + k for k in range(5)])
+    blocks = barstore.encode_blocks(barstore.stack_columns(ns, values), window=10)
+    assert [(b.start, b.end, b.rows) for b in blocks] == [
+        (0, 9, 4), (10, 13, 4), (14, 16, 3), (30, 30, 1)
+    ]  # fmt: skip
+    assert all(len(b.data) == 48 * b.rows for b in blocks)
+    back = barstore.decode_blocks([(b.start, b.rows, b.data) for b in blocks])
+    assert back[0].view(np.int64).tolist() == ns.tolist()
+    np.testing.assert_array_equal(back[1:], values)
+    # The layout is the documented one: bar after bar, ts then the five values, little-endian.
+    first = np.frombuffer(blocks[0].data[:48], dtype="<f8")
+    assert first[:1].view("<i8")[0] == 0 and first[1:].tolist() == values[:, 0].tolist()
 
-    class Cursor:  # stands in for psycopg: one aggregated value, then the end of the series
-        def __init__(self) -> None:
-            self.blobs = [rows.tobytes()]
 
-        def execute(self, sql: str, params: tuple) -> None:
-            assert "LIMIT" in sql and params[-1] == barstore.PG_READ_ROWS
+#: Doubles the views must decode to the bit: zero, subnormals, the extremes, fractions, negatives.
+AWKWARD = [0.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 146.63999999999999,
+           1 / 3, -2.5, 1e-300, 123456789.123456789, 2.0**52 + 1, 7.0]  # fmt: skip
 
-        def fetchone(self) -> tuple:
-            return (self.blobs.pop(0) if self.blobs else None,)
 
-    back = barstore._pg_rows(Cursor(), 1, 0, 100)
-    assert back["ts"].tolist() == [10, 20, 30] and back["close"].tolist() == [1.0, 2.0, 3.0]
+def test_the_bars_view_decodes_every_stored_double_exactly(database_url):
+    from ntrader.db import barstore
+
+    rng = np.random.default_rng(3)
+    count = 2 * 2048 + 10  # three blocks: the view walks every bar of each
+    ns = np.sort(rng.choice(10**15, size=count, replace=False)).astype(np.int64) - 10**14  # < 1970 too
+    values = rng.normal(0, 1e3, size=(5, count)) * 10.0 ** rng.integers(-300, 300, size=(5, count))
+    values[:, : len(AWKWARD)] = np.array(AWKWARD)
+    engine = get_engine(database_url)
+    assert barstore.insert_bars(engine, ("ODD", "1-MINUTE", "csv"), ns, values) == count
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT ts, open, high, low, close, volume FROM bars ORDER BY ts")).all()
+        blocks = conn.execute(text("SELECT COUNT(*) FROM bar_blocks")).scalar_one()
+    assert len(rows) == count and blocks >= 3
+    assert [r[0] for r in rows] == ns.tolist()
+    viewed = np.array([r[1:] for r in rows], dtype=np.float64).T
+    assert viewed.view(np.int64).tolist() == values.view(np.int64).tolist()  # bit for bit

@@ -180,6 +180,13 @@ def _insert_orphan_bar(engine) -> None:
         )
 
 
+def _upgrade_to(engine, url: str, revision: str) -> None:
+    with engine.connect() as connection, connection.begin():
+        config = _alembic_config(url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
 def test_bars_foreign_key_migration_keeps_every_bar_and_the_clustered_key(database_url):
     """0007 drops bars' foreign key to bar_series (its per-row check throttled COPY) and keeps every bar,
     the (series_id, ts) primary key and, on SQLite, WITHOUT ROWID; downgrading to 0006 restores the key
@@ -191,8 +198,9 @@ def test_bars_foreign_key_migration_keeps_every_bar_and_the_clustered_key(databa
     split = pd.DataFrame({"ex_date": [days.index[100]], "kind": ["split"], "value": [4.0]})
     assert save_events("FKM", "1-DAY", "csv", split, source="csv") == 1
     engine = get_engine(database_url)
-    at_head = _bars_state(engine)
-    rows = at_head["rows"]
+    _downgrade(engine, database_url, "0007")  # bars as a table again (0008 keeps them in blocks)
+    at_0007 = _bars_state(engine)
+    rows = at_0007["rows"]
     assert len(rows) == len(days) + len(minutes) and len({row[0] for row in rows}) == 2
     key = ("pk_bars", ["series_id", "ts"])
     restored_fk = [(["series_id"], "bar_series", ["id"], "CASCADE")]
@@ -204,20 +212,60 @@ def test_bars_foreign_key_migration_keeps_every_bar_and_the_clustered_key(databa
     with pytest.raises(IntegrityError):
         _insert_orphan_bar(engine)
 
-    assert upgrade(engine) == HEAD
+    _upgrade_to(engine, database_url, "0007")
     after = _bars_state(engine)
     assert after["rows"] == rows and after["view_rows"] == len(rows)
     assert after["pk"] == key and after["fks"] == [] and after["event_fks"] == ["bar_series"]
-    assert after == at_head  # a migrated database is the one a new database gets
+    assert after == at_0007
     if engine.dialect.name == "sqlite":
         assert before["sql"].rstrip().endswith("WITHOUT ROWID") and "FOREIGN KEY" in before["sql"]
         assert after["sql"].rstrip().endswith("WITHOUT ROWID") and "FOREIGN KEY" not in after["sql"]
-    pd.testing.assert_frame_equal(read_bars("FKM", "1-MINUTE", "ibkr"), minutes, check_freq=False)
 
     _insert_orphan_bar(engine)  # nothing refuses it now; the downgrade drops it (no series, unreadable)
     _downgrade(engine, database_url, "0006")
     assert _bars_state(engine) == before
     assert upgrade(engine) == HEAD
+    pd.testing.assert_frame_equal(read_bars("FKM", "1-MINUTE", "ibkr"), minutes, check_freq=False)
+
+
+def test_bar_blocks_migration_moves_every_bar_into_blocks_and_back(database_url):
+    """0008 moves a populated 0007 bars table into bar_blocks, every bar exactly (a series longer than a
+    block included), leaves out bars of no series, and keeps bars and market_data as views with the
+    same rows; the downgrade gives 0007's table back, row for row."""
+    days = generate_bars("BLK", "2015-01-01", "2024-12-31")  # 2 516 bars: two blocks
+    minutes = generate_bars("BLK", "2024-03-08", "2024-03-12", "1-MINUTE")
+    write_bars(days, symbol="BLK", bar_size="1-DAY", source="csv")
+    write_bars(minutes, symbol="BLK", bar_size="1-MINUTE", source="ibkr")
+    engine = get_engine(database_url)
+    _downgrade(engine, database_url, "0007")
+    _insert_orphan_bar(engine)
+    at_0007 = _bars_state(engine)
+    assert len(at_0007["rows"]) == len(days) + len(minutes) + 1
+
+    assert upgrade(engine) == HEAD
+    columns = ", ".join(BAR_KEY_COLUMNS)
+    with engine.connect() as connection:
+        viewed = connection.execute(text(f"SELECT {columns} FROM bars ORDER BY 1, 2")).all()
+        blocks = connection.execute(text("SELECT series_id, rows FROM bar_blocks ORDER BY 1, 2")).all()
+        fks = [fk["referred_table"] for fk in inspect(connection).get_foreign_keys("bar_blocks")]
+    assert viewed == [row for row in at_0007["rows"] if row[0] != 999]  # the orphan is left out
+    assert sorted(rows for _, rows in blocks) == sorted([2048, len(days) - 2048, len(minutes)])
+    assert fks == ["bar_series"] and count_rows(database_url, "market_data") == len(viewed)
+    pd.testing.assert_frame_equal(read_bars("BLK", "1-DAY", "csv"), days, check_freq=False)
+    pd.testing.assert_frame_equal(read_bars("BLK", "1-MINUTE", "ibkr"), minutes, check_freq=False)
+    # A write after the move re-cuts the migrated blocks by the series' windows and keeps every bar.
+    assert write_bars(minutes, symbol="BLK", bar_size="1-MINUTE", source="ibkr") == 0
+    later = generate_bars("BLK", "2024-03-13", "2024-03-14", "1-MINUTE")
+    assert write_bars(later, symbol="BLK", bar_size="1-MINUTE", source="ibkr") == len(later)
+    both = pd.concat([minutes, later])
+    pd.testing.assert_frame_equal(read_bars("BLK", "1-MINUTE", "ibkr"), both, check_freq=False)
+
+    _downgrade(engine, database_url, "0007")
+    restored = _bars_state(engine)
+    assert len(restored["rows"]) == len(viewed) + len(later)
+    assert restored["pk"] == at_0007["pk"] and restored["fks"] == [] and restored["sql"] == at_0007["sql"]
+    assert upgrade(engine) == HEAD
+    pd.testing.assert_frame_equal(read_bars("BLK", "1-MINUTE", "ibkr"), both, check_freq=False)
 
 
 def test_models_match_the_migrated_schema(database_url):

@@ -1,12 +1,12 @@
 """Storage: tables, migrations, and the functions that read and write runs and bars."""
 
 from ntrader.db.engine import dispose_engines, get_engine, session_scope, status, upgrade
-from ntrader.db.models import BacktestRun, Bar, BarSeries, Base, EquityPoint, EquitySeries, Trade
+from ntrader.db.models import BacktestRun, BarBlock, BarSeries, Base, EquityPoint, EquitySeries, Trade
 from ntrader.db.sweeps import Sweep
 
 __all__ = [
     "BacktestRun",
-    "Bar",
+    "BarBlock",
     "BarSeries",
     "Base",
     "EquityPoint",

@@ -43,25 +43,24 @@ class BarSeries(Base):
     adjustment: Mapped[str] = mapped_column(String(16), server_default="raw")
 
 
-class Bar(Base):
-    """One OHLCV bar keyed by (series, open time in UTC nanoseconds); prices are doubles (bars, not money).
+class BarBlock(Base):
+    """One block of a series' bars: those of one time window, one after another in ``data``.
 
-    Clustered on the key (WITHOUT ROWID on SQLite). The view ``market_data`` shows the bars with the
-    seed plan's columns (symbol, bar_type, timestamp, …, data_source).
+    ``data`` holds ``rows`` bars of 48 bytes each, in time order (stamps unique): the open time as
+    little-endian int64 UTC nanoseconds, then open, high, low, close and volume as little-endian
+    float64. ``start_ts`` and ``end_ts`` are its first and last stamp; a series' blocks never overlap. See
+    ``ntrader.db.barstore``. The views ``bars`` (series_id, ts, open, …) and ``market_data`` (the seed
+    plan's columns: symbol, bar_type, timestamp, …, data_source) show one row per bar.
     """
 
-    __tablename__ = "bars"
-    __table_args__ = (PrimaryKeyConstraint("series_id", "ts", name="pk_bars"), {"sqlite_with_rowid": False})
+    __tablename__ = "bar_blocks"
+    __table_args__ = (PrimaryKeyConstraint("series_id", "start_ts", name="pk_bar_blocks"),)
 
-    # bar_series.id, without a foreign key (migration 0007): its per-row check cut COPY to a fifth, and
-    # barstore, the only writer, creates or finds the series in the same transaction as the bars.
-    series_id: Mapped[int] = mapped_column(Integer)
-    ts: Mapped[int] = mapped_column(BigInteger)
-    open: Mapped[float] = mapped_column(Float)
-    high: Mapped[float] = mapped_column(Float)
-    low: Mapped[float] = mapped_column(Float)
-    close: Mapped[float] = mapped_column(Float)
-    volume: Mapped[float] = mapped_column(Float)
+    series_id: Mapped[int] = mapped_column(ForeignKey("bar_series.id", ondelete="CASCADE"))
+    start_ts: Mapped[int] = mapped_column(BigInteger)
+    end_ts: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BarEvent(Base):
