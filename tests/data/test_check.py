@@ -187,3 +187,16 @@ def test_cli_check_finds_planted_problems_exit_1_and_clean_exit_0(database_url, 
 def test_hours_must_be_known(bad):
     with pytest.raises(ValueError, match="hours must be"):
         check_bars(generate_bars("X", "2024-01-02", "2024-01-05"), "1-DAY", options=CheckOptions(hours=bad))
+
+
+@pytest.mark.parametrize("size", ["1-MINUTE", "1-DAY"])
+def test_a_series_with_no_bar_inside_the_session_is_reported_not_a_crash(size):
+    bars = generate_bars("NITE", "2024-06-06", "2024-06-07", size)  # Thursday and Friday
+    # Intraday: every bar moved to the night; daily: both moved to the weekend.
+    bars.index = bars.index + (pd.Timedelta(hours=10) if size != "1-DAY" else pd.Timedelta(days=2))
+    report = check_bars(bars, size, options=CheckOptions(hours="regular"))
+    found = counts(report)
+    assert found["outside_session"] == len(bars)
+    assert found["splits"] == found["outliers"] == 0
+    one = check_bars(bars.iloc[:1], size)
+    assert counts(one)["outliers"] == 0

@@ -130,6 +130,8 @@ class QualityReport:
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) positions of the runs of True in a boolean array."""
+    if not mask.any():  # clean data: most masks flag nothing
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
@@ -163,39 +165,76 @@ def _utc_ns(values: Any) -> np.ndarray:
     return stamps.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
-def _calendar_checks(
-    ns: np.ndarray, size: BarSize, table: pd.DataFrame, days: pd.DatetimeIndex, hours: str
-) -> tuple[list[Finding], str, np.ndarray]:
-    """missing_sessions, missing_bars and outside_session against the NYSE schedule in `table`."""
-    step = int(size.duration.value)
+def _in_ranges(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Mask of positions 0..n-1 inside any [lo, hi) of disjoint, ordered ranges."""
+    marks = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(marks, lo, 1)
+    np.add.at(marks, hi, -1)
+    return np.cumsum(marks[:-1], dtype=np.int32) > 0
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    """Where the (time-ordered) bars fall in the schedule: ``inside`` the hours judged, the session
+    of each inside bar, and which sessions have bars in regular hours."""
+
+    hours: str
+    inside: np.ndarray
+    session_of_inside: np.ndarray
+    with_bars: np.ndarray
+    findings: list[Finding]
+
+
+def _daily_sessions(ns: np.ndarray, table: pd.DataFrame, days: pd.DatetimeIndex) -> _Sessions:
     pos = table.index.get_indexer(days)
     known = pos >= 0
-    opens, closes = _utc_ns(table["open"]), _utc_ns(table["close"])
-    if size.is_daily:
-        outside = ~known
-        regular = known
-        hours = "regular"
-    else:
-        p = np.where(known, pos, 0)
-        regular = known & (ns >= opens[p]) & (ns < closes[p])
-        ext_open = _utc_ns(pd.DatetimeIndex(table.index + pd.Timedelta(hours=4)).tz_localize(MARKET_TZ))
-        ext_close = closes + 4 * _NS_HOUR
-        extended = known & (ns >= ext_open[p]) & (ns < ext_close[p])
-        if hours == "auto":
-            hours = "extended" if (extended & ~regular).sum() >= 0.1 * len(ns) else "regular"
-        outside = ~(extended if hours == "extended" else regular)
     with_bars = np.zeros(len(table), dtype=bool)
-    with_bars[pos[regular]] = True
+    with_bars[pos[known]] = True
+    return _Sessions("regular", known, pos[known], with_bars, [])
+
+
+def _intraday_sessions(ns: np.ndarray, size: BarSize, table: pd.DataFrame, hours: str) -> _Sessions:
+    """Each session's bars are one slice of the time-ordered stamps: found by binary search on the
+    session bounds, never by converting a million stamps to New York time."""
+    step = int(size.duration.value)
+    opens, closes = _utc_ns(table["open"]), _utc_ns(table["close"])
+    reg_lo, reg_hi = np.searchsorted(ns, opens), np.searchsorted(ns, closes)
+    if hours != "regular":
+        ext_open = _utc_ns(pd.DatetimeIndex(table.index + pd.Timedelta(hours=4)).tz_localize(MARKET_TZ))
+        ext_lo, ext_hi = np.searchsorted(ns, ext_open), np.searchsorted(ns, closes + 4 * _NS_HOUR)
+        if hours == "auto":
+            beyond_regular = int((ext_hi - ext_lo).sum() - (reg_hi - reg_lo).sum())
+            hours = "extended" if beyond_regular >= 0.1 * len(ns) else "regular"
+    lo, hi = (reg_lo, reg_hi) if hours == "regular" else (ext_lo, ext_hi)
+    inside = _in_ranges(len(ns), lo, hi)
+    with_bars = reg_hi > reg_lo
+    regular_ns = ns[_in_ranges(len(ns), reg_lo, reg_hi)] if hours == "extended" else ns[inside]
+    regular_pos = np.repeat(np.arange(len(table)), reg_hi - reg_lo)
+    missing = _missing_bars(regular_ns, regular_pos, opens, closes, with_bars, step)
+    return _Sessions(hours, inside, np.repeat(np.arange(len(table)), hi - lo), with_bars, [missing])
+
+
+def _calendar_checks(
+    ns: np.ndarray, size: BarSize, table: pd.DataFrame, days: pd.DatetimeIndex | None, hours: str
+) -> tuple[list[Finding], _Sessions]:
+    """missing_sessions, missing_bars and outside_session against the NYSE schedule in `table`
+    (`ns` in time order; `days`: daily bars' session dates)."""
+    step = int(size.duration.value)
+    if size.is_daily:
+        assert days is not None
+        placed = _daily_sessions(ns, table, days)
+    else:
+        placed = _intraday_sessions(ns, size, table, hours)
     day_ns = _utc_ns(table.index)
-    starts, stops = _runs(~with_bars)  # consecutive sessions without bars form one window
+    starts, stops = _runs(~placed.with_bars)  # consecutive sessions without bars form one window
     missing_sessions = _finding(
-        "missing_sessions", int((~with_bars).sum()), day_ns[starts], day_ns[stops - 1] + 86_400 * 10**9
+        "missing_sessions",
+        int((~placed.with_bars).sum()),
+        day_ns[starts],
+        day_ns[stops - 1] + 86_400 * 10**9,
     )
-    findings = [missing_sessions]
-    if not size.is_daily:
-        findings.append(_missing_bars(ns[regular], pos[regular], opens, closes, with_bars, step))
-    findings.append(_at("outside_session", outside, ns, step))
-    return findings, hours, outside
+    findings = [missing_sessions, *placed.findings, _at("outside_session", ~placed.inside, ns, step)]
+    return findings, placed
 
 
 def _missing_bars(
@@ -204,19 +243,25 @@ def _missing_bars(
     """Slots open + k·step of sessions that have bars, where no bar is stamped."""
     sessions = np.flatnonzero(with_bars)
     slots = -(-(closes[sessions] - opens[sessions]) // step)  # ceil: an hourly 15:30 bar counts
-    session_of_slot = np.repeat(sessions, slots)
-    k = np.arange(int(slots.sum())) - np.repeat(np.cumsum(slots) - slots, slots)
-    grid = opens[session_of_slot] + k * step
+    first_slot = np.cumsum(slots) - slots  # of each session with bars, in the slot array
     offset = np.zeros(len(opens), dtype=np.int64)
-    offset[sessions] = np.cumsum(slots) - slots
-    missing = np.ones(len(grid), dtype=bool)
+    offset[sessions] = first_slot
+    missing = np.ones(int(slots.sum()), dtype=bool)
     missing[offset[pos] + (ns - opens[pos]) // step] = False  # a bar off the grid fills its slot
     # A window of missing slots ends where a bar is present or the session changes.
-    cut = np.concatenate(([True], session_of_slot[1:] != session_of_slot[:-1]))
-    starts = np.flatnonzero(missing & (cut | ~np.concatenate(([False], missing[:-1]))))
-    cut_after = np.concatenate((cut[1:], [True]))
-    ends = np.flatnonzero(missing & (cut_after | ~np.concatenate((missing[1:], [False]))))
-    return _finding("missing_bars", int(missing.sum()), grid[starts], grid[ends] + step)
+    cut = np.zeros(len(missing) + 1, dtype=bool)
+    cut[first_slot] = True
+    cut[-1] = True
+    before = np.concatenate(([False], missing[:-1]))
+    after = np.concatenate((missing[1:], [False]))
+    starts = np.flatnonzero(missing & (cut[:-1] | ~before))
+    ends = np.flatnonzero(missing & (cut[1:] | ~after))
+
+    def stamp(slot: np.ndarray) -> np.ndarray:  # only the windows' bounds, not the whole grid
+        session = sessions[np.searchsorted(first_slot, slot, side="right") - 1]
+        return opens[session] + (slot - offset[session]) * step
+
+    return _finding("missing_bars", int(missing.sum()), stamp(starts), stamp(ends) + step)
 
 
 def _price_checks(frame: pd.DataFrame, ns: np.ndarray, options: CheckOptions, step: int) -> list[Finding]:
@@ -236,9 +281,9 @@ def _price_checks(frame: pd.DataFrame, ns: np.ndarray, options: CheckOptions, st
     findings.append(_finding("stale", int(keep.sum()), ns[starts], ns[stops] + step, details))
     findings.append(_at("zero_volume", v == 0, ns, step))
     bad = (
-        (h < np.maximum.reduce([o, c, lo]))
-        | (lo > np.minimum.reduce([o, c, h]))
-        | ~(np.minimum.reduce([o, h, lo, c]) > 0)
+        (h < np.maximum(np.maximum(o, c), lo))
+        | (lo > np.minimum(np.minimum(o, c), h))
+        | ~(np.minimum(np.minimum(o, h), np.minimum(lo, c)) > 0)
     )
     findings.append(_at("ohlc", bad, ns, step))
     return findings
@@ -248,6 +293,8 @@ def _return_checks(
     o: np.ndarray, c: np.ndarray, ns: np.ndarray, new_session: np.ndarray, options: CheckOptions, step: int
 ) -> list[Finding]:
     """Splits and outliers, on the bars inside the session only (the others are flagged already)."""
+    if len(c) == 0:  # every bar is outside the session: no returns to judge
+        return [Finding("splits", 0), Finding("outliers", 0)]
     findings = []
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = np.concatenate(([np.nan], o[1:] / c[:-1]))
@@ -295,17 +342,18 @@ def _outliers(ret: np.ndarray, judged: np.ndarray, ns: np.ndarray, step: int, k:
         sigma = 1.2533 * np.mean(np.abs(ret[judged] - centre))  # in bar order, as summed before
     if sigma == 0:
         return Finding("outliers", 0)
-    z = np.where(judged, (ret - centre) / sigma, 0.0)
-    flagged = np.abs(z) > k
-    # A one-bar spike flags its way up and its way back: count the bar once.
-    back = (
-        flagged
-        & np.concatenate(([False], flagged[:-1]))
-        & (np.sign(z) != np.concatenate(([0], np.sign(z[:-1]))))
-    )
-    flagged &= ~back
+    with np.errstate(invalid="ignore"):
+        flagged = judged & (np.abs((ret - centre) / sigma) > k)
     idx = np.flatnonzero(flagged)
-    details = [f"return {np.expm1(ret[i]):+.1%} = {z[i]:+.0f} robust sigma" for i in idx[:MAX_WINDOWS]]
+    z = (ret[idx] - centre) / sigma
+    # A one-bar spike flags its way up and its way back: count the bar once.
+    back = np.zeros(len(idx), dtype=bool)
+    back[1:] = (idx[1:] == idx[:-1] + 1) & (np.sign(z[1:]) != np.sign(z[:-1]))
+    idx, z = idx[~back], z[~back]
+    details = [
+        f"return {np.expm1(ret[i]):+.1%} = {zi:+.0f} robust sigma"
+        for i, zi in zip(idx[:MAX_WINDOWS], z[:MAX_WINDOWS], strict=True)
+    ]
     return _finding("outliers", len(idx), ns[idx], ns[idx] + step, details)
 
 
@@ -333,23 +381,25 @@ def check_bars(
         return QualityReport(symbol, size.name, source, 0, 0, options.hours, None, None, ())
     ns = _utc_ns(index)
     step = int(size.duration.value)
-    days = _session_days(index, size)
-    first = pd.Timestamp(start).tz_localize(None).normalize() if start is not None else days[0]
-    last = pd.Timestamp(end).tz_localize(None).normalize() if end is not None else days[-1]
+    # Daily bars need each bar's session date; intraday ones only the first and last bar's.
+    days = _session_days(index, size) if size.is_daily else None
+    ends = days[[0, -1]] if days is not None else _session_days(index[[0, -1]], size)
+    first = pd.Timestamp(start).tz_localize(None).normalize() if start is not None else ends[0]
+    last = pd.Timestamp(end).tz_localize(None).normalize() if end is not None else ends[-1]
     table = calendar.sessions(first, last)
-    findings, hours, outside = _calendar_checks(ns, size, table, days, options.hours)
-    dup = index.duplicated(keep="first")
+    findings, placed = _calendar_checks(ns, size, table, days, options.hours)
+    dup = np.concatenate(([False], ns[1:] == ns[:-1]))  # in time order: a duplicate follows its twin
     findings.append(_at("duplicates", dup, ns, step))
     findings += _price_checks(frame, ns, options, step)
-    inside = ~outside
-    kept = days.asi8[inside]
+    inside = placed.inside
+    kept = placed.session_of_inside
     new_session = np.concatenate(([True], kept[1:] != kept[:-1]))
     o, c = (frame[name].to_numpy(dtype="float64")[inside] for name in ("open", "close"))
     findings += _return_checks(o, c, ns[inside], new_session, options, step)
     names = list(CHECKS)
     findings.sort(key=lambda f: names.index(f.check))
     return QualityReport(
-        symbol, size.name, source, len(frame), len(table), hours, index[0], index[-1], tuple(findings)
+        symbol, size.name, source, len(frame), len(table), placed.hours, index[0], index[-1], tuple(findings)
     )
 
 
