@@ -166,10 +166,15 @@ def run_engine(
         raise InputError("no bars to backtest")
     if setup.capital <= 0:
         raise InputError(f"capital must be greater than 0, got {setup.capital}")
-    # Own, writable float64 columns: Nautilus's wranglers reject read-only buffers, which is what
-    # Arrow-backed frames (CSV reads, Ray's object store) hand out.
+    # Float64 columns, shared when they are float64 already (converted when Arrow-backed): each
+    # chunk handed to Nautilus is copied into writable arrays there (`wrangle_bars`, `open_ticks`),
+    # so a million bars are not held twice.
     bars = pd.DataFrame(
-        {column: np.array(bars[column], dtype="float64") for column in BAR_COLUMNS}, index=bars.index
+        {
+            column: bars[column] if bars[column].dtype == np.float64 else bars[column].astype("float64")
+            for column in BAR_COLUMNS
+        },
+        index=bars.index,
     )
     instrument = make_equity(setup.symbol, setup.venue)
     bar_type = BarType.from_str(setup.bar_size.bar_type(instrument.id))
@@ -182,6 +187,8 @@ def run_engine(
         end = _run(engine, bars, setup, instrument, bar_type)
     finally:
         engine.dispose()
+        # Nautilus's orders, events and positions go before the equity curve and metrics are built.
+        del engine
     return _result(bars, setup, instrument, str(bar_type), end)
 
 
