@@ -1,14 +1,19 @@
 """Peak memory of a 1 000 000-bar backtest against the bars' Arrow size (issue target: the increment
 over the engine's own ≤ 2× the Arrow size).
 
-    uv run --no-sync python benchmarks/bench_memory.py [--bars 1000000] [--small 1000]
+    uv run --no-sync python benchmarks/bench_memory.py [--bars 1000000] [--small 1000] [--fast 10 --slow 20]
 
-Each run is `ntrader.run_backtest` (SMA 10/20 on one-minute mock bars, default costs, saved to a fresh
-SQLite database as the CLI saves it) in a fresh subprocess, so its peak RSS (VmHWM) is its own. The
-small run's peak is "the engine's own" (interpreter, Nautilus, imports, one engine); the increment
-of the large run over it is what the bars cost. The Arrow size is the bars' table as Arrow holds it
-(int64 stamps + five float64 columns: 48 bytes a bar). The child also samples RSS when each phase
-starts (loading, engine, metrics, saving) and at the end, to show where the memory goes.
+Each run is `ntrader.run_backtest` (SMA fast/slow, 10/20 unless told, on one-minute mock bars,
+default costs, saved to a fresh SQLite database as the CLI saves it) in a fresh subprocess, so its
+peak RSS (VmHWM) is its own. The small run's peak is "the engine's own" (interpreter, Nautilus,
+imports, one engine); the increment of the large run over it is what the bars cost. The Arrow size
+is the bars' table as Arrow holds it (int64 stamps + five float64 columns: 48 bytes a bar). The
+child also samples RSS when each phase starts (loading, engine, metrics, saving) and at the end, to
+show where the memory goes.
+
+Nautilus keeps every order, its events and an account state per fill for the whole run, so the
+increment grows with the fills as well as the bars: `--fast 500 --slow 2000` trades rarely and shows
+what the bars alone cost; the per-fill figure is printed.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def _status_kb(field: str) -> int:
     raise KeyError(field)
 
 
-def child(n_bars: int, url: str) -> None:
+def child(n_bars: int, url: str, periods: tuple[int, int]) -> None:
     """One run in this (fresh) process; prints its peak and phase samples as JSON."""
     from bench_backtest import period_for
 
@@ -55,7 +60,7 @@ def child(n_bars: int, url: str) -> None:
         start,
         end,
         bar_size="1-MINUTE",
-        params={"fast_period": 10, "slow_period": 20},
+        params={"fast_period": periods[0], "slow_period": periods[1]},
         database_url=url,
         progress=progress,
     )
@@ -75,12 +80,16 @@ def child(n_bars: int, url: str) -> None:
     )
 
 
-def measure(n_bars: int, workdir: Path) -> dict:
+def _periods_args(periods: tuple[int, int]) -> list[str]:
+    return ["--fast", str(periods[0]), "--slow", str(periods[1])]
+
+
+def measure(n_bars: int, workdir: Path, periods: tuple[int, int]) -> dict:
     url = f"sqlite:///{workdir / f'bench-{n_bars}.db'}"
     env = {**os.environ, "NTRADER_HOME": str(workdir)}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(n_bars), "--url", url],
+        [sys.executable, __file__, "--child", str(n_bars), "--url", url, *_periods_args(periods)],
         env=env,
         capture_output=True,
         text=True,
@@ -111,15 +120,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--fast", type=int, default=10, help="SMA fast period")
+    parser.add_argument("--slow", type=int, default=20, help="SMA slow period")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.url)
+        child(args.child, args.url, (args.fast, args.slow))
         return
     workdir = Path(tempfile.mkdtemp(prefix="ntrader-bench-memory-"))
-    small = measure(args.small, workdir)
-    large = measure(args.bars, workdir)
+    periods = (args.fast, args.slow)
+    print(f"SMA {args.fast}/{args.slow}")
+    small = measure(args.small, workdir, periods)
+    large = measure(args.bars, workdir, periods)
     arrow_kb = arrow_bytes(large["bars"]) / 1024
     increment = large["peak_kb"] - small["peak_kb"]
     ratio = increment / arrow_kb
@@ -133,6 +146,10 @@ def main() -> None:
               + f"; engine max {mib(run['engine_max_kb'])}")  # fmt: skip
     print(f"increment (large − small):  {mib(increment)}")
     print(f"bars' Arrow size:           {mib(arrow_kb)} ({arrow_kb * 1024 / large['bars']:.0f} bytes/bar)")
+    extra_fills = large["fills"] - small["fills"]
+    if extra_fills > 0:
+        per_fill = (increment - 2 * arrow_kb) * 1024 / extra_fills
+        print(f"beyond 2× Arrow, per fill:  {per_fill:,.0f} bytes ({extra_fills:,} more fills than small)")
     verdict = "met" if ratio <= TARGET else "NOT met"
     print(f"ratio increment / Arrow:    {ratio:.2f}× (target ≤ {TARGET:.0f}×: {verdict})")
 

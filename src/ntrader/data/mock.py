@@ -25,6 +25,8 @@ Prices start from a fixed epoch (``EPOCH``): no bars before it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -151,19 +153,52 @@ def _ns(values: pd.Series | pd.Index) -> np.ndarray:
     return index.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
-def _minute_frame(symbol: str, seed: int, first: pd.Timestamp, last: pd.Timestamp) -> dict[str, np.ndarray]:
-    """1-minute bars of the sessions dated first..last as flat arrays (cents, shares, ns stamps)."""
+#: Sessions generated at a time (about 100 000 one-minute bars): the minute arrays of a block are
+#: 2-D (sessions x minutes) with a dozen temporaries, so a decade at once would need ~20x its bars.
+SESSIONS_PER_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    """The sessions to generate, with their daily chain (which runs from EPOCH, so it is the same
+    whatever range is asked for)."""
+
+    days: np.ndarray  # day numbers since 1970-01-01: the address of a session's draws
+    dates_ns: np.ndarray
+    opens_ns: np.ndarray
+    n_minutes: np.ndarray
+    log_open: np.ndarray
+    intraday: np.ndarray
+    dollars: np.ndarray
+
+    def block(self, lo: int, hi: int) -> _Sessions:
+        return _Sessions(*(getattr(self, f.name)[lo:hi] for f in fields(self)))
+
+
+def _sessions(draws: _Draws, first: pd.Timestamp, last: pd.Timestamp) -> _Sessions:
     table = calendar.sessions(EPOCH, max(last, EPOCH))
     opens_ns = _ns(table["open"])
     closes_ns = _ns(table["close"])
     n_minutes = (closes_ns - opens_ns) // _NS_PER_MINUTE
     dates_ns = _ns(table.index)
-    day_numbers = dates_ns // _NS_PER_DAY  # days since 1970-01-01: the address of a session's draws
-    draws = _Draws(symbol, seed)
+    day_numbers = dates_ns // _NS_PER_DAY
     chain = _daily_chain(draws, day_numbers, n_minutes)
     keep = (dates_ns >= first.as_unit("ns").value) & (dates_ns <= last.as_unit("ns").value)
-    days, n = day_numbers[keep], n_minutes[keep]
-    log_open, intraday, dollars = chain["log_open"][keep], chain["intraday"][keep], chain["dollars"][keep]
+    return _Sessions(
+        day_numbers[keep],
+        dates_ns[keep],
+        opens_ns[keep],
+        n_minutes[keep],
+        chain["log_open"][keep],
+        chain["intraday"][keep],
+        chain["dollars"][keep],
+    )
+
+
+def _minute_frame(draws: _Draws, sessions: _Sessions) -> dict[str, np.ndarray]:
+    """1-minute bars of `sessions` as flat arrays (cents, shares, ns stamps)."""
+    days, n = sessions.days, sessions.n_minutes
+    log_open, intraday, dollars = sessions.log_open, sessions.intraday, sessions.dollars
     width = int(n.max()) if len(n) else 0
     minute = np.arange(width)
     valid = minute[None, :] < n[:, None]
@@ -191,8 +226,7 @@ def _minute_frame(symbol: str, seed: int, first: pd.Timestamp, last: pd.Timestam
     noise = np.exp(0.3 * np.clip(vol_noise, -3.0, 3.0) - 0.3**2 / 2)
     volume = np.maximum(np.round(per_minute * profile * noise), 100.0)
 
-    opens_local = opens_ns[keep]
-    stamps = opens_local[:, None] + minute[None, :] * _NS_PER_MINUTE
+    stamps = sessions.opens_ns[:, None] + minute[None, :] * _NS_PER_MINUTE
     flat = {
         "open": open_[valid],
         "high": high[valid],
@@ -201,7 +235,7 @@ def _minute_frame(symbol: str, seed: int, first: pd.Timestamp, last: pd.Timestam
         "volume": volume[valid],
         "stamp": stamps[valid],
         "minute": np.broadcast_to(minute, valid.shape)[valid],
-        "session": np.broadcast_to(dates_ns[keep][:, None], valid.shape)[valid],
+        "session": np.broadcast_to(sessions.dates_ns[:, None], valid.shape)[valid],
     }
     return _to_cents(flat)
 
@@ -216,24 +250,34 @@ def _to_cents(bars: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {**bars, "open": open_, "high": high, "low": low, "close": close}
 
 
-def _aggregate(bars: dict[str, np.ndarray], group: np.ndarray, stamps: np.ndarray) -> pd.DataFrame:
-    """Bars of consecutive equal ``group`` keys folded into one (first/max/min/last/sum)."""
-    if len(group) == 0:
-        return empty_bars()
+def _aggregate(bars: dict[str, np.ndarray], group: np.ndarray, stamps: np.ndarray) -> list[np.ndarray]:
+    """Bars of consecutive equal ``group`` keys folded into one (first/max/min/last/sum): the
+    columns of BAR_COLUMNS, then the stamps."""
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    if len(starts) == len(group):  # one-minute bars: nothing to fold
+        return [bars[name] for name in BAR_COLUMNS] + [stamps]
     ends = np.concatenate((starts[1:], [len(group)])) - 1
-    frame = pd.DataFrame(
-        {
-            "open": bars["open"][starts],
-            "high": np.maximum.reduceat(bars["high"], starts),
-            "low": np.minimum.reduceat(bars["low"], starts),
-            "close": bars["close"][ends],
-            "volume": np.add.reduceat(bars["volume"], starts),
-        },
-        index=pd.DatetimeIndex(stamps[starts]).tz_localize("UTC"),
-    )
-    frame.index.name = "timestamp"
-    return frame[BAR_COLUMNS]
+    return [
+        bars["open"][starts],
+        np.maximum.reduceat(bars["high"], starts),
+        np.minimum.reduceat(bars["low"], starts),
+        bars["close"][ends],
+        np.add.reduceat(bars["volume"], starts),
+        stamps[starts],
+    ]
+
+
+def _block_bars(draws: _Draws, sessions: _Sessions, size: BarSize) -> list[np.ndarray]:
+    minutes = _minute_frame(draws, sessions)
+    if size.is_daily:
+        return _aggregate(minutes, minutes["session"], minutes["session"])
+    if size.unit == "MINUTE":
+        bucket = minutes["minute"] // size.step
+    else:  # HOUR
+        # Hourly bars start at the open (09:30, 10:30, ...), so the last of a day is 15:30-16:00.
+        bucket = minutes["minute"] // (60 * size.step)
+    group = minutes["session"] // _NS_PER_MINUTE * 1000 + bucket
+    return _aggregate(minutes, group, minutes["stamp"])
 
 
 def generate_bars(
@@ -254,15 +298,44 @@ def generate_bars(
     last = pd.Timestamp(end).tz_localize(None).normalize()
     if last < max(first, EPOCH):
         return empty_bars()
-    minutes = _minute_frame(symbol.upper(), seed, max(first, EPOCH), last)
-    if size.is_daily:
-        return _aggregate(minutes, minutes["session"], minutes["session"])
-    if size.unit == "MINUTE":
-        bucket = minutes["minute"] // size.step
-    elif size.unit == "HOUR":
-        # Hourly bars start at the open (09:30, 10:30, ...), so the last of a day is 15:30-16:00.
-        bucket = minutes["minute"] // (60 * size.step)
-    else:
+    if size.unit not in ("DAY", "MINUTE", "HOUR"):
         raise ValueError(f"mock bars do not support {size.name}")
-    group = minutes["session"] // _NS_PER_MINUTE * 1000 + bucket
-    return _aggregate(minutes, group, minutes["stamp"])
+    draws = _Draws(symbol.upper(), seed)
+    sessions = _sessions(draws, max(first, EPOCH), last)
+    if len(sessions.days) == 0:
+        return empty_bars()
+    # Block by block (sessions never share a bar), each block's columns written into the result.
+    blocks = (
+        _block_bars(draws, sessions.block(lo, lo + SESSIONS_PER_BLOCK), size)
+        for lo in range(0, len(sessions.days), SESSIONS_PER_BLOCK)
+    )
+    columns = _concatenate(blocks, _bar_count(sessions.n_minutes, size))
+    frame = pd.DataFrame(
+        dict(zip(BAR_COLUMNS, columns[:-1], strict=True)),
+        index=pd.DatetimeIndex(columns[-1].view("datetime64[ns]"), name="timestamp").tz_localize("UTC"),
+        copy=False,
+    )
+    return frame
+
+
+def _bar_count(n_minutes: np.ndarray, size: BarSize) -> int:
+    """Bars of `size` in sessions of `n_minutes` minutes (a session's last bar may be short)."""
+    if size.is_daily:
+        return len(n_minutes)
+    width = size.step * (60 if size.unit == "HOUR" else 1)
+    return int((-(-n_minutes // width)).sum())
+
+
+def _concatenate(blocks: Iterable[list[np.ndarray]], rows: int) -> list[np.ndarray]:
+    """The blocks' columns end to end, written into arrays of `rows` rows (no list of parts)."""
+    out: list[np.ndarray] = []
+    filled = 0
+    for block in blocks:
+        if not out:
+            out = [np.empty(rows, dtype=column.dtype) for column in block]
+        for target, column in zip(out, block, strict=True):
+            target[filled : filled + len(column)] = column
+        filled += len(block[0])
+    if filled != rows:
+        raise AssertionError(f"mock bars: {filled} bars generated, {rows} expected")
+    return out
