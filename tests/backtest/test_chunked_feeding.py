@@ -147,3 +147,54 @@ def test_a_halt_inside_a_later_chunk_halts_as_the_run_over_all_bars(strategy, co
     pd.testing.assert_series_equal(chunked.equity, whole.equity)
     assert chunked.final_equity == whole.final_equity
     assert np.isfinite(chunked.final_equity)
+
+
+def _cache_watcher(reads: bool) -> type:
+    """The SMA strategy, noting how many closed orders and account states Nautilus holds."""
+    base = get_strategy("sma").strategy_class
+
+    class Watcher(base):  # type: ignore[misc, valid-type]
+        reads_closed_orders = reads
+        most_closed = 0
+        most_states = 0
+
+        def on_signal_bar(self, bar):
+            cls = type(self)
+            cls.most_closed = max(cls.most_closed, len(self.cache.orders_closed()))
+            account = self.portfolio.account(self.config.instrument_id.venue)
+            cls.most_states = max(cls.most_states, account.event_count)
+            super().on_signal_bar(bar)
+
+    return Watcher
+
+
+def test_between_chunks_closed_orders_leave_the_cache_and_every_fill_is_kept(minute_bars):
+    forgetting, keeping = _cache_watcher(False), _cache_watcher(True)
+    forgot = run(minute_bars, CHUNK, strategy=forgetting)
+    kept = run(minute_bars, CHUNK, strategy=keeping)
+    whole = run(minute_bars, None)
+
+    orders = forgot.order_summary()["orders"]
+    assert orders > 300
+    # Keeping: every closed order is in the cache by the end; forgetting: a chunk's at most.
+    assert keeping.most_closed >= orders - 2
+    assert forgetting.most_closed < orders / 10
+    assert forgetting.most_states < orders / 10 < keeping.most_states
+    # ... and nothing is lost: the same fills, trades, equity and order counts as one whole run.
+    for result in (forgot, kept):
+        assert result.fills == whole.fills
+        pd.testing.assert_frame_equal(result.trades, whole.trades)
+        pd.testing.assert_series_equal(result.equity, whole.equity)
+        assert result.order_summary() == whole.order_summary()
+        assert result.final_balance == whole.final_balance
+
+
+def test_only_strategies_that_never_read_closed_orders_let_the_engine_forget_them():
+    from nautilus_trader.trading.strategy import Strategy
+
+    from ntrader.backtest.engine import forgets_closed_orders
+
+    assert forgets_closed_orders(get_strategy("sma").strategy_class)
+    assert forgets_closed_orders(get_strategy("rsi").strategy_class)
+    assert not forgets_closed_orders(_cache_watcher(True))
+    assert not forgets_closed_orders(Strategy)  # a plain Nautilus strategy keeps everything

@@ -213,12 +213,12 @@ def test_a_strategy_that_raises_halts_the_run_at_that_bar():
 
 
 def test_an_equity_curve_that_disagrees_with_the_account_is_inconsistent(monkeypatch):
-    real = engine_module._collect_fills
+    real = engine_module._OrderHistory.fills
 
-    def drop_last(engine):
-        return real(engine)[:-1]
+    def drop_last(history):
+        return real(history)[:-1]
 
-    monkeypatch.setattr(engine_module, "_collect_fills", drop_last)
+    monkeypatch.setattr(engine_module._OrderHistory, "fills", drop_last)
     result = run_sma(generate_bars("AAPL", "2023-01-01", "2023-12-31"))
     assert result.status == STATUS_INCONSISTENT
     assert "differs from the account" in result.halt_reason

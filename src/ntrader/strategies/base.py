@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from msgspec import Meta
 from nautilus_trader.config import StrategyConfig
@@ -111,9 +111,15 @@ class SignalStrategy(Strategy):
 
     Subclasses register indicators in `setup()` via `self.use_indicators(...)` and decide in
     `on_signal_bar(bar)` with `self.go_long(bar)`, `self.go_short(bar)` and `self.go_flat()`.
+
+    Its orders and positions are judged by what is open now, so a long run lets Nautilus forget
+    closed orders and positions between chunks of bars (`ntrader.backtest.engine`); a subclass that
+    reads them back (`self.cache.orders_closed()`, `positions_closed()`, an account's past states)
+    sets `reads_closed_orders = True`. Strategies of other classes keep all of them.
     """
 
     config: SignalStrategyConfig
+    reads_closed_orders: ClassVar[bool] = False
 
     def __init__(self, config: SignalStrategyConfig) -> None:
         super().__init__(config)
