@@ -175,6 +175,7 @@ def run_engine(
             for column in BAR_COLUMNS
         },
         index=bars.index,
+        copy=False,  # without it pandas consolidates the columns into one new block (a copy)
     )
     instrument = make_equity(setup.symbol, setup.venue)
     bar_type = BarType.from_str(setup.bar_size.bar_type(instrument.id))

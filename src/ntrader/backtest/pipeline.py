@@ -149,10 +149,12 @@ def measure(
     # The equity curve is stamped at bar close times: a halted run's is a prefix, a walk-forward's
     # covers its test windows only.
     closes = bars["close"].set_axis(request.bar_size.close_times(pd.DatetimeIndex(bars.index)))
+    if not closes.index.equals(result.equity.index):  # (equal for a whole run: no lookup, no copy)
+        closes = closes.loc[result.equity.index]
     return compute_metrics(
         result.equity,
         result.trades,
-        closes.loc[result.equity.index],
+        closes,
         risk_free_rate=rate,
         capital=result.capital,
         fills_at_open=request.fill_at == FILL_NEXT_OPEN,

@@ -115,8 +115,7 @@ def equity_curve(
     """
     closes_at = bar_size.close_times(pd.DatetimeIndex(bars.index))
     close = bars["close"].to_numpy(dtype="float64")
-    cash = np.full(len(bars), capital, dtype="float64")
-    position = np.zeros(len(bars), dtype="float64")
+    equity = np.full(len(bars), capital, dtype="float64")  # cash, then cash + position × close
     if fills:
         fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
         signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
@@ -124,9 +123,13 @@ def equity_curve(
         # Index of the bar each fill belongs to: the first bar closing at or after the fill.
         slot = np.searchsorted(_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
         slot = np.clip(slot, 0, len(bars) - 1)
-        cash += np.cumsum(np.bincount(slot, weights=cash_delta, minlength=len(bars)))
-        position = np.cumsum(np.bincount(slot, weights=signed, minlength=len(bars)))
-    series = pd.Series(cash + position * close, index=closes_at, name="equity")
+        # In place, one bar-long array at a time (a million bars: 8 MB each).
+        step = np.bincount(slot, weights=cash_delta, minlength=len(bars))
+        equity += np.cumsum(step, out=step)
+        step = np.bincount(slot, weights=signed, minlength=len(bars))
+        position = np.cumsum(step, out=step)
+        equity += np.multiply(position, close, out=position)
+    series = pd.Series(equity, index=closes_at, name="equity", copy=False)
     series.index.name = "timestamp"
     return series
 

@@ -132,7 +132,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) positions of the runs of True in a boolean array."""
     if not mask.any():  # clean data: most masks flag nothing
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    edge = np.zeros(1, dtype=np.int8)  # int8 throughout: Python ints would make it int64 (8x)
+    edges = np.diff(np.concatenate((edge, mask.view(np.int8), edge)))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 

@@ -49,7 +49,7 @@ def validate_equity(equity: pd.Series) -> pd.Series:
         raise InputError("equity must have a DatetimeIndex")
     if equity.empty:
         raise InputError("equity curve is empty")
-    if equity.index.has_duplicates or not equity.index.is_monotonic_increasing:
+    if not _strictly_increasing(equity.index):
         raise InputError("equity index must be strictly increasing")
     try:
         values = equity.to_numpy(dtype="float64")
@@ -59,7 +59,16 @@ def validate_equity(equity: pd.Series) -> pd.Series:
         raise InputError("equity has NaN or infinite values")
     if values[0] <= 0:
         raise InputError(f"equity must start above zero, got {values[0]}")
-    return pd.Series(values, index=equity.index, name=equity.name)
+    # Shared, not copied (a million points: 8 MB per metric); callers that change it copy first.
+    return pd.Series(values, index=equity.index, name=equity.name, copy=False)
+
+
+def _strictly_increasing(index: pd.DatetimeIndex) -> bool:
+    """Compared neighbour by neighbour: pandas' `has_duplicates` would build (and keep) a hash table."""
+    if index.hasnans:
+        return False
+    stamps = index.asi8
+    return bool((stamps[1:] > stamps[:-1]).all())
 
 
 def stop_at_ruin(equity: pd.Series) -> tuple[pd.Series, pd.Timestamp | None]:
@@ -104,7 +113,7 @@ def measure_annualization(index: pd.Index | pd.Series) -> Annualization:
     times = pd.DatetimeIndex(index.index if isinstance(index, pd.Series) else index)
     if len(times) == 0:
         raise InputError("cannot measure the calendar of an empty index")
-    days = times.normalize().unique()
+    days = _distinct_days(times)
     span = int((days[-1] - days[0]) / pd.Timedelta(days=1)) + 1
     if span >= MIN_YEAR_DAYS:
         # Weekdays and weekend days are weighed apart, so a span that happens to start on a
@@ -138,11 +147,29 @@ def _base(eq: pd.Series, capital: float | None) -> float:
     return float(capital)
 
 
+def _distinct_days(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The days (midnight) that have data, in order."""
+    days = times.normalize()
+    if not days.is_monotonic_increasing:
+        return days.unique()
+    last = _last_of_each_day(days)
+    return days if len(last) == len(days) else days[last]
+
+
+def _last_of_each_day(days: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of each day's last bar in time-ordered midnights (no hashing of a million stamps)."""
+    stamps = days.asi8
+    return np.flatnonzero(np.concatenate((stamps[1:] != stamps[:-1], [True])))
+
+
 def daily_equity(equity: pd.Series) -> pd.Series:
     """Last equity value of each calendar day that has data, indexed by that day at midnight."""
-    eq, _ = stop_at_ruin(equity)
-    index = pd.DatetimeIndex(eq.index)
-    return eq.groupby(index.normalize()).last()
+    eq, _ = stop_at_ruin(equity)  # validated: strictly increasing times, finite values
+    days = pd.DatetimeIndex(eq.index).normalize()
+    last = _last_of_each_day(days)
+    if len(last) == len(days):  # one bar a day: the days as they are (their frequency kept)
+        return pd.Series(eq.to_numpy(), index=days, name=eq.name)
+    return pd.Series(eq.to_numpy()[last], index=days[last], name=eq.name)
 
 
 def daily_returns(equity: pd.Series, capital: float | None = None) -> pd.Series:

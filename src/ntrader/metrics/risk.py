@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,42 +50,45 @@ def drawdown_series(equity: pd.Series) -> pd.Series:
     """Equity over its running peak minus one, per bar (<= 0), up to ruin."""
     eq, _ = stop_at_ruin(equity)
     values = eq.to_numpy()
-    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=eq.index, name="drawdown")
+    depth = np.maximum.accumulate(values)  # the running peak, turned into the depth in place
+    np.divide(values, depth, out=depth)
+    depth -= 1.0
+    return pd.Series(depth, index=eq.index, name="drawdown", copy=False)
 
 
 def drawdowns(equity: pd.Series) -> list[Drawdown]:
     """Every drawdown period in time order."""
+    return list(_each_drawdown(equity))
+
+
+def _each_drawdown(equity: pd.Series) -> Iterator[Drawdown]:
+    """The drawdown periods one at a time (a random walk over a million bars has tens of thousands:
+    the figures below never hold them all)."""
     series = drawdown_series(equity)
     depth = series.to_numpy()
     times = pd.DatetimeIndex(series.index)
-    under = np.concatenate(([0], (depth < 0).astype(np.int8), [0]))
+    edge = np.zeros(1, dtype=np.int8)  # int8 throughout: Python ints would make it int64 (8x)
+    under = np.concatenate((edge, (depth < 0).view(np.int8), edge))
     edges = np.diff(under)
     # Runs of underwater bars [start, stop); the first bar is never underwater, so start >= 1.
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    periods = []
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
         trough = start + int(np.argmin(depth[start:stop]))
         recovered = stop < len(depth)
         peak_time = pd.Timestamp(times[start - 1])
         end_time = pd.Timestamp(times[stop] if recovered else times[-1])
-        periods.append(
-            Drawdown(
-                depth=float(depth[trough]),
-                peak=peak_time,
-                trough=pd.Timestamp(times[trough]),
-                recovery=end_time if recovered else None,
-                duration_days=(end_time - peak_time).total_seconds() / _SECONDS_PER_DAY,
-            )
+        yield Drawdown(
+            depth=float(depth[trough]),
+            peak=peak_time,
+            trough=pd.Timestamp(times[trough]),
+            recovery=end_time if recovered else None,
+            duration_days=(end_time - peak_time).total_seconds() / _SECONDS_PER_DAY,
         )
-    return periods
 
 
 def max_drawdown(equity: pd.Series) -> Drawdown:
     """The deepest drawdown (the earliest on a tie); depth 0.0 and no dates if never under water."""
-    periods = drawdowns(equity)
-    if not periods:
-        return NO_DRAWDOWN
-    return min(periods, key=lambda period: period.depth)
+    return min(_each_drawdown(equity), key=lambda period: period.depth, default=NO_DRAWDOWN)
 
 
 def longest_drawdown_duration(equity: pd.Series) -> float:
@@ -92,15 +96,15 @@ def longest_drawdown_duration(equity: pd.Series) -> float:
 
     Not necessarily the deepest drawdown's duration: that is ``max_drawdown(equity).duration_days``.
     """
-    return max((period.duration_days for period in drawdowns(equity)), default=0.0)
+    return max((period.duration_days for period in _each_drawdown(equity)), default=0.0)
 
 
 def average_drawdown_duration(equity: pd.Series) -> float | None:
     """Mean drawdown period in calendar days, an unrecovered one included; None if none."""
-    periods = drawdowns(equity)
-    if not periods:
+    durations = [period.duration_days for period in _each_drawdown(equity)]
+    if not durations:
         return None
-    return float(np.mean([period.duration_days for period in periods]))
+    return float(np.mean(durations))
 
 
 def _excess_daily_returns(
