@@ -128,10 +128,22 @@ def decode_blocks(blocks: Sequence[tuple[Any, int, bytes]]) -> np.ndarray:
     return columns
 
 
+def block_stamps(blocks: Sequence[tuple[Any, int, bytes]]) -> np.ndarray:
+    """The stamps (UTC ns) of consecutive blocks, without decoding their prices."""
+    stamps = np.empty(sum(int(rows) for _, rows, _ in blocks), dtype=np.int64)
+    at = 0
+    for _, rows, data in blocks:
+        stamps[at : at + rows] = np.frombuffer(data, dtype="<i8")[:: len(BLOCK_FIELDS)]
+        at += rows
+    return stamps
+
+
 def _new_only(ns: np.ndarray, stored: np.ndarray) -> np.ndarray:
     """Positions of the sorted, unique stamps `ns` that are not in `stored` (sorted)."""
     if not len(stored):
         return np.arange(len(ns))
+    if len(stored) == len(ns) and np.array_equal(stored, ns):  # a re-import: no search needed
+        return np.empty(0, dtype=np.intp)
     at = np.searchsorted(stored, ns).clip(max=len(stored) - 1)
     return np.flatnonzero(stored[at] != ns)
 
@@ -141,10 +153,14 @@ Span = tuple[int, int] | None
 
 
 def _merged(
-    stored: np.ndarray, ns: np.ndarray, values: np.ndarray, span: Span
+    blocks: Sequence[tuple[Any, int, bytes]], ns: np.ndarray, values: np.ndarray, span: Span
 ) -> tuple[np.ndarray | None, int]:
-    """The stored bars (6 × m) with the span's deleted and the new bars whose stamps are not stored
-    merged in, and how many new bars that is; (None, 0) when nothing changes."""
+    """The stored bars of `blocks` (6 × m) with the span's deleted and the new bars whose stamps are
+    not stored merged in, and how many new bars that is; (None, 0) when nothing changes (found
+    from the stored stamps alone: a re-import decodes no prices)."""
+    if span is None and not len(_new_only(ns, block_stamps(blocks))):
+        return None, 0
+    stored = decode_blocks(blocks)
     deleted = False
     if span is not None and stored.shape[1]:
         stamps = stored[0].view(np.int64)
@@ -245,7 +261,7 @@ def _write_sqlite(
     touched, inserted = _range(ns, span), 0
     if touched is not None:
         stored = cursor.execute(_BLOCK_SELECT.format(p="?"), (series_id, touched[1], touched[0])).fetchall()
-        merged, inserted = _merged(decode_blocks(stored), ns, values, span)
+        merged, inserted = _merged(stored, ns, values, span)
         if merged is not None:
             if stored:
                 cursor.execute(
@@ -271,7 +287,7 @@ def _write_postgres(
         if touched is not None:
             cursor.execute(_BLOCK_SELECT.format(p="%s"), (series_id, touched[1], touched[0]), binary=True)
             stored = cursor.fetchall()
-            merged, inserted = _merged(decode_blocks(stored), ns, values, span)
+            merged, inserted = _merged(stored, ns, values, span)
             if merged is not None:
                 if stored:
                     cursor.execute(
