@@ -59,6 +59,37 @@ def test_equity_and_trades_round_trip(database_url):
     assert [r.id for r in list_runs(symbol="aapl")] == [run_id]
 
 
+def test_trades_beyond_one_insert_batch_are_all_stored_in_order(database_url):
+    from ntrader.db.runs import TRADE_BATCH
+
+    index = pd.date_range("2024-03-04 14:31", periods=5 * TRADE_BATCH + 500, freq="min", tz="UTC")
+    equity = pd.Series(100_000.0, index=index)
+    fills = [Fill(t, "BUY" if i % 2 == 0 else "SELL", 1, 100.0 + i % 7, 0.5) for i, t in enumerate(index)]
+    trades = round_trips(fills, last_price=100.0)
+    assert len(trades) > 2 * TRADE_BATCH
+    run_id = save_run(
+        strategy="sma",
+        params={},
+        symbol="AAPL",
+        bar_type="AAPL.NASDAQ-1-MINUTE-LAST-EXTERNAL",
+        data_source="mock",
+        start=datetime(2024, 3, 4, tzinfo=UTC),
+        end=datetime(2024, 3, 8, tzinfo=UTC),
+        bars=len(index),
+        capital=100_000.0,
+        final_equity=100_000.0,
+        settings={},
+        metrics={},
+        engine_version="test",
+        trades=trades,
+        equity=equity,
+    )
+    back = load_trades(run_id)
+    assert len(back) == len(trades)
+    assert back["entry_time"].tolist() == trades["entry_time"].tolist()
+    assert back["pnl"].tolist() == pytest.approx(trades["pnl"].tolist())
+
+
 def test_a_million_point_curve_is_stored_compactly_and_exactly(database_url):
     """One compressed row per run (≤ 8 bytes a point) plus one equity_curve row per day; the curve comes
     back to the 8 decimals the Numeric(20, 8) rows kept, and deleting the run removes both."""

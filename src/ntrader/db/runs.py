@@ -114,6 +114,9 @@ def _py_floats(values: pd.Series) -> list[float | None]:
     return [None if pd.isna(v) else round(float(v), 8) for v in values]
 
 
+TRADE_BATCH = 2_000
+
+
 def _trade_rows(run_id: int, trades: pd.DataFrame, symbol: str) -> list[dict[str, Any]]:
     columns: dict[str, list[Any]] = {
         # A portfolio run's trades name their symbol; a single-symbol run's are all the run's.
@@ -160,8 +163,10 @@ def save_run(run: NewRun | None = None, *, url: str | None = None, **fields: Any
         session.execute(
             insert(RunSymbol), [{"run_id": row.id, "symbol": s, "position": i} for i, s in enumerate(symbols)]
         )
-        if len(new.trades):
-            session.execute(insert(Trade), _trade_rows(row.id, new.trades, new.symbol))
+        # A few thousand trades at a time: tens of thousands of row dicts at once cost tens of MB.
+        for start in range(0, len(new.trades), TRADE_BATCH):
+            batch = new.trades.iloc[start : start + TRADE_BATCH]
+            session.execute(insert(Trade), _trade_rows(row.id, batch, new.symbol))
         write_equity(session.connection(), row.id, new.equity)
         return row.id
 
