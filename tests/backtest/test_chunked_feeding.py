@@ -192,7 +192,7 @@ def test_between_chunks_closed_orders_leave_the_cache_and_every_fill_is_kept(min
 def test_only_strategies_that_never_read_closed_orders_let_the_engine_forget_them():
     from nautilus_trader.trading.strategy import Strategy
 
-    from ntrader.backtest.engine import forgets_closed_orders
+    from ntrader.backtest.order_history import forgets_closed_orders
 
     assert forgets_closed_orders(get_strategy("sma").strategy_class)
     assert forgets_closed_orders(get_strategy("rsi").strategy_class)

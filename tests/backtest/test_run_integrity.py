@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from nautilus_trader.model.enums import OrderSide, TimeInForce
 
-import ntrader.backtest.engine as engine_module
+import ntrader.backtest.order_history as order_history
 from ntrader.backtest.costs import parse_commission
 from ntrader.backtest.engine import STATUS_COMPLETED, STATUS_HALTED, STATUS_INCONSISTENT, run_engine
 from ntrader.cli import cli
@@ -213,12 +213,12 @@ def test_a_strategy_that_raises_halts_the_run_at_that_bar():
 
 
 def test_an_equity_curve_that_disagrees_with_the_account_is_inconsistent(monkeypatch):
-    real = engine_module._OrderHistory.fills
+    real = order_history.OrderHistory.fills
 
     def drop_last(history):
         return real(history)[:-1]
 
-    monkeypatch.setattr(engine_module._OrderHistory, "fills", drop_last)
+    monkeypatch.setattr(order_history.OrderHistory, "fills", drop_last)
     result = run_sma(generate_bars("AAPL", "2023-01-01", "2023-12-31"))
     assert result.status == STATUS_INCONSISTENT
     assert "differs from the account" in result.halt_reason

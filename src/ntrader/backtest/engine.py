@@ -22,8 +22,7 @@ from nautilus_trader.config import BacktestEngineConfig, LoggingConfig, Strategy
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, OrderStatus, TradingState
-from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Symbol, TraderId, Venue
+from nautilus_trader.model.identifiers import InstrumentId, Symbol, TraderId, Venue
 from nautilus_trader.model.instruments import Equity, Instrument
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
@@ -38,6 +37,7 @@ from ntrader.backtest.fills import (
     parse_liquidity,
 )
 from ntrader.backtest.fills import venue_options as fill_venue_options
+from ntrader.backtest.order_history import OrderHistory, forgets_closed_orders
 from ntrader.backtest.result import (
     STATUS_COMPLETED,
     STATUS_HALTED,
@@ -245,7 +245,7 @@ def _run(
 
         engine.add_actor(BarCounter(bar_type, len(engine_bars), setup.progress))
     skip_trade_records(engine)  # Nautilus 1.231's per-trade pd.concat: see nautilus_compat
-    history = _OrderHistory(forget=forgets_closed_orders(setup.strategy_class))
+    history = OrderHistory(forget=forgets_closed_orders(setup.strategy_class))
     halt_reason = _feed_and_run(engine, chunks, setup, instrument, bar_type, history)
     end = _read_end(engine, strategy, instrument, setup, halt_reason or _engine_halt_reason(engine), history)
     end.dividends = list(dividends.credits) if dividends is not None else []
@@ -258,7 +258,7 @@ def _feed_and_run(
     setup: EngineSetup,
     instrument: Equity,
     bar_type: BarType,
-    history: _OrderHistory,
+    history: OrderHistory,
 ) -> str | None:
     """Hand the engine its data and run it, one chunk at a time when there are several (Nautilus's
     streaming mode: add, run, clear, and `end()` after the last); returns why a strategy stopped it.
@@ -314,7 +314,7 @@ def _read_end(
     instrument: Equity,
     setup: EngineSetup,
     halt: str | None,
-    history: _OrderHistory,
+    history: OrderHistory,
 ) -> _EngineEnd:
     account = engine.portfolio.account(Venue(setup.venue))
     balance = account.balance_total(USD).as_double() if account else setup.capital
@@ -422,68 +422,6 @@ def _cost_function(fee_model: FeeModel | None) -> Callable[[OrderSide, int, int]
     """What an order will cost in cents, as the run's fee model will charge it (for sizing)."""
     estimate = getattr(fee_model, "estimate_cents", None)
     return estimate if callable(estimate) else None
-
-
-def forgets_closed_orders(strategy_class: type[Strategy]) -> bool:
-    """Whether a run of `strategy_class` may purge closed orders between chunks: only when the class
-    says it never reads them back (`reads_closed_orders = False`; see `SignalStrategy`)."""
-    return getattr(strategy_class, "reads_closed_orders", True) is False
-
-
-class _OrderHistory:
-    """Every order's fills and final status, gathered from Nautilus's cache.
-
-    With `forget`, the orders closed by the end of a chunk are read and then purged from the cache,
-    with the positions closed by then and every account state but the latest (Nautilus's own
-    `purge_*` calls, made for long-running nodes): Nautilus otherwise keeps ~5 KB per fill for the
-    whole run (a million one-minute bars with 40 000 fills: ~190 MB). Only strategy classes that
-    say they never read closed orders or positions back (`reads_closed_orders = False`, as
-    `SignalStrategy` does) run this way.
-    """
-
-    def __init__(self, forget: bool) -> None:
-        self.forget = forget
-        self._fills: list[tuple[ClientOrderId, list[Fill]]] = []
-        self.orders = self.denied = self.rejected = 0
-
-    def take_closed(self, engine: BacktestEngine) -> None:
-        if not self.forget:
-            return
-        cache = engine.cache
-        self.take(cache.orders_closed())
-        now = engine.kernel.clock.timestamp_ns()
-        cache.purge_closed_orders(now)
-        cache.purge_closed_positions(now)
-        cache.purge_account_events(now)
-
-    def take(self, orders: list[Any]) -> None:
-        for order in orders:
-            self.orders += 1
-            self.denied += order.status == OrderStatus.DENIED
-            self.rejected += order.status == OrderStatus.REJECTED
-            self._fills.append((order.client_order_id, _order_fills(order)))
-
-    def fills(self) -> list[Fill]:
-        """In time order; at one time, in the order of the client order IDs (as the cache lists them)."""
-        self._fills.sort(key=lambda entry: entry[0])
-        fills = [fill for _, order_fills in self._fills for fill in order_fills]
-        fills.sort(key=lambda f: f.timestamp)
-        return fills
-
-
-def _order_fills(order: Any) -> list[Fill]:
-    return [
-        Fill(
-            timestamp=pd.Timestamp(event.ts_event, unit="ns", tz="UTC"),
-            side="BUY" if event.order_side == OrderSide.BUY else "SELL",
-            quantity=event.last_qty.as_double(),
-            price=event.last_px.as_double(),
-            commission=event.commission.as_double(),
-            symbol=event.instrument_id.symbol.value,
-        )
-        for event in order.events
-        if isinstance(event, OrderFilled)
-    ]
 
 
 __all__ = [
