@@ -62,16 +62,17 @@ class OrderHistory:
         return fills
 
 
+def fill_from_event(event: OrderFilled) -> Fill:
+    """A Nautilus fill event as ntrader records it."""
+    return Fill(
+        timestamp=pd.Timestamp(event.ts_event, unit="ns", tz="UTC"),
+        side="BUY" if event.order_side == OrderSide.BUY else "SELL",
+        quantity=event.last_qty.as_double(),
+        price=event.last_px.as_double(),
+        commission=event.commission.as_double(),
+        symbol=event.instrument_id.symbol.value,
+    )
+
+
 def _order_fills(order: Any) -> list[Fill]:
-    return [
-        Fill(
-            timestamp=pd.Timestamp(event.ts_event, unit="ns", tz="UTC"),
-            side="BUY" if event.order_side == OrderSide.BUY else "SELL",
-            quantity=event.last_qty.as_double(),
-            price=event.last_px.as_double(),
-            commission=event.commission.as_double(),
-            symbol=event.instrument_id.symbol.value,
-        )
-        for event in order.events
-        if isinstance(event, OrderFilled)
-    ]
+    return [fill_from_event(event) for event in order.events if isinstance(event, OrderFilled)]

@@ -33,7 +33,7 @@ from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.config import BacktestEngineConfig, StrategyConfig
 from nautilus_trader.model.currencies import USD
 from nautilus_trader.model.data import BarType
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, OrderStatus
+from nautilus_trader.model.enums import AccountType, OmsType, OrderStatus
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
 from nautilus_trader.model.objects import Money
@@ -56,6 +56,7 @@ from ntrader.backtest.fills import (
     parse_liquidity,
 )
 from ntrader.backtest.fills import venue_options as fill_venue_options
+from ntrader.backtest.order_history import fill_from_event
 from ntrader.backtest.result import (
     STATUS_COMPLETED,
     STATUS_HALTED,
@@ -191,16 +192,7 @@ class _FillRecorder(Actor):
             subscribe_fills(self, instrument_id)  # Actor.subscribe_order_fills is gone in 1.231
 
     def on_order_filled(self, event: OrderFilled) -> None:
-        self.fills.append(
-            Fill(
-                timestamp=pd.Timestamp(event.ts_event, unit="ns", tz="UTC"),
-                side="BUY" if event.order_side == OrderSide.BUY else "SELL",
-                quantity=event.last_qty.as_double(),
-                price=event.last_px.as_double(),
-                commission=event.commission.as_double(),
-                symbol=event.instrument_id.symbol.value,
-            )
-        )
+        self.fills.append(fill_from_event(event))
 
 
 def _strategies(setup: PortfolioSetup, run: _Run, last_ns: dict[str, int]) -> list[Any]:
