@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -158,3 +159,13 @@ def test_prepare_fetches_only_for_ibkr_and_only_when_allowed(monkeypatch, databa
             )
         )
     assert len(calls) == 1
+
+
+def test_the_pipeline_reuses_the_curve_index_only_for_a_whole_run() -> None:
+    size = parse_bar_size("1-MINUTE")
+    bars = pd.date_range("2024-01-02 14:30", periods=1000, freq="min", tz="UTC")
+    closes = size.close_times(bars)
+    assert pipeline._stamped_at_closes(closes, bars, size, step=7)
+    assert not pipeline._stamped_at_closes(closes[:-1], bars, size, step=7)  # a halted run's prefix
+    shifted = closes.delete(500).insert(500, closes[500] + pd.Timedelta(seconds=1))
+    assert not pipeline._stamped_at_closes(shifted, bars, size, step=7)  # one stamp differs mid-slice

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from ntrader.backtest.engine import Fill, round_trips
 from ntrader.data.mock import generate_bars
-from ntrader.db import get_engine
+from ntrader.db import bulk, get_engine
 from ntrader.db.bulk import decode_curve, encode_curve
 from ntrader.db.runs import delete_runs, get_run, list_runs, load_equity, load_trades, save_run
 from tests.conftest import count_rows
@@ -131,6 +131,24 @@ def test_a_million_point_curve_is_stored_compactly_and_exactly(database_url):
     assert float(last) == pytest.approx(round(equity.iloc[-1], 8), abs=1e-8)
     delete_runs([run_id])
     assert count_rows(database_url, "equity_series") == count_rows(database_url, "equity_curve") == 0
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1000, 5000])
+def test_deltas_in_place_across_slices_equal_numpy_diff(step):
+    values = np.random.default_rng(3).integers(-(10**15), 10**15, 1000)
+    expected = np.diff(values, prepend=np.int64(0))
+    np.testing.assert_array_equal(bulk._deltas(values.copy(), np.empty_like(values), step), expected)
+    in_place = values.copy()
+    np.testing.assert_array_equal(bulk._deltas(in_place, in_place, step), expected)
+
+
+def test_daily_closes_keep_the_last_point_of_each_utc_day():
+    index = pd.DatetimeIndex(
+        ["2024-01-01 23:00", "2024-01-02 00:00", "2024-01-02 05:00", "2024-01-04 01:00"], tz="UTC"
+    ).tz_convert("America/New_York")
+    equity = pd.Series([1.0, 2.0, 3.0, 4.0], index=index)
+    assert bulk.daily_closes(equity).tolist() == [1.0, 3.0, 4.0]
+    assert bulk.daily_closes(equity.iloc[:1]).tolist() == [1.0]
 
 
 def test_an_equity_curve_of_a_run_saved_before_equity_series_still_loads(database_url):

@@ -22,6 +22,7 @@ from ntrader.metrics import (
     total_return,
     validate_equity,
 )
+from ntrader.metrics import returns as returns_module
 
 REL = 1e-9
 
@@ -260,6 +261,26 @@ def test_buy_and_hold_skips_missing_closes_and_sorts() -> None:
     index = pd.DatetimeIndex(["2024-01-03", "2024-01-01", "2024-01-02"], tz="UTC")
     closes = pd.Series([20.0, 10.0, np.nan], index=index)
     assert buy_and_hold_return(closes) == pytest.approx(1.0)
+
+
+def test_buy_and_hold_window_bounds_are_inclusive_in_any_zone() -> None:
+    index = pd.date_range("2024-01-01", periods=6, freq="D", tz="America/New_York")
+    closes = pd.Series([10.0, np.nan, 12.0, 9.0, 15.0, np.nan], index=index)
+    start, end = index[2].tz_convert("UTC"), index[4].tz_convert("Asia/Tokyo")
+    assert buy_and_hold_return(closes, start, end) == pytest.approx(15 / 12 - 1, rel=REL)
+    assert buy_and_hold_return(closes, index[1], index[1]) is None  # one missing close only
+    assert buy_and_hold_return(closes.iloc[::-1], end=index[3]) == pytest.approx(9 / 10 - 1, rel=REL)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_day_ends_taken_a_slice_at_a_time_match_the_whole_index(tz: str) -> None:
+    """Each day's last bar, found a few stamps at a time, across slice edges and a DST change."""
+    index = pd.date_range("2024-03-08 20:00", "2024-03-12 03:00", freq="37min", tz=tz)
+    days = index.normalize().asi8
+    expected = np.flatnonzero(np.append(days[1:] != days[:-1], True))
+    for step in (1, 2, 3, 5, 64, len(index), 10 * len(index)):
+        np.testing.assert_array_equal(returns_module._day_ends(index, step=step), expected)
+    assert returns_module._day_ends(index[:0]).size == 0
 
 
 # --- exposure ---------------------------------------------------------------------------------

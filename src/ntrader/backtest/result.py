@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ntrader.data.bars import BarSize
+from ntrader.data.bars import BarSize, utc_nanos
 from ntrader.metrics.trades import TRADE_COLUMNS
 
 #: Run statuses: a run either processed every bar and passed the equity check, or it did not.
@@ -117,11 +117,11 @@ def equity_curve(
     close = bars["close"].to_numpy(dtype="float64")
     equity = np.full(len(bars), capital, dtype="float64")  # cash, then cash + position × close
     if fills:
-        fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
+        fill_ts = utc_nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
         signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
         cash_delta = np.array([-q * f.price - f.commission for q, f in zip(signed, fills, strict=True)])
         # Index of the bar each fill belongs to: the first bar closing at or after the fill.
-        slot = np.searchsorted(_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
+        slot = np.searchsorted(utc_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
         slot = np.clip(slot, 0, len(bars) - 1)
         # In place, one bar-long array at a time (a million bars: 8 MB each).
         step = np.bincount(slot, weights=cash_delta, minlength=len(bars))
@@ -157,11 +157,11 @@ def portfolio_curves(
     closes = pd.DataFrame(by_symbol).sort_index().ffill().astype("float64")
     closes.index.name = "timestamp"
     n = len(closes)
-    times = _nanos(pd.DatetimeIndex(closes.index))
+    times = utc_nanos(pd.DatetimeIndex(closes.index))
     cash = np.full(n, capital, dtype="float64")
     positions = pd.DataFrame(0.0, index=closes.index, columns=closes.columns)
     if fills:
-        fill_ts = _nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
+        fill_ts = utc_nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
         signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
         prices = np.array([f.price for f in fills])
         commissions = np.array([f.commission for f in fills])
@@ -190,10 +190,6 @@ def portfolio_round_trips(fills: list[Fill], last_prices: dict[str, float]) -> p
     trades = pd.concat(frames, ignore_index=True)
     trades = trades.sort_values("entry_time", kind="stable", ignore_index=True)
     return trades[["symbol", *TRADE_COLUMNS]]
-
-
-def _nanos(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ntrader.errors import InputError
@@ -101,3 +102,14 @@ def empty_bars() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in BAR_COLUMNS})
     frame.index = pd.DatetimeIndex([], tz="UTC", name="timestamp")
     return frame
+
+
+def utc_nanos(index: pd.Index) -> np.ndarray:
+    """A tz-aware DatetimeIndex as UTC nanoseconds: the index's own int64 data when it is in ns, not
+    a copy (a million stamps are 8 MB). Read it, never write to it. Naive stamps raise (no zone)."""
+    stamps = pd.DatetimeIndex(index)
+    if stamps.tz is None:
+        stamps = stamps.tz_convert("UTC")  # raises TypeError: naive stamps have no UTC reading
+    if stamps.unit != "ns":
+        stamps = stamps.as_unit("ns")
+    return stamps.asi8

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars, parse_bar_size
+from ntrader.data.bars import BAR_COLUMNS, BarSize, empty_bars, parse_bar_size, utc_nanos
 from ntrader.data.check import QualityReport, check_bars
 from ntrader.data.csv import read_csv_bars
 from ntrader.data.period import Period, parse_period
 from ntrader.data.symbol import parse_symbol
 from ntrader.db import barstore
-from ntrader.db.bulk import utc_nanos
 from ntrader.db.engine import get_engine
 from ntrader.errors import InputError, NotFoundError, NtraderError
 

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from ntrader.data.bars import utc_nanos
+
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, the zero of PostgreSQL's binary timestamps
 PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 
@@ -51,11 +53,6 @@ def sqlite_times(ns: np.ndarray) -> list[str]:
     return [joined[i : i + 26] for i in range(0, len(joined), 26)]
 
 
-def utc_nanos(index: pd.Index) -> np.ndarray:
-    stamps = pd.DatetimeIndex(index).tz_convert("UTC").as_unit("ns")
-    return stamps.to_numpy(dtype="datetime64[ns]").view("int64")
-
-
 EQUITY_CODEC = "delta-lz4-1"
 EQUITY_SCALE = 10**8  # equity is kept to 8 decimals, as the Numeric(20, 8) rows always did
 _NS_PER_DAY = 86_400 * 10**9
@@ -90,14 +87,26 @@ def _unpack(blob: bytes, points: int) -> np.ndarray:
     return np.cumsum(np.frombuffer(raw, dtype="<i8"))
 
 
+def _deltas(values: np.ndarray, out: np.ndarray, step: int = 65_536) -> np.ndarray:
+    """`values` minus the value before (the first minus 0) into `out`, which may be `values` itself
+    (`np.diff` with a prepend builds two more arrays of the same length). From the end backwards, a
+    slice at a time, so each slice still reads the values before it unchanged."""
+    for end in range(len(values), 1, -step):
+        start = max(end - step, 1)
+        np.subtract(values[start:end], values[start - 1 : end - 1], out=out[start:end])
+    out[:1] = values[:1]
+    return out
+
+
 def encode_curve(equity: pd.Series) -> EncodedCurve:
     """Timestamps (UTC ns) and equity (rounded to 8 decimals) as delta-encoded, LZ4-compressed int64."""
-    # One column at a time, in place where it can be (a million points: 8 MB an array).
-    stamps = _pack(np.diff(utc_nanos(equity.index), prepend=np.int64(0)))
+    # One column at a time, in one buffer (a million points: 8 MB an array).
+    work = np.empty(len(equity), dtype=np.int64)
+    stamps = _pack(_deltas(utc_nanos(equity.index), work))
     scaled = equity.to_numpy(dtype="float64") * EQUITY_SCALE
-    units = np.rint(scaled, out=scaled).astype(np.int64)
+    work[:] = np.rint(scaled, out=scaled)  # the stamps are packed: the buffer takes the equity units
     del scaled
-    return EncodedCurve(len(units), EQUITY_CODEC, stamps, _pack(np.diff(units, prepend=np.int64(0))))
+    return EncodedCurve(len(work), EQUITY_CODEC, stamps, _pack(_deltas(work, work)))
 
 
 def decode_curve(points: int, codec: str, stamps: bytes, values: bytes) -> pd.Series:
@@ -111,8 +120,10 @@ def decode_curve(points: int, codec: str, stamps: bytes, values: bytes) -> pd.Se
 def daily_closes(equity: pd.Series) -> pd.Series:
     """The last point of each UTC day: the rows kept in equity_curve for SQL and daily metrics."""
     days = utc_nanos(equity.index) // _NS_PER_DAY
-    last = np.flatnonzero(np.diff(days, append=np.int64(np.iinfo(np.int64).max)) != 0)
-    return equity.iloc[last]
+    day_ends = np.empty(len(days), dtype=bool)
+    np.not_equal(days[1:], days[:-1], out=day_ends[:-1])
+    day_ends[-1:] = True
+    return equity.iloc[np.flatnonzero(day_ends)]
 
 
 def write_equity(connection: Connection, run_id: int, equity: pd.Series) -> None:

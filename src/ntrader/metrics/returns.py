@@ -149,27 +149,33 @@ def _base(eq: pd.Series, capital: float | None) -> float:
 
 def _distinct_days(times: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The days (midnight) that have data, in order."""
-    days = times.normalize()
-    if not days.is_monotonic_increasing:
-        return days.unique()
-    last = _last_of_each_day(days)
-    return days if len(last) == len(days) else days[last]
+    if not times.is_monotonic_increasing:
+        return times.normalize().unique()
+    return times[_day_ends(times)].normalize()
 
 
-def _last_of_each_day(days: pd.DatetimeIndex) -> np.ndarray:
-    """Positions of each day's last bar in time-ordered midnights (no hashing of a million stamps)."""
-    stamps = days.asi8
-    return np.flatnonzero(np.concatenate((stamps[1:] != stamps[:-1], [True])))
+def _day_ends(times: pd.DatetimeIndex, step: int = 65_536) -> np.ndarray:
+    """Positions of each day's last bar in time-ordered stamps (in their own zone). Midnights are
+    taken a slice at a time, each with the stamp after it: no second index of a million stamps."""
+    n = len(times)
+    parts = []
+    for start in range(0, n, step):
+        days = times[start : start + step + 1].normalize().asi8
+        parts.append(np.flatnonzero(days[1:] != days[:-1]) + start)
+    parts.append(np.array([n - 1] if n else [], dtype=np.int64))
+    return np.concatenate(parts)
 
 
 def daily_equity(equity: pd.Series) -> pd.Series:
     """Last equity value of each calendar day that has data, indexed by that day at midnight."""
     eq, _ = stop_at_ruin(equity)  # validated: strictly increasing times, finite values
-    days = pd.DatetimeIndex(eq.index).normalize()
-    last = _last_of_each_day(days)
-    if len(last) == len(days):  # one bar a day: the days as they are (their frequency kept)
-        return pd.Series(eq.to_numpy(), index=days, name=eq.name)
-    return pd.Series(eq.to_numpy()[last], index=days[last], name=eq.name)
+    times = pd.DatetimeIndex(eq.index)
+    last = _day_ends(times)
+    if len(last) == len(times):  # one bar a day: the days as they are (their frequency kept)
+        return pd.Series(eq.to_numpy(), index=times.normalize(), name=eq.name)
+    # normalize() infers a frequency; days picked out of intraday bars have none (the stubs omit None).
+    days = pd.DatetimeIndex(times[last].normalize(), freq=None)  # type: ignore[arg-type]
+    return pd.Series(eq.to_numpy()[last], index=days, name=eq.name)
 
 
 def daily_returns(equity: pd.Series, capital: float | None = None) -> pd.Series:
@@ -249,16 +255,18 @@ def buy_and_hold_return(
     """Last close over first close minus one within [start, end]; None without usable closes."""
     if not isinstance(closes, pd.Series) or not isinstance(closes.index, pd.DatetimeIndex):
         raise InputError("closes must be a pandas Series with a DatetimeIndex")
-    window = closes.sort_index()
-    if start is not None:
-        window = window[window.index >= start]
-    if end is not None:
-        window = window[window.index <= end]
-    values = window.to_numpy(dtype="float64")
-    values = values[np.isfinite(values)]
-    if values.size == 0 or values[0] <= 0:
+    window = closes if closes.index.is_monotonic_increasing else closes.sort_index()
+    # [start, end] of a sorted index by binary search: no masks or copies of a million closes.
+    low = 0 if start is None else int(window.index.searchsorted(start, side="left"))
+    high = len(window) if end is None else int(window.index.searchsorted(end, side="right"))
+    values = window.to_numpy(dtype="float64")[low:high]
+    finite = np.isfinite(values)
+    if not finite.any():
         return None
-    return float(values[-1] / values[0] - 1.0)
+    first, last = values[int(np.argmax(finite))], values[len(values) - 1 - int(np.argmax(finite[::-1]))]
+    if first <= 0:
+        return None
+    return float(last / first - 1.0)
 
 
 def exposure_time(
@@ -297,11 +305,13 @@ def exposure_time(
     first = np.minimum(bars.searchsorted(entries, side=side), n)
     # Held from the entry's bar up to the bar before the exit's bar; an open trade to the end.
     stop = np.where(exits.isna(), n, np.minimum(bars.searchsorted(exits, side=side), n))
-    marks = np.zeros(n + 1, dtype=np.int64)
+    # int32 and summed in place: a million bars cost 4 MB, not 16 (fewer than 2**31 open trades).
+    marks = np.zeros(n + 1, dtype=np.int32)
     valid = first < stop
     np.add.at(marks, first[valid], 1)
     np.add.at(marks, stop[valid], -1)
-    return float(np.count_nonzero(np.cumsum(marks[:-1])) / n)
+    np.cumsum(marks, out=marks)
+    return float(np.count_nonzero(marks[:-1]) / n)
 
 
 def _align_tz(times: pd.DatetimeIndex, like: pd.DatetimeIndex) -> pd.DatetimeIndex:
