@@ -22,7 +22,7 @@ from ntrader.metrics import (
     sharpe_ratio,
     sortino_ratio,
 )
-from ntrader.metrics.risk import NO_DRAWDOWN
+from ntrader.metrics.risk import NO_DRAWDOWN, _each_drawdown
 
 REL = 1e-9
 
@@ -132,6 +132,20 @@ def test_every_drawdown_period_matches_textbook(curve: pd.Series) -> None:
     ours = [(d.depth, d.peak, d.trough, d.recovery, d.duration_days) for d in drawdowns(curve)]
     expected = textbook_drawdowns(curve)
     assert len(ours) == len(expected)
+    for got, want in zip(ours, expected, strict=True):
+        assert got[0] == pytest.approx(want[0], rel=REL)
+        assert got[1:4] == want[1:4]
+        assert got[4] == pytest.approx(want[4], rel=REL)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 17, 500])
+def test_drawdown_periods_found_a_slice_at_a_time_cross_slice_edges(step: int) -> None:
+    """The depth is computed `step` bars at a time: periods, troughs and ties spanning slices agree
+    with the bar-by-bar walk."""
+    curve = CURVES["intraday_hourly_24x7"].round(-1)  # rounded: equal troughs and exact recoveries
+    expected = textbook_drawdowns(curve)
+    ours = [(d.depth, d.peak, d.trough, d.recovery, d.duration_days) for d in _each_drawdown(curve, step)]
+    assert len(ours) == len(expected) > 10
     for got, want in zip(ours, expected, strict=True):
         assert got[0] == pytest.approx(want[0], rel=REL)
         assert got[1:4] == want[1:4]

@@ -131,9 +131,10 @@ class EngineSetup:
 
 @dataclass
 class _EngineEnd:
-    """What the engine left behind when it stopped, read before it is disposed of."""
+    """What the engine left behind when it stopped, read before it is disposed of (the fills are
+    built from `history` after: the engine's memory is free for them by then)."""
 
-    fills: list[Fill]
+    history: OrderHistory
     final_balance: float
     account_equity_at: Callable[[float], float]
     orders: int
@@ -335,7 +336,7 @@ def _read_end(
 
     history.take(orders)
     return _EngineEnd(
-        fills=history.fills(),
+        history=history,
         final_balance=balance,
         account_equity_at=account_equity,
         orders=history.orders,
@@ -354,7 +355,7 @@ def _result(
     """The run as ntrader reports it: cut at a halt, checked against the account when complete."""
     import nautilus_trader
 
-    fills, halt_reason = end.fills, end.halt_reason
+    fills, halt_reason = end.history.fills(), end.halt_reason
     halted_at = pd.Timestamp(end.stopped_ns, unit="ns", tz="UTC") if halt_reason else None
     if halted_at is not None:
         # Metrics cover what happened: bars that closed before the engine stopped, and their fills.

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import ClientOrderId
 from nautilus_trader.trading.strategy import Strategy
 
 from ntrader.backtest.result import Fill
@@ -34,8 +35,16 @@ class OrderHistory:
 
     def __init__(self, forget: bool) -> None:
         self.forget = forget
-        self._fills: list[tuple[ClientOrderId, list[Fill]]] = []
         self.orders = self.denied = self.rejected = 0
+        # Fills as columns of machine numbers, not objects (40 000 fills: ~1.4 MB, not ~20 MB):
+        # `Fill`s are built by `fills()`, once the engine's own objects are gone.
+        self._order_ids: list[str] = []  # of the orders that filled, in the order they were taken
+        self._order = array("q")  # per fill: its order's position in _order_ids
+        self._ts = array("q")
+        self._buy = array("b")
+        self._qty, self._price, self._commission = array("d"), array("d"), array("d")
+        self._symbols: dict[str, int] = {}
+        self._symbol = array("l")
 
     def take_closed(self, engine: BacktestEngine) -> None:
         if not self.forget:
@@ -52,14 +61,43 @@ class OrderHistory:
             self.orders += 1
             self.denied += order.status == OrderStatus.DENIED
             self.rejected += order.status == OrderStatus.REJECTED
-            self._fills.append((order.client_order_id, _order_fills(order)))
+            filled = [event for event in order.events if isinstance(event, OrderFilled)]
+            if filled:
+                self._order_ids.append(order.client_order_id.value)
+                for event in filled:
+                    self._record(len(self._order_ids) - 1, event)
+
+    def _record(self, order: int, event: OrderFilled) -> None:
+        self._order.append(order)
+        self._ts.append(event.ts_event)
+        self._buy.append(event.order_side == OrderSide.BUY)
+        self._qty.append(event.last_qty.as_double())
+        self._price.append(event.last_px.as_double())
+        self._commission.append(event.commission.as_double())
+        symbol = event.instrument_id.symbol.value
+        self._symbol.append(self._symbols.setdefault(symbol, len(self._symbols)))
 
     def fills(self) -> list[Fill]:
-        """In time order; at one time, in the order of the client order IDs (as the cache lists them)."""
-        self._fills.sort(key=lambda entry: entry[0])
-        fills = [fill for _, order_fills in self._fills for fill in order_fills]
-        fills.sort(key=lambda f: f.timestamp)
-        return fills
+        """In time order; at one time, in the order of the client order IDs (as the cache lists
+        them), and within an order in the order of its events."""
+        ids = np.array(self._order_ids, dtype=object)
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+        order = np.frombuffer(self._order, dtype=np.int64) if self._order else np.empty(0, np.int64)
+        stamps = np.frombuffer(self._ts, dtype=np.int64) if self._ts else np.empty(0, np.int64)
+        sequence = np.lexsort((np.arange(len(order)), rank[order], stamps))
+        symbols = list(self._symbols)
+        return [
+            Fill(
+                timestamp=pd.Timestamp(self._ts[i], unit="ns", tz="UTC"),
+                side="BUY" if self._buy[i] else "SELL",
+                quantity=self._qty[i],
+                price=self._price[i],
+                commission=self._commission[i],
+                symbol=symbols[self._symbol[i]],
+            )
+            for i in sequence.tolist()
+        ]
 
 
 def fill_from_event(event: OrderFilled) -> Fill:
@@ -72,7 +110,3 @@ def fill_from_event(event: OrderFilled) -> Fill:
         commission=event.commission.as_double(),
         symbol=event.instrument_id.symbol.value,
     )
-
-
-def _order_fills(order: Any) -> list[Fill]:
-    return [fill_from_event(event) for event in order.events if isinstance(event, OrderFilled)]

@@ -114,24 +114,52 @@ def equity_curve(
     bar opens at the instant the previous one closes.
     """
     closes_at = bar_size.close_times(pd.DatetimeIndex(bars.index))
-    close = bars["close"].to_numpy(dtype="float64")
-    equity = np.full(len(bars), capital, dtype="float64")  # cash, then cash + position × close
+    n = len(bars)
+    equity = np.full(n, capital, dtype="float64")  # cash, then cash + position × close
     if fills:
         fill_ts = utc_nanos(pd.DatetimeIndex([f.timestamp for f in fills]))
         signed = np.array([f.quantity if f.side == "BUY" else -f.quantity for f in fills])
         cash_delta = np.array([-q * f.price - f.commission for q, f in zip(signed, fills, strict=True)])
         # Index of the bar each fill belongs to: the first bar closing at or after the fill.
         slot = np.searchsorted(utc_nanos(closes_at), fill_ts, side="right" if fills_at_open else "left")
-        slot = np.clip(slot, 0, len(bars) - 1)
-        # In place, one bar-long array at a time (a million bars: 8 MB each).
-        step = np.bincount(slot, weights=cash_delta, minlength=len(bars))
-        equity += np.cumsum(step, out=step)
-        step = np.bincount(slot, weights=signed, minlength=len(bars))
-        position = np.cumsum(step, out=step)
-        equity += np.multiply(position, close, out=position)
+        slot = np.clip(slot, 0, n - 1)
+        _book(equity, bars["close"].to_numpy(dtype="float64"), slot, signed, cash_delta)
     series = pd.Series(equity, index=closes_at, name="equity", copy=False)
     series.index.name = "timestamp"
     return series
+
+
+def _book(
+    equity: np.ndarray,
+    close: np.ndarray,
+    slot: np.ndarray,
+    signed: np.ndarray,
+    cash_delta: np.ndarray,
+    step: int = 65_536,
+) -> None:
+    """Add to `equity` (the capital per bar) the cash and the position × close after each bar's
+    fills (`slot`: each fill's bar), `step` bars at a time: a million bars need no second bar-long
+    array. The sums are the whole-array bincount-then-cumsum's, term for term."""
+    order = np.argsort(slot, kind="stable")  # fills of one bar keep their order
+    slot, signed, cash_delta = slot[order], signed[order], cash_delta[order]
+    starts = range(0, len(equity), step)
+    bounds = np.searchsorted(slot, [*starts, len(equity)]).tolist()
+    cash_before = position_before = 0.0
+    for i, start in enumerate(starts):
+        stop = min(start + step, len(equity))
+        lo, hi = bounds[i], bounds[i + 1]
+        # (float64 even for a slice without fills, where bincount would give int64 zeros)
+        cash = np.bincount(slot[lo:hi] - start, cash_delta[lo:hi], stop - start).astype(float, copy=False)
+        cash[0] += cash_before
+        np.cumsum(cash, out=cash)
+        cash_before = float(cash[-1])
+        position = np.bincount(slot[lo:hi] - start, signed[lo:hi], stop - start).astype(float, copy=False)
+        position[0] += position_before
+        np.cumsum(position, out=position)
+        position_before = float(position[-1])
+        part = equity[start:stop]
+        part += cash
+        part += np.multiply(position, close[start:stop], out=position)
 
 
 def portfolio_curves(
@@ -197,7 +225,8 @@ def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFr
 
     A position still open at the end is one trade with no exit, its pnl marked at `last_price`.
     """
-    rows: list[dict[str, Any]] = []
+    # Column by column (tens of thousands of trades: no dict per row held until the end).
+    columns: dict[str, list[Any]] = {name: [] for name in TRADE_COLUMNS}
     position = 0.0
     current: dict[str, Any] | None = None
     for fill in fills:
@@ -238,11 +267,18 @@ def round_trips(fills: list[Fill], last_price: float | None = None) -> pd.DataFr
                 position += step
                 remaining -= step
                 if math.isclose(position, 0.0, abs_tol=1e-9):
-                    rows.append(_close_trade(current))
+                    _append(columns, _close_trade(current))
                     current = None
     if current is not None and current["quantity"] > 0:
-        rows.append(_close_trade(current, open_=True, last_price=last_price))
-    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
+        _append(columns, _close_trade(current, open_=True, last_price=last_price))
+    if not columns["side"]:  # (empty lists would make float64 columns; no trades keep object ones)
+        return pd.DataFrame([], columns=list(TRADE_COLUMNS))
+    return pd.DataFrame(columns, columns=list(TRADE_COLUMNS))
+
+
+def _append(columns: dict[str, list[Any]], trade: dict[str, Any]) -> None:
+    for name, value in trade.items():
+        columns[name].append(value)
 
 
 def _close_trade(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,29 +62,53 @@ def drawdowns(equity: pd.Series) -> list[Drawdown]:
     return list(_each_drawdown(equity))
 
 
-def _each_drawdown(equity: pd.Series) -> Iterator[Drawdown]:
+def _each_drawdown(equity: pd.Series, step: int = 65_536) -> Iterator[Drawdown]:
     """The drawdown periods one at a time (a random walk over a million bars has tens of thousands:
-    the figures below never hold them all)."""
-    series = drawdown_series(equity)
-    depth = series.to_numpy()
-    times = pd.DatetimeIndex(series.index)
-    edge = np.zeros(1, dtype=np.int8)  # int8 throughout: Python ints would make it int64 (8x)
-    under = np.concatenate((edge, (depth < 0).view(np.int8), edge))
-    edges = np.diff(under)
-    # Runs of underwater bars [start, stop); the first bar is never underwater, so start >= 1.
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        trough = start + int(np.argmin(depth[start:stop]))
-        recovered = stop < len(depth)
-        peak_time = pd.Timestamp(times[start - 1])
-        end_time = pd.Timestamp(times[stop] if recovered else times[-1])
-        yield Drawdown(
-            depth=float(depth[trough]),
-            peak=peak_time,
-            trough=pd.Timestamp(times[trough]),
-            recovery=end_time if recovered else None,
-            duration_days=(end_time - peak_time).total_seconds() / _SECONDS_PER_DAY,
-        )
+    the figures below never hold them all), from `step` bars of depth at a time (the running peak
+    carried over): never a second curve-long array."""
+    eq, _ = stop_at_ruin(equity)
+    values = eq.to_numpy()
+    times = pd.DatetimeIndex(eq.index)
+    n = len(values)
+    high = -math.inf
+    under_way: tuple[int, int, float] | None = None  # (start, trough, depth) not yet recovered
+    for offset in range(0, n, step):
+        chunk = values[offset : offset + step]
+        depth = np.maximum.accumulate(chunk)  # as drawdown_series: chunk / running peak - 1
+        np.maximum(depth, high, out=depth)
+        high = float(depth[-1])
+        np.divide(chunk, depth, out=depth)
+        depth -= 1.0
+        under = depth < 0
+        # Runs of equal state in this chunk; the first bar is never underwater, so start >= 1.
+        cuts = [0, *(np.flatnonzero(under[1:] != under[:-1]) + 1).tolist(), len(chunk)]
+        for first, stop in itertools.pairwise(cuts):
+            if not under[first]:
+                if under_way is not None:
+                    yield _drawdown(times, *under_way, offset + first)
+                    under_way = None
+                continue
+            trough = first + int(np.argmin(depth[first:stop]))  # the earliest on a tie
+            if under_way is None:
+                under_way = (offset + first, offset + trough, float(depth[trough]))
+            elif depth[trough] < under_way[2]:
+                under_way = (under_way[0], offset + trough, float(depth[trough]))
+    if under_way is not None:
+        yield _drawdown(times, *under_way, n)
+
+
+def _drawdown(times: pd.DatetimeIndex, start: int, trough: int, depth: float, stop: int) -> Drawdown:
+    """Underwater from bar `start` up to `stop` (its recovery bar; len(times): not recovered)."""
+    recovered = stop < len(times)
+    peak_time = pd.Timestamp(times[start - 1])
+    end_time = pd.Timestamp(times[stop] if recovered else times[-1])
+    return Drawdown(
+        depth=depth,
+        peak=peak_time,
+        trough=pd.Timestamp(times[trough]),
+        recovery=end_time if recovered else None,
+        duration_days=(end_time - peak_time).total_seconds() / _SECONDS_PER_DAY,
+    )
 
 
 def max_drawdown(equity: pd.Series) -> Drawdown:
