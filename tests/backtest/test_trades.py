@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,3 +62,26 @@ def test_equity_curve_marks_the_position_at_each_close():
     curve = equity_curve(bars, parse_bar_size("1-DAY"), fills, 1_000)
     assert curve.tolist() == pytest.approx([999, 1049, 1018])
     assert curve.index[0] == T("2024-01-02 21:00", tz="UTC")
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 64])
+def test_equity_booked_a_slice_at_a_time_matches_a_bar_by_bar_walk(step):
+    """Cash and position are summed `step` bars at a time, carried across slices: the curve equals
+    a plain walk over the bars, with several fills in one bar and fills out of time order."""
+    from ntrader.backtest.result import _book
+
+    rng = np.random.default_rng(8)
+    n = 200
+    close = rng.uniform(50, 150, n)
+    slot = rng.integers(0, n, 300)  # several fills share bars; not in bar order
+    signed = rng.integers(-20, 21, 300).astype(float)
+    cash_delta = -signed * rng.uniform(50, 150, 300) - rng.uniform(0, 2, 300)
+    equity = np.full(n, 10_000.0)
+    _book(equity, close, slot, signed, cash_delta, step=step)
+    cash, position, expected = 10_000.0, 0.0, []
+    for bar in range(n):
+        mine = slot == bar
+        cash += cash_delta[mine].sum()
+        position += signed[mine].sum()
+        expected.append(cash + position * close[bar])
+    np.testing.assert_allclose(equity, expected, rtol=1e-12)
