@@ -17,7 +17,13 @@ from nautilus_trader.model.enums import OrderSide, TimeInForce
 
 import ntrader.backtest.order_history as order_history
 from ntrader.backtest.costs import parse_commission
-from ntrader.backtest.engine import STATUS_COMPLETED, STATUS_HALTED, STATUS_INCONSISTENT, run_engine
+from ntrader.backtest.engine import (
+    STATUS_COMPLETED,
+    STATUS_HALTED,
+    STATUS_INCONSISTENT,
+    OwnedBars,
+    run_engine,
+)
 from ntrader.cli import cli
 from ntrader.data import parse_bar_size
 from ntrader.data.mock import generate_bars
@@ -344,3 +350,36 @@ def test_sma_ties_are_ties_in_exact_cents():
     entries = [by_close[f.timestamp] for f in result.fills if f.side == "BUY"]
     assert entries == [ts for ts in expected_entries if ts != index[-1]]
     assert "tie counts as not above" in get_strategy("sma").rule
+
+
+def test_bars_handed_over_for_good_give_the_same_run_and_keep_only_the_closes():
+    """`OwnedBars`: the engine frees the bars but their closes after Nautilus ran; the run is the one
+    a caller-held frame gives, and its closes sit on the curve's own index for the metrics."""
+    bars = generate_bars("AAPL", "2023-01-01", "2023-12-31")
+    held = run_sma(bars)
+    handed = OwnedBars(bars.copy())
+    owned = run_sma(handed)
+    assert owned.fills == held.fills and len(owned.fills) > 4
+    pd.testing.assert_series_equal(owned.equity, held.equity)
+    pd.testing.assert_frame_equal(owned.trades, held.trades)
+    assert held.curve_closes is None
+    assert owned.curve_closes.index is owned.equity.index
+    assert owned.curve_closes.tolist() == bars["close"].tolist()
+    assert handed.attrs == {}
+    with pytest.raises(RuntimeError, match="handed to an engine already"):
+        handed.take()
+
+
+def test_a_halted_run_handed_its_bars_keeps_the_closes_up_to_the_halt():
+    bars = generate_bars("AAPL", "2023-01-01", "2023-12-31")
+    result = run_engine(
+        OwnedBars(bars),
+        symbol="AAPL",
+        bar_size=parse_bar_size("1-DAY"),
+        strategy_class=Raises,
+        config_factory=lambda iid, bt: SignalStrategyConfig(instrument_id=iid, bar_type=bt),
+        capital=CAPITAL,
+    )
+    assert result.status == STATUS_HALTED and len(result.equity) == 39
+    assert result.curve_closes.index.equals(result.equity.index)
+    assert result.curve_closes.tolist() == bars["close"].iloc[:39].tolist()

@@ -129,6 +129,26 @@ class EngineSetup:
     chunk_bars: int | None = CHUNK_BARS
 
 
+class OwnedBars:
+    """Bars handed over to `run_engine` for good: once Nautilus has run, all but their closes are
+    freed before the equity curve and the metrics are built (a million bars: 32 MB of open, high,
+    low and volume), and the run keeps its closes (`RunResult.curve_closes`). The caller keeps no
+    other reference to the frame; `attrs` reads its attrs until the engine takes it."""
+
+    def __init__(self, bars: pd.DataFrame) -> None:
+        self._bars: pd.DataFrame | None = bars
+
+    @property
+    def attrs(self) -> dict[Any, Any]:
+        return {} if self._bars is None else self._bars.attrs
+
+    def take(self) -> pd.DataFrame:
+        bars, self._bars = self._bars, None
+        if bars is None:
+            raise RuntimeError("these bars were handed to an engine already")
+        return bars
+
+
 @dataclass
 class _EngineEnd:
     """What the engine left behind when it stopped, read before it is disposed of (the fills are
@@ -148,7 +168,7 @@ class _EngineEnd:
 
 
 def run_engine(
-    bars: pd.DataFrame, setup: EngineSetup | None = None, *, verbose: bool = False, **fields: Any
+    bars: pd.DataFrame | OwnedBars, setup: EngineSetup | None = None, *, verbose: bool = False, **fields: Any
 ) -> RunResult:
     """Run a strategy over `bars` in Nautilus and return fills, trades and the per-bar equity curve.
 
@@ -163,6 +183,9 @@ def run_engine(
     """
     setup = setup if setup is not None else EngineSetup(**fields)
     setup = replace(setup, fill_at=parse_fill_at(setup.fill_at), liquidity=parse_liquidity(setup.liquidity))
+    owned = isinstance(bars, OwnedBars)
+    if isinstance(bars, OwnedBars):
+        bars = bars.take()
     if bars.empty:
         raise InputError("no bars to backtest")
     if setup.capital <= 0:
@@ -191,7 +214,9 @@ def run_engine(
         engine.dispose()
         # Nautilus's orders, events and positions go before the equity curve and metrics are built.
         del engine
-    return _result(bars, setup, instrument, str(bar_type), end)
+    if owned:  # and so do the bars but their closes (a copy: a column is a view of all five)
+        bars = pd.DataFrame({"close": bars["close"].to_numpy(copy=True)}, index=bars.index, copy=False)
+    return _result(bars, setup, instrument, str(bar_type), end, keep_closes=owned)
 
 
 def _run(
@@ -350,9 +375,16 @@ def _read_end(
 
 
 def _result(
-    bars: pd.DataFrame, setup: EngineSetup, instrument: Equity, bar_type: str, end: _EngineEnd
+    bars: pd.DataFrame,
+    setup: EngineSetup,
+    instrument: Equity,
+    bar_type: str,
+    end: _EngineEnd,
+    *,
+    keep_closes: bool = False,
 ) -> RunResult:
-    """The run as ntrader reports it: cut at a halt, checked against the account when complete."""
+    """The run as ntrader reports it: cut at a halt, checked against the account when complete
+    (`keep_closes`: with the closes its equity curve marks, as `curve_closes`)."""
     import nautilus_trader
 
     fills, halt_reason = end.history.fills(), end.halt_reason
@@ -404,6 +436,9 @@ def _result(
         extra={"dividends": {"paid": len(credits), "cash": round(sum(c[2] for c in credits), 2)}}
         if setup.dividends is not None
         else {},
+        curve_closes=pd.Series(bars["close"].to_numpy(), index=equity.index, name="close", copy=False)
+        if keep_closes
+        else None,
     )
 
 
@@ -432,6 +467,7 @@ __all__ = [
     "STATUS_INCONSISTENT",
     "EngineSetup",
     "Fill",
+    "OwnedBars",
     "RunResult",
     "bars_to_nautilus",
     "equity_curve",

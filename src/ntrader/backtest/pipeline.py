@@ -149,7 +149,9 @@ def measure(
         return measure_portfolio(request, result, risk_free_rate=rate)
     # The equity curve is stamped at bar close times: a halted run's is a prefix, a walk-forward's
     # covers its test windows only.
-    if _stamped_at_closes(result.equity.index, pd.DatetimeIndex(bars.index), request.bar_size):
+    if result.curve_closes is not None:
+        closes = result.curve_closes
+    elif _stamped_at_closes(result.equity.index, pd.DatetimeIndex(bars.index), request.bar_size):
         # A whole run: the closes share the curve's index (a million bars: 8 MB not held twice).
         closes = pd.Series(bars["close"].to_numpy(), index=result.equity.index, name="close", copy=False)
     else:

@@ -64,6 +64,9 @@ class RunResult:
     symbols: tuple[str, ...] = ()
     closes: pd.DataFrame | None = None
     positions: pd.DataFrame | None = None
+    #: The close each equity point marks, kept by a run that was handed its bars for good
+    #: (`ntrader.backtest.engine.OwnedBars`: the bars are gone by the time it is measured).
+    curve_closes: pd.Series | None = None
 
     @property
     def completed(self) -> bool:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ntrader.backtest import pipeline
-from ntrader.backtest.engine import RunResult
+from ntrader.backtest.engine import OwnedBars, RunResult
 from ntrader.backtest.pipeline import measure, prepare, run_settings, run_strategy
 from ntrader.backtest.request import BacktestRequest, about, as_request, resolve_params
 from ntrader.data import Period
@@ -99,11 +99,14 @@ def run_backtest(
     report = progress or _silent
     report("loading", 0, 0)
     prepared = prepare(req)
-    result = run_strategy(prepared.bars, req, verbose=verbose, progress=progress)
-    report("metrics", 0, 0)
-    metrics = measure(prepared.bars, req, result)
-    # The bars are not saved with the run: they go before it is (a million bars: 48 MB).
+    # The engine keeps the bars and frees what it no longer needs once Nautilus has run (a
+    # million bars: 48 MB); a portfolio's frames stay here.
+    bars = prepared.bars if req.is_portfolio else OwnedBars(prepared.bars)
     prepared = replace(prepared, bars=None)
+    result = run_strategy(bars, req, verbose=verbose, progress=progress)
+    report("metrics", 0, 0)
+    metrics = measure(bars, req, result)
+    del bars  # (not saved with the run)
     if save:
         report("saving", 0, 0)
     run_id = pipeline.save(prepared, result, metrics) if save else None

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ntrader.backtest.request import BacktestRequest
@@ -78,13 +78,18 @@ class Job:
 def run_request(request: BacktestRequest, stage: Callable[[str], None]) -> int:
     """The pipeline of `run_backtest`, reporting each stage; returns the saved run's id."""
     from ntrader.backtest import pipeline
+    from ntrader.backtest.engine import OwnedBars
 
     stage("loading bars")
     prepared = pipeline.prepare(request)
+    # As run_backtest: the engine keeps a single symbol's bars and frees what it no longer needs.
+    bars = prepared.bars if request.is_portfolio else OwnedBars(prepared.bars)
+    prepared = replace(prepared, bars=None)
     stage("running")
-    result = pipeline.run_strategy(prepared.bars, request)
+    result = pipeline.run_strategy(bars, request)
     stage("measuring")
-    metrics = pipeline.measure(prepared.bars, request, result)
+    metrics = pipeline.measure(bars, request, result)
+    del bars
     stage("saving")
     return int(pipeline.save(prepared, result, metrics))
 
