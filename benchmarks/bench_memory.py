@@ -13,7 +13,9 @@ show where the memory goes.
 
 Nautilus would keep every order, its events and an account state per fill for the whole run
 (~6 KB a fill); the engine purges closed ones between chunks for strategies that never read them
-(`ntrader.backtest.engine`). `--fast 500 --slow 2000` trades rarely, to show what the bars alone cost.
+(`ntrader.backtest.engine`). `run_backtest` hands the bars to the engine for good (`OwnedBars`),
+which frees all but their closes once Nautilus has run, before the equity curve, metrics and save.
+`--fast 500 --slow 2000` trades rarely, to show what the bars alone cost.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ def sqlite_times(ns: np.ndarray) -> list[str]:
 EQUITY_CODEC = "delta-lz4-1"
 EQUITY_SCALE = 10**8  # equity is kept to 8 decimals, as the Numeric(20, 8) rows always did
 _NS_PER_DAY = 86_400 * 10**9
+_STEP = 65_536  # points worked on at a time, where a whole curve-long temporary is not needed
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _unpack(blob: bytes, points: int) -> np.ndarray:
     return np.cumsum(np.frombuffer(raw, dtype="<i8"))
 
 
-def _deltas(values: np.ndarray, out: np.ndarray, step: int = 65_536) -> np.ndarray:
+def _deltas(values: np.ndarray, out: np.ndarray, step: int = _STEP) -> np.ndarray:
     """`values` minus the value before (the first minus 0) into `out`, which may be `values` itself
     (`np.diff` with a prepend builds two more arrays of the same length). From the end backwards, a
     slice at a time, so each slice still reads the values before it unchanged."""
@@ -103,9 +104,9 @@ def encode_curve(equity: pd.Series) -> EncodedCurve:
     # One column at a time, in one buffer (a million points: 8 MB an array).
     work = np.empty(len(equity), dtype=np.int64)
     stamps = _pack(_deltas(utc_nanos(equity.index), work))
-    scaled = equity.to_numpy(dtype="float64") * EQUITY_SCALE
-    work[:] = np.rint(scaled, out=scaled)  # the stamps are packed: the buffer takes the equity units
-    del scaled
+    values = equity.to_numpy(dtype="float64")
+    for start in range(0, len(work), _STEP):  # the stamps are packed: the buffer takes the units
+        work[start : start + _STEP] = np.rint(values[start : start + _STEP] * EQUITY_SCALE)
     return EncodedCurve(len(work), EQUITY_CODEC, stamps, _pack(_deltas(work, work)))
 
 
@@ -119,10 +120,12 @@ def decode_curve(points: int, codec: str, stamps: bytes, values: bytes) -> pd.Se
 
 def daily_closes(equity: pd.Series) -> pd.Series:
     """The last point of each UTC day: the rows kept in equity_curve for SQL and daily metrics."""
-    days = utc_nanos(equity.index) // _NS_PER_DAY
-    day_ends = np.empty(len(days), dtype=bool)
-    np.not_equal(days[1:], days[:-1], out=day_ends[:-1])
+    stamps = utc_nanos(equity.index)
+    day_ends = np.empty(len(stamps), dtype=bool)
     day_ends[-1:] = True
+    for start in range(0, len(stamps) - 1, _STEP):  # each slice's days with the stamp after it
+        days = stamps[start : start + _STEP + 1] // _NS_PER_DAY
+        np.not_equal(days[1:], days[:-1], out=day_ends[start : start + len(days) - 1])
     return equity.iloc[np.flatnonzero(day_ends)]
 
 
