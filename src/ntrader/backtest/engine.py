@@ -183,9 +183,10 @@ def run_engine(
     """
     setup = setup if setup is not None else EngineSetup(**fields)
     setup = replace(setup, fill_at=parse_fill_at(setup.fill_at), liquidity=parse_liquidity(setup.liquidity))
-    owned = isinstance(bars, OwnedBars)
     if isinstance(bars, OwnedBars):
-        bars = bars.take()
+        bars, owned = bars.take(), True
+    else:
+        owned = False
     if bars.empty:
         raise InputError("no bars to backtest")
     if setup.capital <= 0:

@@ -99,8 +99,8 @@ def run_backtest(
     report = progress or _silent
     report("loading", 0, 0)
     prepared = prepare(req)
-    # The engine keeps the bars and frees what it no longer needs once Nautilus has run (a
-    # million bars: 48 MB); a portfolio's frames stay here.
+    # The engine keeps the bars and frees all but their closes once Nautilus has run (a million
+    # bars: 32 of their 48 MB); a portfolio's frames stay here.
     bars = prepared.bars if req.is_portfolio else OwnedBars(prepared.bars)
     prepared = replace(prepared, bars=None)
     result = run_strategy(bars, req, verbose=verbose, progress=progress)
